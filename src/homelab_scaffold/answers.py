@@ -1,0 +1,252 @@
+"""The answers: scaffold.yaml (and --config files), --set overrides and defaults.
+
+scaffold.yaml is the one source every command regenerates from. It is read with ruamel.yaml's
+round-trip loader so that later edits (``add``, ``upgrade``) keep the user's comments, order and
+quoting; this module turns it into a checked, frozen ``Answers`` value.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import YAMLError
+
+from homelab_scaffold.errors import ConfigError, UsageError
+from homelab_scaffold.options import (
+    check_domain,
+    check_email,
+    check_revision,
+    check_string,
+    check_url,
+)
+
+ANSWERS_FILE = "scaffold.yaml"
+PLACEHOLDER_REPO_URL = "https://git.example.invalid/CHANGE-ME/homelab.git"
+DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {
+        "target_revision": "main",
+        "domain": "lab.example.com",
+        "email": "admin@example.com",
+        "timezone": "Etc/UTC",
+    }
+)
+_GLOBAL_CHECKS = {
+    "repo_url": check_url,
+    "target_revision": check_revision,
+    "domain": check_domain,
+    "email": check_email,
+    "timezone": check_string,
+}
+_LIST_KEYS = ("catalog_paths",)
+TOP_LEVEL_KEYS = (*_GLOBAL_CHECKS, "components", *_LIST_KEYS)
+
+
+@dataclass(frozen=True)
+class Answers:
+    """Checked answers; ``components`` holds what the user set (defaults live in the catalog)."""
+
+    repo_url: str
+    target_revision: str
+    domain: str
+    email: str
+    timezone: str
+    components: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    catalog_paths: tuple[str, ...] = ()
+    repo_url_is_placeholder: bool = False
+
+    def context(self) -> dict[str, Any]:
+        """The global values templates see as ``config``."""
+        return {
+            "repo_url": self.repo_url,
+            "target_revision": self.target_revision,
+            "domain": self.domain,
+            "email": self.email,
+            "timezone": self.timezone,
+        }
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096
+    return yaml
+
+
+def load_yaml_text(text: str, source: str) -> Any:
+    """Parse YAML round-trip; any parse problem becomes one ConfigError line."""
+    try:
+        return _yaml().load(text)
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{source}: not valid YAML{where}: {problem}") from exc
+
+
+def read_answers_file(path: Path) -> Any:
+    """Read scaffold.yaml (or a --config file) keeping comments; returns the round-trip mapping."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (expected UTF-8 YAML)") from None
+    if "\x00" in text:
+        raise ConfigError(f"{path}: not a text file (expected UTF-8 YAML)")
+    data = load_yaml_text(text, str(path))
+    if data is None:
+        raise ConfigError(f"{path}: the file is empty; expected a mapping with a 'components' key")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    return data
+
+
+def _set_path(target: dict[str, Any], dotted: str, value: str) -> None:
+    parts = dotted.split(".")
+    if parts[0] == "components" and len(parts) == 2:
+        components = target.setdefault("components", {})
+        components.setdefault(parts[1], {})
+        return
+    if parts[0] == "components" and len(parts) == 3:
+        components = target.setdefault("components", {})
+        if components.get(parts[1]) is None:
+            components[parts[1]] = {}
+        components[parts[1]][parts[2]] = value
+        return
+    if len(parts) != 1 or parts[0] not in _GLOBAL_CHECKS:
+        valid = ", ".join([*_GLOBAL_CHECKS, "components.<name>.<option>"])
+        raise UsageError(f"--set {dotted}=...: unknown setting (valid: {valid})")
+    target[parts[0]] = value
+
+
+def apply_sets(data: dict[str, Any], sets: Iterable[str]) -> dict[str, Any]:
+    """Apply ``--set key=value`` overrides (dotted keys) onto a plain copy of the answers."""
+    result: dict[str, Any] = to_plain(data)
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set {item!r}: expected KEY=VALUE, e.g. domain=lab.example.org")
+        _set_path(result, key.strip(), value.strip())
+    return result
+
+
+def to_plain(value: Any) -> Any:
+    """Round-trip YAML nodes -> plain dicts/lists/scalars."""
+    if isinstance(value, dict):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_plain(v) for v in value]
+    return value
+
+
+def _check_global(source: str, key: str, value: Any) -> str:
+    try:
+        return str(_GLOBAL_CHECKS[key](value))
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {key}: {value!r} is not valid: {exc}") from None
+
+
+def _components(source: str, raw: Any) -> dict[str, dict[str, Any]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{source}: components: expected a mapping of component name -> options, "
+            "e.g. 'metallb: {}'"
+        )
+    result: dict[str, dict[str, Any]] = {}
+    for name, options in raw.items():
+        if options is None:
+            options = {}
+        if not isinstance(options, dict):
+            raise ConfigError(
+                f"{source}: components.{name}: expected a mapping of options ({{}} for defaults), "
+                f"got {options!r}"
+            )
+        result[str(name)] = dict(options)
+    return result
+
+
+def _string_list(source: str, key: str, raw: Any) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(v, str) and v for v in raw):
+        raise ConfigError(f"{source}: {key}: expected a list of folder paths")
+    return tuple(raw)
+
+
+def parse_answers(data: Mapping[str, Any], source: str) -> Answers:
+    """Check the answers mapping; unknown keys and bad values are ConfigErrors."""
+    plain = to_plain(data)
+    unknown = sorted(set(plain) - set(TOP_LEVEL_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{source}: unknown key {unknown[0]!r} (valid keys: {', '.join(TOP_LEVEL_KEYS)})"
+        )
+    values = {**DEFAULTS, **{k: v for k, v in plain.items() if k in _GLOBAL_CHECKS}}
+    placeholder = values.get("repo_url") in (None, PLACEHOLDER_REPO_URL)
+    values.setdefault("repo_url", PLACEHOLDER_REPO_URL)
+    if values["repo_url"] is None:
+        values["repo_url"] = PLACEHOLDER_REPO_URL
+    checked = {key: _check_global(source, key, values[key]) for key in _GLOBAL_CHECKS}
+    return Answers(
+        components=MappingProxyType(_components(source, plain.get("components"))),
+        catalog_paths=_string_list(source, "catalog_paths", plain.get("catalog_paths")),
+        repo_url_is_placeholder=placeholder,
+        **checked,
+    )
+
+
+_HEADER = """\
+scaffold answers: the one source `scaffold regenerate` renders this repository from.
+Edit by hand, then run `scaffold regenerate` (or `scaffold diff` to preview).
+Options of every component: `scaffold list --options`.
+"""
+
+
+def dump_answers(answers: Answers) -> str:
+    """scaffold.yaml text for fresh answers (init), with a header comment."""
+    doc = CommentedMap()
+    doc["repo_url"] = answers.repo_url
+    if answers.repo_url_is_placeholder:
+        doc.yaml_add_eol_comment("CHANGE ME: the Git URL ArgoCD pulls this repo from", "repo_url")
+    doc["target_revision"] = answers.target_revision
+    doc["domain"] = answers.domain
+    doc["email"] = answers.email
+    doc["timezone"] = answers.timezone
+    if answers.catalog_paths:
+        doc["catalog_paths"] = list(answers.catalog_paths)
+    components = CommentedMap()
+    for name, options in answers.components.items():
+        components[name] = _flow_map(options)
+    doc["components"] = components
+    doc.yaml_set_start_comment(_HEADER)
+    return dump_yaml(doc)
+
+
+def _flow_map(options: Mapping[str, Any]) -> CommentedMap:
+    result = CommentedMap()
+    for key, value in options.items():
+        result[key] = value
+    if not options:
+        result.fa.set_flow_style()
+    return result
+
+
+def dump_yaml(data: Any) -> str:
+    """Serialise round-trip YAML (keeps comments and quoting of loaded documents)."""
+    stream = io.StringIO()
+    _yaml().dump(data, stream)
+    return stream.getvalue()

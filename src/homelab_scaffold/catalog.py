@@ -1,0 +1,362 @@
+"""The component catalog: ``templates/components/<name>/component.yaml`` loaded into values.
+
+Components are data. This module checks every ``component.yaml`` when it loads and names the file
+and key of any problem, so a broken catalog entry fails with one clear line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from homelab_scaffold.errors import CatalogError
+from homelab_scaffold.options import CHECKERS, check_k8s_name, check_url, check_version
+from homelab_scaffold.resources import templates_root
+
+APP_TYPES = ("helm", "manifests")
+PROJECTS = ("system", "apps")
+SECRET_GENERATORS = ("token", "password")
+_COMPONENT_KEYS = {
+    "description",
+    "namespace",
+    "project",
+    "chart",
+    "options",
+    "applications",
+    "conflicts",
+    "secrets",
+    "default",
+}
+_APP_KEYS = {"name", "type", "needs", "after", "path", "namespace", "config", "project"}
+_OPTION_KEYS = {"type", "default", "help", "choices", "min", "max", "prompt"}
+
+
+@dataclass(frozen=True)
+class Option:
+    """One user option of a component (``components.<name>.<option>`` in scaffold.yaml)."""
+
+    name: str
+    type: str
+    default: Any
+    help: str = ""
+    choices: tuple[str, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+    prompt: bool = False
+
+    def check(self, value: Any) -> Any:
+        """Return the normalised value or raise ValueError naming what is valid."""
+        if value is None and self.default is None:
+            return None
+        checked = CHECKERS[self.type](value)
+        if self.choices and checked not in self.choices:
+            raise ValueError(f"expected one of: {', '.join(self.choices)}")
+        if self.minimum is not None and checked < self.minimum:
+            raise ValueError(f"expected a number >= {self.minimum}")
+        if self.maximum is not None and checked > self.maximum:
+            raise ValueError(f"expected a number <= {self.maximum}")
+        return checked
+
+
+@dataclass(frozen=True)
+class Chart:
+    """The Helm chart a component's helm Application installs."""
+
+    repo: str
+    name: str
+    version: str
+    known: tuple[str, str] | None = None
+
+    @property
+    def is_oci(self) -> bool:
+        """True for an OCI registry (no index.yaml to read)."""
+        return self.repo.startswith("oci://") or "://" not in self.repo
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """One ArgoCD Application a component renders."""
+
+    name: str
+    type: str
+    namespace: str
+    project: str
+    path: str
+    needs: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+    config: bool = False
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    """A secret value a component needs, generated once and kept out of Git."""
+
+    key: str
+    generate: str
+    length: int
+    announce: bool = False
+
+
+@dataclass(frozen=True)
+class Component:
+    """A catalog entry: metadata plus the folder holding its templates."""
+
+    name: str
+    description: str
+    namespace: str
+    project: str
+    root: Path
+    applications: tuple[AppSpec, ...]
+    options: Mapping[str, Option] = field(default_factory=dict)
+    chart: Chart | None = None
+    conflicts: tuple[str, ...] = ()
+    secrets: tuple[SecretSpec, ...] = ()
+    in_default_stack: bool = True
+
+    @property
+    def app_names(self) -> tuple[str, ...]:
+        """Names of the Applications this component renders."""
+        return tuple(app.name for app in self.applications)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Every known component, and which component owns each Application name."""
+
+    components: Mapping[str, Component]
+    app_owner: Mapping[str, str]
+
+    def get(self, name: str) -> Component:
+        """The component called ``name``; an unknown name is a user error."""
+        try:
+            return self.components[name]
+        except KeyError:
+            known = ", ".join(sorted(self.components))
+            raise CatalogError(f"unknown component {name!r}; known components: {known}") from None
+
+    def needed_components(self, name: str) -> tuple[str, ...]:
+        """Components owning an Application that one of ``name``'s Applications needs."""
+        needed = {self.app_owner[need] for app in self.get(name).applications for need in app.needs}
+        needed.discard(name)
+        return tuple(sorted(needed))
+
+
+class _Where:
+    """Builds pre-commit style ``file: at key a.b: message`` errors."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def error(self, key: str, message: str) -> CatalogError:
+        at = f" at key {key}" if key else ""
+        return CatalogError(f"{self.path}:{at}: {message}")
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, YAMLError) as exc:
+        raise CatalogError(f"{path}: cannot read component metadata: {exc}") from exc
+
+
+def _mapping(where: _Where, key: str, value: Any) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise where.error(key, "expected a mapping")
+    return value
+
+
+def _names(where: _Where, key: str, value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise where.error(key, "expected a list of names")
+    return tuple(value)
+
+
+def _unknown_keys(where: _Where, key: str, data: Mapping[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        valid = ", ".join(sorted(allowed))
+        raise where.error(key or unknown[0], f"unknown key {unknown[0]!r} (valid: {valid})")
+
+
+def _check_value(where: _Where, key: str, check: Any, value: Any) -> Any:
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise where.error(key, f"{value!r}: {exc}") from None
+
+
+def _load_option(where: _Where, name: str, raw: Any) -> Option:
+    key = f"options.{name}"
+    data = _mapping(where, key, raw)
+    _unknown_keys(where, key, data, _OPTION_KEYS)
+    kind = data.get("type", "string")
+    if kind not in CHECKERS:
+        raise where.error(f"{key}.type", f"unknown type {kind!r} (valid: {', '.join(CHECKERS)})")
+    option = Option(
+        name=name,
+        type=kind,
+        default=data.get("default"),
+        help=str(data.get("help", "")),
+        choices=_names(where, f"{key}.choices", data.get("choices")),
+        minimum=data.get("min"),
+        maximum=data.get("max"),
+        prompt=bool(data.get("prompt", False)),
+    )
+    if option.default is not None:
+        _check_value(where, f"{key}.default", option.check, option.default)
+    return option
+
+
+def _load_chart(where: _Where, raw: Any) -> Chart | None:
+    if raw is None:
+        return None
+    data = _mapping(where, "chart", raw)
+    _unknown_keys(where, "chart", data, {"repo", "name", "version", "known"})
+    for key in ("repo", "name", "version"):
+        if not isinstance(data.get(key), str):
+            raise where.error(f"chart.{key}", "required string is missing")
+    _check_value(where, "chart.version", check_version, data["version"])
+    known = _names(where, "chart.known", data.get("known"))
+    if known and len(known) != 2:
+        raise where.error("chart.known", "expected [oldest, newest]")
+    for item in known:
+        _check_value(where, "chart.known", check_version, item)
+    repo = data["repo"]
+    if not repo.startswith("oci://"):
+        _check_value(where, "chart.repo", check_url, repo)
+    return Chart(repo, data["name"], data["version"], (known[0], known[1]) if known else None)
+
+
+def _load_app(where: _Where, index: int, raw: Any, defaults: Mapping[str, str]) -> AppSpec:
+    key = f"applications[{index}]"
+    data = _mapping(where, key, raw)
+    _unknown_keys(where, key, data, _APP_KEYS)
+    name = _check_value(where, f"{key}.name", check_k8s_name, data.get("name"))
+    kind = data.get("type")
+    if kind not in APP_TYPES:
+        raise where.error(f"{key}.type", f"expected one of: {', '.join(APP_TYPES)}")
+    project = data.get("project", defaults["project"])
+    if project not in PROJECTS:
+        raise where.error(f"{key}.project", f"expected one of: {', '.join(PROJECTS)}")
+    return AppSpec(
+        name=name,
+        type=kind,
+        namespace=_check_value(
+            where, f"{key}.namespace", check_k8s_name, data.get("namespace", defaults["namespace"])
+        ),
+        project=project,
+        path=str(data.get("path", f"system/{name}")),
+        needs=_names(where, f"{key}.needs", data.get("needs")),
+        after=_names(where, f"{key}.after", data.get("after")),
+        config=bool(data.get("config", False)),
+    )
+
+
+def _load_secret(where: _Where, name: str, raw: Any) -> SecretSpec:
+    key = f"secrets.{name}"
+    data = _mapping(where, key, raw)
+    _unknown_keys(where, key, data, {"generate", "length", "announce"})
+    generate = data.get("generate", "token")
+    if generate not in SECRET_GENERATORS:
+        raise where.error(f"{key}.generate", f"expected one of: {', '.join(SECRET_GENERATORS)}")
+    length = data.get("length", 32)
+    if not isinstance(length, int) or not 16 <= length <= 256:
+        raise where.error(f"{key}.length", "expected a whole number from 16 to 256")
+    return SecretSpec(name, generate, length, bool(data.get("announce", False)))
+
+
+def _version_option(chart: Chart) -> Option:
+    return Option(
+        name="version",
+        type="version",
+        default=chart.version,
+        help=f"{chart.name} chart version (pinned default {chart.version})",
+    )
+
+
+def load_component(root: Path) -> Component:
+    """Load and check one component folder."""
+    path = root / "component.yaml"
+    where = _Where(path)
+    data = _mapping(where, "", _read_yaml(path))
+    _unknown_keys(where, "", data, _COMPONENT_KEYS)
+    name = _check_value(where, "", check_k8s_name, root.name)
+    namespace = _check_value(where, "namespace", check_k8s_name, data.get("namespace", name))
+    defaults = {"namespace": namespace, "project": str(data.get("project", "system"))}
+    raw_apps = data.get("applications")
+    if not isinstance(raw_apps, list) or not raw_apps:
+        raise where.error("applications", "expected a non-empty list of Applications")
+    chart = _load_chart(where, data.get("chart"))
+    apps = tuple(_load_app(where, i, raw, defaults) for i, raw in enumerate(raw_apps))
+    if chart is None and any(app.type == "helm" for app in apps):
+        raise where.error("chart", "a helm Application needs the component's chart")
+    options = {
+        n: _load_option(where, n, raw)
+        for n, raw in _mapping(where, "options", data.get("options")).items()
+    }
+    if chart is not None:
+        options.setdefault("version", _version_option(chart))
+    secrets = _mapping(where, "secrets", data.get("secrets"))
+    return Component(
+        name=name,
+        description=str(data.get("description", "")),
+        namespace=namespace,
+        project=defaults["project"],
+        root=root,
+        applications=apps,
+        options=MappingProxyType(options),
+        chart=chart,
+        conflicts=_names(where, "conflicts", data.get("conflicts")),
+        secrets=tuple(_load_secret(where, n, raw) for n, raw in secrets.items()),
+        in_default_stack=bool(data.get("default", True)),
+    )
+
+
+def _component_dirs(base: Path) -> list[Path]:
+    if not base.is_dir():
+        raise CatalogError(f"catalog folder {base} does not exist")
+    return sorted(p for p in base.iterdir() if (p / "component.yaml").is_file())
+
+
+def _check_references(components: Mapping[str, Component], owner: Mapping[str, str]) -> None:
+    for component in components.values():
+        where = _Where(component.root / "component.yaml")
+        for app in component.applications:
+            for need in app.needs:
+                if need not in owner:
+                    raise where.error(
+                        f"applications.{app.name}.needs", f"unknown Application {need!r}"
+                    )
+
+
+def build_catalog(components: Iterable[Component]) -> Catalog:
+    """Index components (later ones override earlier ones of the same name) and check links."""
+    by_name: dict[str, Component] = {}
+    for component in components:
+        by_name[component.name] = component
+    owner: dict[str, str] = {}
+    for component in by_name.values():
+        for app in component.app_names:
+            if app in owner:
+                raise CatalogError(
+                    f"Application {app!r} is rendered by both {owner[app]!r} and {component.name!r}"
+                )
+            owner[app] = component.name
+    _check_references(by_name, owner)
+    return Catalog(MappingProxyType(dict(sorted(by_name.items()))), MappingProxyType(owner))
+
+
+def load_catalog(extra_paths: Iterable[Path] = ()) -> Catalog:
+    """The built-in catalog, extended or overridden by user catalog folders (in order)."""
+    roots = [templates_root() / "components", *extra_paths]
+    return build_catalog(load_component(d) for base in roots for d in _component_dirs(base))

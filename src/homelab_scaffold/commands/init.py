@@ -1,0 +1,202 @@
+"""``scaffold init``: answers -> render -> write a new homelab repository."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from homelab_scaffold import ui
+from homelab_scaffold.answers import (
+    ANSWERS_FILE,
+    Answers,
+    apply_sets,
+    dump_answers,
+    parse_answers,
+    read_answers_file,
+    to_plain,
+)
+from homelab_scaffold.catalog import Catalog
+from homelab_scaffold.errors import UsageError
+from homelab_scaffold.gitutil import origin_url
+from homelab_scaffold.pipeline import Rendered, load_catalog_for, render_answers
+from homelab_scaffold.secretvalues import VALUES_FILE
+from homelab_scaffold.state import STATE_FILE, State, dump_state
+from homelab_scaffold.write import FileChange, apply_changes
+
+SECRET_MODE = 0o600
+_ALLOWED_IN_EMPTY = {".git"}
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """What init wrote (or would write with --dry-run)."""
+
+    rendered: Rendered
+    changes: tuple[FileChange, ...]
+    kept: tuple[str, ...]
+
+
+def check_destination(dest: Path, force: bool) -> None:
+    """DEST must be a folder that is missing or empty (but for .git), unless --force."""
+    if dest.exists() and not dest.is_dir():
+        raise UsageError(f"destination {dest} is a file; give a folder path (new or empty)")
+    if dest.is_dir() and not force:
+        entries = sorted(p.name for p in dest.iterdir() if p.name not in _ALLOWED_IN_EMPTY)
+        if entries:
+            raise UsageError(
+                f"destination {dest} is not empty (has {entries[0]}); choose an empty folder, "
+                "or pass --force to add the generated files (existing files are kept)"
+            )
+
+
+def gather_mapping(
+    dest: Path, config: Path | None, no_input: bool, catalog_loader: Any
+) -> dict[str, Any]:
+    """The raw answers: from --config, the full default stack, or the prompts."""
+    if config is not None:
+        mapping: dict[str, Any] = to_plain(read_answers_file(config))
+        return mapping
+    catalog: Catalog = catalog_loader()
+    if no_input:
+        return {"components": {n: {} for n, c in catalog.components.items() if c.in_default_stack}}
+    from homelab_scaffold.prompts import ask_answers
+
+    return ask_answers(catalog, origin_url(dest))
+
+
+def selected_answers(answers: Answers, rendered: Rendered) -> Answers:
+    """The answers to record: every selected component, with the options the user set."""
+    components = {name: dict(answers.components.get(name, {})) for name in rendered.plan.components}
+    return Answers(
+        repo_url=answers.repo_url,
+        target_revision=answers.target_revision,
+        domain=answers.domain,
+        email=answers.email,
+        timezone=answers.timezone,
+        components=components,
+        catalog_paths=answers.catalog_paths,
+        repo_url_is_placeholder=answers.repo_url_is_placeholder,
+    )
+
+
+def _values_file(values: dict[str, dict[str, str]]) -> str:
+    from homelab_scaffold.answers import dump_yaml
+
+    header = "# Generated secret values (gitignored). Keep a copy somewhere safe.\n"
+    return header + dump_yaml({k: dict(sorted(v.items())) for k, v in sorted(values.items())})
+
+
+def plan_init_changes(
+    dest: Path, rendered: Rendered, answers_text: str
+) -> tuple[list[FileChange], list[str]]:
+    """File changes for a fresh render; existing files that differ are kept, never overwritten."""
+    wanted: dict[str, tuple[str, int | None]] = {ANSWERS_FILE: (answers_text, None)}
+    wanted.update({p: (t, None) for p, t in rendered.files.items()})
+    if rendered.secret_values:
+        wanted.update({p: (t, SECRET_MODE) for p, t in rendered.secret_files.items()})
+        wanted[VALUES_FILE] = (_values_file(rendered.secret_values), SECRET_MODE)
+    changes: list[FileChange] = []
+    kept: list[str] = []
+    for path, (text, mode) in sorted(wanted.items()):
+        target = dest / path
+        if not target.exists():
+            changes.append(FileChange(path, "create", text, mode))
+        elif target.is_file() and target.read_text(encoding="utf-8", errors="replace") == text:
+            changes.append(FileChange(path, "unchanged", text, mode))
+        else:
+            kept.append(path)
+    return changes, kept
+
+
+def init_repo(
+    dest: Path,
+    *,
+    config: Path | None,
+    no_input: bool,
+    sets: tuple[str, ...],
+    force: bool,
+    dry_run: bool,
+) -> InitResult:
+    """Render a new repository into ``dest``; nothing is written unless everything rendered."""
+    check_destination(dest, force)
+    mapping = gather_mapping(
+        dest, config, no_input, lambda: load_catalog_for(parse_answers({}, "defaults"), dest)
+    )
+    mapping = apply_sets(mapping, sets)
+    if mapping.get("repo_url") in (None, ""):
+        mapping.pop("repo_url", None)
+        remote = origin_url(dest)
+        if remote:
+            mapping["repo_url"] = remote
+    source = str(config) if config else "answers"
+    answers = parse_answers(mapping, source)
+    base = config.parent if config is not None else dest
+    rendered = render_answers(answers, load_catalog_for(answers, base), source=source)
+    answers_text = dump_answers(selected_answers(answers, rendered))
+    changes, kept = plan_init_changes(dest, rendered, answers_text)
+    state = FileChange(STATE_FILE, "create", dump_state(State(rendered.files)))
+    if not dry_run:
+        dest.mkdir(parents=True, exist_ok=True)
+        apply_changes(dest, changes, last=[state])
+    return InitResult(rendered, (*changes, state), tuple(kept))
+
+
+def report_init(dest: Path, result: InitResult, dry_run: bool) -> None:
+    """Tell the user what happened (the one place init prints)."""
+    rendered = result.rendered
+    for name, needed_by in rendered.plan.added.items():
+        ui.info(f"Added {name}: needed by {', '.join(needed_by)}")
+    for change in result.changes:
+        if change.action != "unchanged":
+            ui.action("would " + change.action if dry_run else change.action, change.path)
+    for path in result.kept:
+        ui.action("keep", f"{path} (exists and differs; left as it is)")
+    ui.warn_all(rendered.warnings)
+    if rendered.plan.answers.repo_url_is_placeholder:
+        ui.warn(
+            f"repo_url is a placeholder ({rendered.plan.answers.repo_url}); set it in "
+            f"{dest / ANSWERS_FILE} to the Git URL Argo CD will pull, "
+            "then run `scaffold regenerate`"
+        )
+    if not dry_run:
+        for secret in rendered.new_secrets:
+            if secret.announce:
+                ui.secret_notice(f"{secret.component} {secret.key}", secret.value)
+        ui.info(f"Done. Next: read {dest / 'README.md'} to bootstrap the cluster.")
+
+
+@click.command("init")
+@click.argument("dest", type=click.Path(path_type=Path))
+@click.option("--no-input", is_flag=True, help="Do not prompt: defaults (full stack) or --config.")
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Answers file (scaffold.yaml format).",
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override one answer, e.g. domain=lab.example.org.",
+)
+@click.option(
+    "--force", is_flag=True, help="Render into a non-empty folder (existing files are kept)."
+)
+@click.option("--dry-run", is_flag=True, help="Show what would be written; write nothing.")
+def init_command(
+    dest: Path,
+    no_input: bool,
+    config: Path | None,
+    sets: tuple[str, ...],
+    force: bool,
+    dry_run: bool,
+) -> None:
+    """Render a new homelab GitOps repository into DEST."""
+    result = init_repo(
+        dest, config=config, no_input=no_input, sets=sets, force=force, dry_run=dry_run
+    )
+    report_init(dest, result, dry_run)

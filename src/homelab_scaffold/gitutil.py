@@ -1,0 +1,50 @@
+"""The few git facts scaffold needs, from the git command line (no library)."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
+    )
+
+
+def is_work_tree(root: Path) -> bool:
+    """True when ``root`` is inside a git work tree."""
+    try:
+        result = _git(root, "rev-parse", "--is-inside-work-tree")
+    except OSError:
+        return False
+    return result.returncode == 0 and result.stdout.strip() == "true"
+
+
+def origin_url(root: Path) -> str | None:
+    """``git remote get-url origin`` or None."""
+    if not root.is_dir() or not is_work_tree(root):
+        return None
+    result = _git(root, "remote", "get-url", "origin")
+    url = result.stdout.strip()
+    return url if result.returncode == 0 and url else None
+
+
+def dirty_paths(root: Path, paths: Iterable[str]) -> list[str]:
+    """Those of ``paths`` (relative to root) with uncommitted changes, including untracked."""
+    wanted = set(paths)
+    if not wanted or not is_work_tree(root):
+        return []
+    result = _git(root, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", ".")
+    if result.returncode != 0:
+        return []
+    prefix = _git(root, "rev-parse", "--show-prefix").stdout.strip()
+    dirty = []
+    for entry in result.stdout.split("\0"):
+        if len(entry) > 3:
+            path = entry[3:]
+            relative = path[len(prefix) :] if prefix and path.startswith(prefix) else path
+            if relative in wanted and not entry.startswith("??"):
+                dirty.append(relative)
+    return sorted(dirty)

@@ -1,0 +1,195 @@
+"""From answers and catalog to a plan: the selected components, their options, sync waves.
+
+Waves are computed from the dependency graph, never hand-numbered: the argocd Application is
+wave 0 and every other Application is one more than the highest wave among what it needs (and
+among its ``after`` Applications that are selected).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from homelab_scaffold.answers import Answers
+from homelab_scaffold.catalog import AppSpec, Catalog, Chart, Component
+from homelab_scaffold.errors import ConfigError
+from homelab_scaffold.versions import require_version
+
+ALWAYS_SELECTED = ("argocd",)
+ROOT_APP = "argocd"
+
+
+@dataclass(frozen=True)
+class PlannedComponent:
+    """A selected component with its options resolved (defaults applied, values checked)."""
+
+    component: Component
+    options: Mapping[str, Any]
+    needed_by: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """The component's name."""
+        return self.component.name
+
+    @property
+    def version(self) -> str | None:
+        """The chart version in use (the user's override or the pinned default)."""
+        return self.options.get("version") if self.component.chart else None
+
+
+@dataclass(frozen=True)
+class PlannedApp:
+    """One Application of the plan, with its sync wave."""
+
+    spec: AppSpec
+    component: str
+    wave: int
+    chart: Chart | None
+
+    @property
+    def name(self) -> str:
+        """The Application name."""
+        return self.spec.name
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the renderer needs, decided."""
+
+    answers: Answers
+    components: Mapping[str, PlannedComponent]
+    apps: tuple[PlannedApp, ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def added(self) -> dict[str, tuple[str, ...]]:
+        """Components selected because others need them -> who needs them."""
+        return {n: c.needed_by for n, c in self.components.items() if c.needed_by}
+
+    def app(self, name: str) -> PlannedApp:
+        """The planned Application called ``name``."""
+        return next(app for app in self.apps if app.name == name)
+
+
+def resolve_selection(catalog: Catalog, requested: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Close the requested set over dependencies: name -> components that pulled it in."""
+    wanted = [*ALWAYS_SELECTED, *requested]
+    for name in wanted:
+        catalog.get(name)
+    selected: dict[str, list[str]] = {name: [] for name in wanted}
+    queue = list(wanted)
+    while queue:
+        name = queue.pop(0)
+        for need in catalog.needed_components(name):
+            if need not in selected:
+                selected[need] = []
+                queue.append(need)
+            if need not in wanted:
+                selected[need].append(name)
+    _check_conflicts(catalog, selected)
+    return {name: tuple(sorted(set(by))) for name, by in sorted(selected.items())}
+
+
+def _check_conflicts(catalog: Catalog, selected: Iterable[str]) -> None:
+    names = set(selected)
+    for name in sorted(names):
+        clash = sorted(set(catalog.get(name).conflicts) & names)
+        if clash:
+            raise ConfigError(
+                f"components {name!r} and {clash[0]!r} cannot be used together; remove one of them"
+            )
+
+
+def resolve_options(component: Component, given: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """Apply defaults and check every option value; unknown options are errors."""
+    unknown = sorted(set(given) - set(component.options))
+    if unknown:
+        valid = ", ".join(sorted(component.options)) or "none"
+        raise ConfigError(
+            f"{source}: components.{component.name}: unknown option {unknown[0]!r} (valid: {valid})"
+        )
+    resolved: dict[str, Any] = {}
+    for name, option in component.options.items():
+        value = given.get(name, option.default)
+        try:
+            resolved[name] = option.check(value)
+        except ValueError as exc:
+            raise ConfigError(
+                f"{source}: components.{component.name}.{name}: {value!r} is not valid: {exc}"
+            ) from None
+    return resolved
+
+
+def _version_warning(component: Component, version: str | None) -> str | None:
+    chart = component.chart
+    if chart is None or chart.known is None or version is None:
+        return None
+    oldest, newest = chart.known
+    parsed = require_version(version)
+    if parsed < require_version(oldest):
+        nearest = oldest
+    elif parsed > require_version(newest):
+        nearest = newest
+    else:
+        return None
+    return (
+        f"{component.name} version {version} is outside the versions scaffold's templates know "
+        f"({oldest} to {newest}); rendering with the template for {nearest}: review the values"
+    )
+
+
+def compute_waves(apps: Mapping[str, AppSpec]) -> dict[str, int]:
+    """Wave of every Application: argocd is 0, others 1 + the highest wave they wait for."""
+    waves: dict[str, int] = {}
+    visiting: list[str] = []
+
+    def wave_of(name: str) -> int:
+        if name in waves:
+            return waves[name]
+        if name in visiting:
+            cycle = " -> ".join([*visiting[visiting.index(name) :], name])
+            raise ConfigError(f"dependency cycle between Applications: {cycle}")
+        visiting.append(name)
+        spec = apps[name]
+        waits = [n for n in (*spec.needs, *spec.after) if n in apps]
+        floor = -1 if name == ROOT_APP or ROOT_APP not in apps else 0
+        waves[name] = 1 + max([floor, *(wave_of(n) for n in waits)])
+        visiting.pop()
+        return waves[name]
+
+    for name in sorted(apps):
+        wave_of(name)
+    return waves
+
+
+def build_plan(answers: Answers, catalog: Catalog, source: str = "scaffold.yaml") -> Plan:
+    """Decide the whole repository: selection, options, versions, waves."""
+    selection = resolve_selection(catalog, answers.components)
+    planned = {
+        name: PlannedComponent(
+            catalog.get(name),
+            MappingProxyType(
+                resolve_options(catalog.get(name), answers.components.get(name, {}), source)
+            ),
+            needed_by,
+        )
+        for name, needed_by in selection.items()
+    }
+    specs = {app.name: (app, c) for c in planned.values() for app in c.component.applications}
+    waves = compute_waves({name: spec for name, (spec, _) in specs.items()})
+    apps = [
+        PlannedApp(spec, c.name, waves[name], _chart_at(c)) for name, (spec, c) in specs.items()
+    ]
+    apps.sort(key=lambda a: (a.wave, a.name))
+    warnings = [w for c in planned.values() if (w := _version_warning(c.component, c.version))]
+    return Plan(answers, MappingProxyType(planned), tuple(apps), tuple(warnings))
+
+
+def _chart_at(planned: PlannedComponent) -> Chart | None:
+    chart = planned.component.chart
+    if chart is None:
+        return None
+    return Chart(chart.repo, chart.name, str(planned.version), chart.known)

@@ -1,0 +1,158 @@
+"""Option types of components and of the global answers: checking and coercing values.
+
+Every checker takes the raw value (from YAML, ``--set`` text or a prompt) and returns the
+normalised value or raises ``ValueError`` with a plain-language reason naming what is valid.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from typing import Any
+
+from homelab_scaffold.versions import is_version
+
+_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+_DOMAIN = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})+$")
+_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?P<domain>[^@]+)$")
+_K8S_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_QUANTITY = re.compile(r"^[0-9]+(?:\.[0-9]+)?(?:Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
+_URL = re.compile(r"^(?:https?|ssh|git)://[^\s/$.?#][^\s]*$|^git@[^\s:]+:[^\s]+$")
+_REVISION = re.compile(r"^[A-Za-z0-9._/-]{1,200}$")
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+def check_string(value: Any) -> str:
+    """A single-line string."""
+    if not isinstance(value, str) or not value or "\n" in value or "\r" in value:
+        raise ValueError("expected a non-empty single-line string")
+    return value
+
+
+def check_domain(value: Any) -> str:
+    """A DNS domain with at least two labels, e.g. lab.example.com."""
+    if not isinstance(value, str) or not _DOMAIN.match(value):
+        raise ValueError(
+            "expected a domain name such as lab.example.com (lowercase letters, digits, -)"
+        )
+    return value
+
+
+def check_hostname(value: Any) -> str:
+    """A DNS name (one or more labels)."""
+    if not isinstance(value, str) or not _HOSTNAME.match(value):
+        raise ValueError("expected a host name such as vault.lab.example.com")
+    return value
+
+
+def check_email(value: Any) -> str:
+    """An e-mail address whose domain part is a domain name."""
+    match = _EMAIL.match(value) if isinstance(value, str) else None
+    if match is None or not _DOMAIN.match(match.group("domain").lower()):
+        raise ValueError("expected an e-mail address such as admin@example.com")
+    return value  # type: ignore[no-any-return]
+
+
+def check_k8s_name(value: Any) -> str:
+    """A Kubernetes DNS-1123 label (namespace, application name)."""
+    if not isinstance(value, str) or not _K8S_NAME.match(value):
+        raise ValueError("expected a lowercase name of letters, digits and '-' (at most 63)")
+    return value
+
+
+def check_quantity(value: Any) -> str:
+    """A Kubernetes storage quantity such as 5Gi."""
+    if not isinstance(value, str) or not _QUANTITY.match(value):
+        raise ValueError("expected a size such as 5Gi or 500Mi")
+    return value
+
+
+def check_url(value: Any) -> str:
+    """A Git or Helm repository URL (https://, ssh://, git@host:path)."""
+    if not isinstance(value, str) or not _URL.match(value):
+        raise ValueError("expected a repository URL such as https://github.com/you/homelab.git")
+    return value
+
+
+def check_revision(value: Any) -> str:
+    """A Git branch, tag or commit."""
+    if not isinstance(value, str) or not _REVISION.match(value) or ".." in value:
+        raise ValueError("expected a Git branch, tag or commit such as main")
+    return value
+
+
+def check_version(value: Any) -> str:
+    """A semantic version, with or without a leading v."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not is_version(value):
+        raise ValueError("expected a version such as 1.2.3 or v1.21.1")
+    return value
+
+
+def check_bool(value: Any) -> bool:
+    """true/false (also yes/no/on/off/1/0 when given as text)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
+        return value.lower() in _TRUE
+    raise ValueError("expected true or false")
+
+
+def check_int(value: Any) -> int:
+    """An integer (also given as text)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a whole number")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,9}", value.strip()):
+        return int(value)
+    raise ValueError("expected a whole number")
+
+
+def _check_ip_range(item: str) -> str:
+    if "/" in item:
+        try:
+            return str(ipaddress.ip_network(item, strict=True))
+        except ValueError:
+            raise ValueError(f"{item!r} is not a CIDR such as 192.168.1.240/28") from None
+    start_text, sep, end_text = item.partition("-")
+    try:
+        start = ipaddress.ip_address(start_text.strip())
+        end = ipaddress.ip_address(end_text.strip()) if sep else start
+    except ValueError:
+        raise ValueError(
+            f"{item!r} is not an IP range such as 192.168.1.240-192.168.1.250 or a CIDR"
+        ) from None
+    if start.version != end.version or int(end) < int(start):
+        raise ValueError(f"{item!r} is not a range: the end must not come before the start")
+    return f"{start}-{end}"
+
+
+def check_ip_ranges(value: Any) -> list[str]:
+    """A list of IP ranges ``a-b`` or CIDRs; a comma-separated string is accepted too."""
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ValueError("expected IP ranges such as 192.168.1.240-192.168.1.250 or CIDRs")
+    return [_check_ip_range(item) for item in value]
+
+
+CHECKERS: dict[str, Callable[[Any], Any]] = {
+    "string": check_string,
+    "domain": check_domain,
+    "hostname": check_hostname,
+    "email": check_email,
+    "name": check_k8s_name,
+    "quantity": check_quantity,
+    "url": check_url,
+    "revision": check_revision,
+    "version": check_version,
+    "bool": check_bool,
+    "int": check_int,
+    "ip_ranges": check_ip_ranges,
+    "choice": check_string,
+}

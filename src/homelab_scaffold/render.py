@@ -1,0 +1,179 @@
+"""Render a plan to files, in memory: one Jinja environment, StrictUndefined, cached templates.
+
+Components never write Application manifests: those, the root Application and the AppProjects
+come from the shared templates in ``templates/core/`` so every Application follows the same rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from functools import cache
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import jinja2
+
+from homelab_scaffold.errors import RenderError
+from homelab_scaffold.graph import Plan, PlannedApp, PlannedComponent
+from homelab_scaffold.resources import templates_root
+from homelab_scaffold.versions import version_at_least, version_below
+from homelab_scaffold.yamltext import to_yaml_flow, to_yaml_value
+
+ARGOCD_CONFIG_DIR = "kubernetes/system/argocd-config"
+ROOT_APP_FILE = f"{ARGOCD_CONFIG_DIR}/root-app.yaml"
+PROJECTS_FILE = f"{ARGOCD_CONFIG_DIR}/projects.yaml"
+SECRETS_DIR = "secrets"
+_SECRET_TEMPLATES = "_secrets"
+
+
+def _environment(
+    roots: tuple[tuple[str, Path], ...], filters: Mapping[str, Callable[..., Any]]
+) -> jinja2.Environment:
+    loader = jinja2.PrefixLoader(
+        {prefix: jinja2.FileSystemLoader(str(root)) for prefix, root in roots}, delimiter="::"
+    )
+    env = jinja2.Environment(
+        loader=loader,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+        auto_reload=False,
+        cache_size=-1,
+    )
+    env.filters.update({"to_yaml_value": to_yaml_value, "to_yaml_flow": to_yaml_flow, **filters})
+    env.tests.update({"version_at_least": version_at_least, "version_below": version_below})
+    return env
+
+
+@cache
+def _cached_environment(roots: tuple[tuple[str, Path], ...]) -> jinja2.Environment:
+    return _environment(roots, {})
+
+
+def environment_for(
+    plan: Plan, filters: Mapping[str, Callable[..., Any]] | None = None
+) -> jinja2.Environment:
+    """One environment for the plan: ``core::`` plus ``<component>::`` template prefixes."""
+    roots = (
+        ("core", templates_root() / "core"),
+        *((name, c.component.root) for name, c in sorted(plan.components.items())),
+    )
+    return _environment(roots, filters) if filters else _cached_environment(roots)
+
+
+def _render(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> str:
+    try:
+        text = env.get_template(name).render(context)
+    except jinja2.TemplateError as exc:
+        line = getattr(exc, "lineno", None)
+        where = f" line {line}" if line else ""
+        raise RenderError(f"template {name.replace('::', '/')}{where}: {exc}") from exc
+    return text.rstrip() + "\n" if text.strip() else ""
+
+
+def _component_view(planned: PlannedComponent) -> dict[str, Any]:
+    component = planned.component
+    return {
+        "name": component.name,
+        "namespace": component.namespace,
+        "project": component.project,
+        "version": planned.version,
+        "options": dict(planned.options),
+        "chart": component.chart,
+        "description": component.description,
+    }
+
+
+def _app_view(app: PlannedApp) -> dict[str, Any]:
+    spec = app.spec
+    return {
+        "name": spec.name,
+        "type": spec.type,
+        "namespace": spec.namespace,
+        "project": spec.project,
+        "path": f"kubernetes/{spec.path}",
+        "wave": str(app.wave),
+        "config": spec.config,
+        "component": app.component,
+        "chart": app.chart,
+    }
+
+
+def base_context(plan: Plan) -> dict[str, Any]:
+    """Context shared by every template of the plan."""
+    return {
+        "config": plan.answers.context(),
+        "selected": sorted(plan.components),
+        "components": {n: _component_view(c) for n, c in plan.components.items()},
+        "apps": {app.name: _app_view(app) for app in plan.apps},
+        "app_list": [_app_view(app) for app in plan.apps],
+    }
+
+
+def _template_files(root: Path, folder: str) -> Iterator[str]:
+    base = root / folder
+    if not base.is_dir():
+        return
+    for path in sorted(base.rglob("*.j2")):
+        if path.is_file():
+            yield path.relative_to(root).as_posix()
+
+
+def _render_app(
+    env: jinja2.Environment, plan: Plan, app: PlannedApp, context: dict[str, Any]
+) -> dict[str, str]:
+    planned = plan.components[app.component]
+    local = {
+        **context,
+        "component": context["components"][app.component],
+        "app": context["apps"][app.name],
+    }
+    files: dict[str, str] = {}
+    for relative in _template_files(planned.component.root, app.name):
+        inside = PurePosixPath(relative).relative_to(app.name).as_posix().removesuffix(".j2")
+        text = _render(env, f"{app.component}::{relative}", local)
+        if text:
+            files[f"kubernetes/{app.spec.path}/{inside}"] = text
+    files[f"{ARGOCD_CONFIG_DIR}/{app.name}.yaml"] = _render(env, "core::application.yaml.j2", local)
+    return files
+
+
+def render_plan(plan: Plan) -> dict[str, str]:
+    """Every tracked Kubernetes file of the repository: {posix path: text}, sorted by path."""
+    env = environment_for(plan)
+    context = base_context(plan)
+    files = {
+        ROOT_APP_FILE: _render(env, "core::root-app.yaml.j2", context),
+        PROJECTS_FILE: _render(env, "core::projects.yaml.j2", context),
+    }
+    for app in plan.apps:
+        files.update(_render_app(env, plan, app, context))
+    return dict(sorted(files.items()))
+
+
+def render_secrets(
+    plan: Plan, values: Mapping[str, Mapping[str, str]], filters: Mapping[str, Callable[..., Any]]
+) -> dict[str, str]:
+    """Secret manifests (gitignored) from each component's ``_secrets/`` templates."""
+    env = environment_for(plan, filters)
+    context = base_context(plan)
+    files: dict[str, str] = {}
+    for name, planned in sorted(plan.components.items()):
+        local = {
+            **context,
+            "component": context["components"][name],
+            "secrets": dict(values.get(name, {})),
+        }
+        for relative in _template_files(planned.component.root, _SECRET_TEMPLATES):
+            inside = (
+                PurePosixPath(relative)
+                .relative_to(_SECRET_TEMPLATES)
+                .as_posix()
+                .removesuffix(".j2")
+            )
+            text = _render(env, f"{name}::{relative}", local)
+            if text:
+                files[f"{SECRETS_DIR}/{name}/{inside}"] = text
+    return dict(sorted(files.items()))
