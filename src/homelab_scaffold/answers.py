@@ -230,13 +230,13 @@ def dump_answers(answers: Answers) -> str:
         doc["catalog_paths"] = list(answers.catalog_paths)
     components = CommentedMap()
     for name, options in answers.components.items():
-        components[name] = _flow_map(options)
+        components[name] = flow_map(options)
     doc["components"] = components
     doc.yaml_set_start_comment(_HEADER)
     return dump_yaml(doc)
 
 
-def _flow_map(options: Mapping[str, Any]) -> CommentedMap:
+def flow_map(options: Mapping[str, Any]) -> CommentedMap:
     result = CommentedMap()
     for key, value in options.items():
         result[key] = value

@@ -32,6 +32,7 @@ _COMPONENT_KEYS = {
     "conflicts",
     "secrets",
     "default",
+    "generic",
 }
 _APP_KEYS = {"name", "type", "needs", "after", "path", "namespace", "config", "project"}
 _OPTION_KEYS = {"type", "default", "help", "choices", "min", "max", "prompt"}
@@ -91,6 +92,12 @@ class AppSpec:
     needs: tuple[str, ...] = ()
     after: tuple[str, ...] = ()
     config: bool = False
+    template_dir: str = ""
+
+    @property
+    def templates(self) -> str:
+        """The folder (inside the component) holding this Application's templates."""
+        return self.template_dir or self.name
 
 
 @dataclass(frozen=True)
@@ -118,6 +125,7 @@ class Component:
     conflicts: tuple[str, ...] = ()
     secrets: tuple[SecretSpec, ...] = ()
     in_default_stack: bool = True
+    generic: bool = False
 
     @property
     def app_names(self) -> tuple[str, ...]:
@@ -162,7 +170,10 @@ def _read_yaml(path: Path) -> Any:
     try:
         return YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, YAMLError) as exc:
-        raise CatalogError(f"{path}: cannot read component metadata: {exc}") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise CatalogError(f"{path}: cannot read component metadata{where}: {problem}") from exc
 
 
 def _mapping(where: _Where, key: str, value: Any) -> Mapping[str, Any]:
@@ -298,7 +309,7 @@ def load_component(root: Path) -> Component:
         raise where.error("applications", "expected a non-empty list of Applications")
     chart = _load_chart(where, data.get("chart"))
     apps = tuple(_load_app(where, i, raw, defaults) for i, raw in enumerate(raw_apps))
-    if chart is None and any(app.type == "helm" for app in apps):
+    if chart is None and not data.get("generic") and any(app.type == "helm" for app in apps):
         raise where.error("chart", "a helm Application needs the component's chart")
     options = {
         n: _load_option(where, n, raw)
@@ -318,7 +329,8 @@ def load_component(root: Path) -> Component:
         chart=chart,
         conflicts=_names(where, "conflicts", data.get("conflicts")),
         secrets=tuple(_load_secret(where, n, raw) for n, raw in secrets.items()),
-        in_default_stack=bool(data.get("default", True)),
+        in_default_stack=bool(data.get("default", True)) and not data.get("generic", False),
+        generic=bool(data.get("generic", False)),
     )
 
 
@@ -330,6 +342,8 @@ def _component_dirs(base: Path) -> list[Path]:
 
 def _check_references(components: Mapping[str, Component], owner: Mapping[str, str]) -> None:
     for component in components.values():
+        if component.generic:
+            continue
         where = _Where(component.root / "component.yaml")
         for app in component.applications:
             for need in app.needs:
@@ -346,6 +360,8 @@ def build_catalog(components: Iterable[Component]) -> Catalog:
         by_name[component.name] = component
     owner: dict[str, str] = {}
     for component in by_name.values():
+        if component.generic:
+            continue
         for app in component.app_names:
             if app in owner:
                 raise CatalogError(
@@ -360,3 +376,103 @@ def load_catalog(extra_paths: Iterable[Path] = ()) -> Catalog:
     """The built-in catalog, extended or overridden by user catalog folders (in order)."""
     roots = [templates_root() / "components", *extra_paths]
     return build_catalog(load_component(d) for base in roots for d in _component_dirs(base))
+
+
+GENERIC_KEY = "from"
+
+
+def instantiate(
+    catalog: Catalog, generic: Component, name: str, options: Mapping[str, Any]
+) -> Component:
+    """A component made from a generic one (``helm-app``, ``manifests-app``) and its options.
+
+    The instance's single Application is named after the instance; its chart, namespace, project
+    and dependencies come from the options (checked by the generic component's option types).
+    """
+    template = generic.applications[0]
+    values = {
+        key: _check_instance_option(name, option, options.get(key, option.default))
+        for key, option in generic.options.items()
+    }
+    needs = tuple(
+        app
+        for dependency in values.get("needs") or ()
+        for app in _apps_of(catalog, name, dependency)
+    )
+    namespace = values.get("namespace") or name
+    project = values.get("project") or template.project
+    layer = "apps" if project == "apps" else "system"
+    chart = None
+    if template.type == "helm":
+        missing = [key for key in ("repo", "chart", "version") if not values.get(key)]
+        if missing:
+            raise CatalogError(
+                f"components.{name}: a {generic.name} needs {', '.join(missing)} "
+                "(e.g. --repo https://grafana.github.io/helm-charts --chart grafana "
+                "--version 8.5.0)"
+            )
+        chart = Chart(str(values["repo"]), str(values["chart"]), str(values["version"]))
+    app = AppSpec(
+        name=name,
+        type=template.type,
+        namespace=namespace,
+        project=project,
+        path=f"{layer}/{name}",
+        needs=needs,
+        config=template.config,
+        template_dir=template.templates,
+    )
+    return Component(
+        name=name,
+        description=f"{generic.description} ({name})",
+        namespace=namespace,
+        project=project,
+        root=generic.root,
+        applications=(app,),
+        options=generic.options,
+        chart=chart,
+        in_default_stack=False,
+    )
+
+
+def _check_instance_option(name: str, option: Option, value: Any) -> Any:
+    try:
+        return option.check(value)
+    except ValueError as exc:
+        raise CatalogError(
+            f"components.{name}.{option.name}: {value!r} is not valid: {exc}"
+        ) from None
+
+
+def _apps_of(catalog: Catalog, name: str, dependency: str) -> tuple[str, ...]:
+    if dependency not in catalog.components or catalog.components[dependency].generic:
+        known = ", ".join(n for n, c in catalog.components.items() if not c.generic)
+        raise CatalogError(
+            f"components.{name}.needs: unknown component {dependency!r} (known: {known})"
+        )
+    return catalog.components[dependency].app_names
+
+
+def with_instances(catalog: Catalog, requested: Mapping[str, Mapping[str, Any]]) -> Catalog:
+    """The catalog plus one component per ``from: <generic>`` entry of the answers."""
+    instances = []
+    for name, options in requested.items():
+        source = options.get(GENERIC_KEY)
+        if source is None:
+            continue
+        generic = catalog.components.get(str(source))
+        if generic is None or not generic.generic:
+            kinds = ", ".join(n for n, c in catalog.components.items() if c.generic) or "none"
+            raise CatalogError(
+                f"components.{name}.from: {source!r} is not a generic component ({kinds})"
+            )
+        if name in catalog.components:
+            raise CatalogError(
+                f"components.{name}: the name is taken by a catalog component; pick another"
+            )
+        check_k8s_name(name)
+        rest = {k: v for k, v in options.items() if k != GENERIC_KEY}
+        instances.append(instantiate(catalog, generic, name, rest))
+    if not instances:
+        return catalog
+    return build_catalog([*catalog.components.values(), *instances])

@@ -21,6 +21,25 @@ from homelab_scaffold.errors import InternalError
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "init": ("homelab_scaffold.commands.init", "init_command", "Render a new homelab repo."),
     "list": ("homelab_scaffold.commands.listing", "list_command", "Show the component catalog."),
+    "add": ("homelab_scaffold.commands.evolve", "add_command", "Add a component to the repo."),
+    "remove": ("homelab_scaffold.commands.evolve", "remove_command", "Remove a component."),
+    "upgrade": ("homelab_scaffold.commands.evolve", "upgrade_command", "Bump a chart version."),
+    "regenerate": (
+        "homelab_scaffold.commands.evolve",
+        "regenerate_command",
+        "Re-render from scaffold.yaml, keeping your edits.",
+    ),
+    "diff": ("homelab_scaffold.commands.evolve", "diff_command", "Preview regenerate as a diff."),
+    "validate": (
+        "homelab_scaffold.commands.validate",
+        "validate_command",
+        "Check a GitOps repo: schemas, ArgoCD ordering, images, secrets.",
+    ),
+    "outdated": (
+        "homelab_scaffold.commands.outdated",
+        "outdated_command",
+        "List newer chart versions in the Helm repositories.",
+    ),
 }
 
 

@@ -45,6 +45,6 @@ def dirty_paths(root: Path, paths: Iterable[str]) -> list[str]:
         if len(entry) > 3:
             path = entry[3:]
             relative = path[len(prefix) :] if prefix and path.startswith(prefix) else path
-            if relative in wanted and not entry.startswith("??"):
+            if relative in wanted:
                 dirty.append(relative)
     return sorted(dirty)

@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 from homelab_scaffold.answers import Answers
-from homelab_scaffold.catalog import AppSpec, Catalog, Chart, Component
+from homelab_scaffold.catalog import GENERIC_KEY, AppSpec, Catalog, Chart, Component, with_instances
 from homelab_scaffold.errors import ConfigError
 from homelab_scaffold.versions import require_version
 
@@ -76,9 +76,13 @@ class Plan:
 
 def resolve_selection(catalog: Catalog, requested: Iterable[str]) -> dict[str, tuple[str, ...]]:
     """Close the requested set over dependencies: name -> components that pulled it in."""
-    wanted = [*ALWAYS_SELECTED, *requested]
+    wanted = [*ALWAYS_SELECTED, *(n for n in requested if n not in ALWAYS_SELECTED)]
     for name in wanted:
-        catalog.get(name)
+        if catalog.get(name).generic:
+            raise ConfigError(
+                f"{name!r} is a generic component: add an instance with "
+                f"`scaffold add {name} NAME ...` (see `scaffold add --help`)"
+            )
     selected: dict[str, list[str]] = {name: [] for name in wanted}
     queue = list(wanted)
     while queue:
@@ -167,13 +171,12 @@ def compute_waves(apps: Mapping[str, AppSpec]) -> dict[str, int]:
 
 def build_plan(answers: Answers, catalog: Catalog, source: str = "scaffold.yaml") -> Plan:
     """Decide the whole repository: selection, options, versions, waves."""
+    catalog = with_instances(catalog, answers.components)
     selection = resolve_selection(catalog, answers.components)
     planned = {
         name: PlannedComponent(
             catalog.get(name),
-            MappingProxyType(
-                resolve_options(catalog.get(name), answers.components.get(name, {}), source)
-            ),
+            MappingProxyType(resolve_options(catalog.get(name), _given(answers, name), source)),
             needed_by,
         )
         for name, needed_by in selection.items()
@@ -186,6 +189,10 @@ def build_plan(answers: Answers, catalog: Catalog, source: str = "scaffold.yaml"
     apps.sort(key=lambda a: (a.wave, a.name))
     warnings = [w for c in planned.values() if (w := _version_warning(c.component, c.version))]
     return Plan(answers, MappingProxyType(planned), tuple(apps), tuple(warnings))
+
+
+def _given(answers: Answers, name: str) -> dict[str, Any]:
+    return {k: v for k, v in answers.components.get(name, {}).items() if k != GENERIC_KEY}
 
 
 def _chart_at(planned: PlannedComponent) -> Chart | None:

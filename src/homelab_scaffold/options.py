@@ -141,7 +141,17 @@ def check_ip_ranges(value: Any) -> list[str]:
     return [_check_ip_range(item) for item in value]
 
 
+def check_names(value: Any) -> list[str]:
+    """A list of component names (a comma-separated string is accepted too)."""
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError("expected a list of component names")
+    return [check_k8s_name(v) for v in value]
+
+
 CHECKERS: dict[str, Callable[[Any], Any]] = {
+    "names": check_names,
     "string": check_string,
     "domain": check_domain,
     "hostname": check_hostname,

@@ -131,8 +131,9 @@ def _render_app(
         "app": context["apps"][app.name],
     }
     files: dict[str, str] = {}
-    for relative in _template_files(planned.component.root, app.name):
-        inside = PurePosixPath(relative).relative_to(app.name).as_posix().removesuffix(".j2")
+    folder = app.spec.templates
+    for relative in _template_files(planned.component.root, folder):
+        inside = PurePosixPath(relative).relative_to(folder).as_posix().removesuffix(".j2")
         text = _render(env, f"{app.component}::{relative}", local)
         if text:
             files[f"kubernetes/{app.spec.path}/{inside}"] = text

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from ruamel.yaml.comments import CommentedMap
 
 from homelab_scaffold import ui
 from homelab_scaffold.answers import (
@@ -14,6 +15,8 @@ from homelab_scaffold.answers import (
     Answers,
     apply_sets,
     dump_answers,
+    dump_yaml,
+    flow_map,
     parse_answers,
     read_answers_file,
     to_plain,
@@ -24,6 +27,7 @@ from homelab_scaffold.gitutil import origin_url
 from homelab_scaffold.pipeline import Rendered, load_catalog_for, render_answers
 from homelab_scaffold.secretvalues import VALUES_FILE
 from homelab_scaffold.state import STATE_FILE, State, dump_state
+from homelab_scaffold.sync import values_text
 from homelab_scaffold.write import FileChange, apply_changes
 
 SECRET_MODE = 0o600
@@ -82,11 +86,45 @@ def selected_answers(answers: Answers, rendered: Rendered) -> Answers:
     )
 
 
-def _values_file(values: dict[str, dict[str, str]]) -> str:
-    from homelab_scaffold.answers import dump_yaml
+_GLOBAL_ORDER = ("repo_url", "target_revision", "domain", "email", "timezone")
 
-    header = "# Generated secret values (gitignored). Keep a copy somewhere safe.\n"
-    return header + dump_yaml({k: dict(sorted(v.items())) for k, v in sorted(values.items())})
+
+def answers_file_text(
+    config: Path | None, mapping: dict[str, Any], answers: Answers, rendered: Rendered
+) -> str:
+    """scaffold.yaml: a --config file is kept as written (comments too), completed with the
+    settings from --set or git and with every component the selection needed."""
+    if config is None:
+        return dump_answers(selected_answers(answers, rendered))
+    doc = read_answers_file(config)
+    _merge_globals(doc, mapping)
+    components = doc.get("components")
+    if not isinstance(components, dict):
+        components = CommentedMap()
+        doc["components"] = components
+    given_all = mapping.get("components", {})
+    for name in rendered.plan.components:
+        _merge_component(components, name, given_all.get(name) or {})
+    return dump_yaml(doc)
+
+
+def _merge_globals(doc: CommentedMap, mapping: dict[str, Any]) -> None:
+    for position, key in enumerate(_GLOBAL_ORDER):
+        if key in mapping and key not in doc:
+            doc.insert(min(position, len(doc)), key, mapping[key])
+        elif key in mapping and doc.get(key) != mapping[key]:
+            doc[key] = mapping[key]
+
+
+def _merge_component(components: CommentedMap, name: str, given: dict[str, Any]) -> None:
+    if name not in components:
+        components[name] = flow_map(given)
+        return
+    if given and components[name] is None:
+        components[name] = CommentedMap()
+    for option, value in given.items():
+        if components[name].get(option) != value:
+            components[name][option] = value
 
 
 def plan_init_changes(
@@ -97,7 +135,7 @@ def plan_init_changes(
     wanted.update({p: (t, None) for p, t in rendered.files.items()})
     if rendered.secret_values:
         wanted.update({p: (t, SECRET_MODE) for p, t in rendered.secret_files.items()})
-        wanted[VALUES_FILE] = (_values_file(rendered.secret_values), SECRET_MODE)
+        wanted[VALUES_FILE] = (values_text(rendered.secret_values), SECRET_MODE)
     changes: list[FileChange] = []
     kept: list[str] = []
     for path, (text, mode) in sorted(wanted.items()):
@@ -135,7 +173,7 @@ def init_repo(
     answers = parse_answers(mapping, source)
     base = config.parent if config is not None else dest
     rendered = render_answers(answers, load_catalog_for(answers, base), source=source)
-    answers_text = dump_answers(selected_answers(answers, rendered))
+    answers_text = answers_file_text(config, mapping, answers, rendered)
     changes, kept = plan_init_changes(dest, rendered, answers_text)
     state = FileChange(STATE_FILE, "create", dump_state(State(rendered.files)))
     if not dry_run:

@@ -1,0 +1,313 @@
+"""``scaffold add | remove | upgrade | regenerate | diff``: change an existing repo safely."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from ruamel.yaml.comments import CommentedMap
+
+from homelab_scaffold import ui
+from homelab_scaffold.answers import ANSWERS_FILE, apply_sets, parse_answers
+from homelab_scaffold.catalog import GENERIC_KEY, Catalog, with_instances
+from homelab_scaffold.errors import ConfigError, MergeConflictError, RepoError, UsageError
+from homelab_scaffold.gitutil import dirty_paths
+from homelab_scaffold.graph import ALWAYS_SELECTED, resolve_selection
+from homelab_scaffold.keymoves import moved_keys
+from homelab_scaffold.options import check_version
+from homelab_scaffold.pipeline import load_catalog_for
+from homelab_scaffold.state import STATE_FILE
+from homelab_scaffold.sync import Repo, SyncPlan, open_repo, plan_sync
+from homelab_scaffold.write import FileChange, apply_changes, unified_diff
+
+_NOT_CHECKED_FOR_DIRT = {ANSWERS_FILE, STATE_FILE}
+
+
+def components_of(doc: Any) -> CommentedMap:
+    """The ``components`` mapping of the answers document (created when missing)."""
+    components = doc.get("components")
+    if components is None:
+        components = CommentedMap()
+        doc["components"] = components
+    if not isinstance(components, CommentedMap):
+        raise ConfigError(f"{ANSWERS_FILE}: components: expected a mapping of name -> options")
+    return components
+
+
+def catalog_for(repo: Repo, doc: Any) -> Catalog:
+    """The repo's catalog including its generic instances."""
+    answers = parse_answers(doc, ANSWERS_FILE)
+    return with_instances(load_catalog_for(answers, repo.root), answers.components)
+
+
+def record_selection(repo: Repo, doc: Any) -> list[str]:
+    """Write every component the selection needs into the answers; returns the ones added."""
+    components = components_of(doc)
+    selection = resolve_selection(catalog_for(repo, doc), list(components))
+    added = [name for name in selection if name not in components]
+    for name in added:
+        components[name] = _empty_map()
+    return added
+
+
+def _empty_map() -> CommentedMap:
+    result = CommentedMap()
+    result.fa.set_flow_style()
+    return result
+
+
+def check_clean(repo: Repo, plan: SyncPlan) -> None:
+    """Refuse to touch files with uncommitted changes (the user could not undo with git)."""
+    paths = [c.path for c in plan.writes if c.path not in _NOT_CHECKED_FOR_DIRT]
+    dirty = dirty_paths(repo.root, paths)
+    if dirty:
+        more = f" and {len(dirty) - 1} more" if len(dirty) > 1 else ""
+        raise RepoError(
+            f"{dirty[0]}{more} has uncommitted changes that this command would modify; "
+            "commit or stash them first (so you can undo with git), or pass --force"
+        )
+
+
+def run_sync(repo: Repo, doc: Any, *, force: bool, dry_run: bool) -> SyncPlan:
+    """Plan, check and (unless dry-run) write; reports and raises on conflicts."""
+    plan = plan_sync(repo, doc, force=force)
+    if not force:
+        check_clean(repo, plan)
+    if not dry_run and plan.writes:
+        tracked = [c for c in plan.changes if c.writes]
+        apply_changes(repo.root, tracked, last=[plan.state_change])
+    report_sync(plan, dry_run)
+    return plan
+
+
+_NOTES = {
+    "skip": "you deleted it; it stays deleted",
+    "keep": "you changed it; kept — remove it yourself or use --force",
+}
+
+
+def _report_change(change: FileChange, dry_run: bool) -> None:
+    if dry_run and change.writes:
+        ui.info(unified_diff(change).rstrip("\n") or f"(delete {change.path})")
+    elif change.writes:
+        ui.action(change.action, change.path)
+    elif change.action in _NOTES:
+        ui.action(change.action, f"{change.path} ({_NOTES[change.action]})")
+
+
+def report_sync(plan: SyncPlan, dry_run: bool) -> None:
+    """Action lines, warnings, conflicts (exit code 4)."""
+    ui.warn_all(plan.rendered.warnings)
+    for change in plan.changes:
+        _report_change(change, dry_run)
+    if not dry_run:
+        for secret in plan.rendered.new_secrets:
+            if secret.announce:
+                ui.secret_notice(f"{secret.component} {secret.key}", secret.value)
+    if not plan.writes:
+        ui.info("Nothing to change: the repository matches scaffold.yaml.")
+    elif dry_run:
+        ui.info("Dry run: nothing was written.")
+    if plan.conflicts and not dry_run:
+        raise MergeConflictError(
+            f"conflicts in {', '.join(plan.conflicts)}: your edits and scaffold's overlap; "
+            "resolve the <<<<<<< markers, then commit"
+        )
+
+
+_common = [
+    click.option(
+        "-C",
+        "directory",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=Path(),
+        help="The homelab repository (default: the current folder).",
+    ),
+    click.option("--dry-run", is_flag=True, help="Print the diff; write nothing."),
+    click.option(
+        "--force", is_flag=True, help="Touch files with uncommitted changes; delete edited files."
+    ),
+]
+
+
+def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """-C, --dry-run, --force for every writing command."""
+    for option in reversed(_common):
+        func = option(func)
+    return func
+
+
+def add_component(
+    repo: Repo,
+    component: str,
+    name: str | None,
+    options: dict[str, Any],
+) -> tuple[Any, list[str]]:
+    """The answers document with ``component`` (or an instance ``name`` of it) added."""
+    doc = repo.answers_doc
+    components = components_of(doc)
+    catalog = catalog_for(repo, doc)
+    entry = catalog.get(component)
+    if entry.generic:
+        if not name:
+            raise UsageError(
+                f"{component} is generic: give the new Application's name, "
+                f"e.g. `scaffold add {component} grafana ...`"
+            )
+        key, values = name, {GENERIC_KEY: component, **options}
+    elif name:
+        raise UsageError(f"{component} takes no NAME (only generic components such as helm-app do)")
+    else:
+        key, values = component, options
+    if key in components and not options:
+        return doc, []
+    target = components.get(key)
+    if not isinstance(target, dict):
+        target = _empty_map()
+        components[key] = target
+    for option, value in values.items():
+        target[option] = value
+    if values and isinstance(target, CommentedMap):
+        target.fa.set_block_style()
+    return doc, record_selection(repo, doc)
+
+
+def _set_options(sets: tuple[str, ...]) -> dict[str, Any]:
+    scratch = apply_sets({}, tuple(f"components.x.{item}" for item in sets))
+    return dict(scratch.get("components", {}).get("x", {}))
+
+
+@click.command("add")
+@click.argument("component")
+@click.argument("name", required=False)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="OPTION=VALUE",
+    help="A component option, e.g. replicas=1.",
+)
+@click.option("--repo", help="helm-app: Helm repository URL.")
+@click.option("--chart", help="helm-app: chart name.")
+@click.option("--version", "chart_version", help="helm-app: chart version (pinned).")
+@click.option("--namespace", help="helm-app / manifests-app: namespace (default: NAME).")
+@click.option("--needs", multiple=True, help="helm-app / manifests-app: a component it waits for.")
+@common_options
+def add_command(
+    component: str,
+    name: str | None,
+    sets: tuple[str, ...],
+    repo: str | None,
+    chart: str | None,
+    chart_version: str | None,
+    namespace: str | None,
+    needs: tuple[str, ...],
+    directory: Path,
+    dry_run: bool,
+    force: bool,
+) -> None:
+    """Add COMPONENT (and what it needs); generic ones (helm-app, manifests-app) take a NAME."""
+    options = _set_options(sets)
+    flags = {"repo": repo, "chart": chart, "version": chart_version, "namespace": namespace}
+    options.update({k: v for k, v in flags.items() if v})
+    if needs:
+        options["needs"] = list(needs)
+    state = open_repo(directory)
+    if (name or component) in components_of(state.answers_doc) and not options:
+        ui.info(f"{name or component} is already in the stack; nothing to add.")
+    doc, added = add_component(state, component, name, options)
+    for extra in added:
+        if extra != (name or component):
+            ui.info(f"Added {extra}: needed by {name or component}")
+    run_sync(state, doc, force=force, dry_run=dry_run)
+
+
+def dependants_of(catalog: Catalog, selected: list[str], name: str) -> list[str]:
+    """Selected components that need ``name``."""
+    return sorted(
+        other for other in selected if other != name and name in catalog.needed_components(other)
+    )
+
+
+@click.command("remove")
+@click.argument("component")
+@common_options
+def remove_command(component: str, directory: Path, dry_run: bool, force: bool) -> None:
+    """Remove COMPONENT; refuses while another component needs it."""
+    repo = open_repo(directory)
+    doc = repo.answers_doc
+    components = components_of(doc)
+    if component not in components:
+        raise UsageError(
+            f"{component!r} is not in {ANSWERS_FILE} (selected: {', '.join(components)})"
+        )
+    if component in ALWAYS_SELECTED:
+        raise UsageError(f"{component} manages the repository itself and cannot be removed")
+    dependants = dependants_of(catalog_for(repo, doc), list(components), component)
+    if dependants:
+        raise UsageError(
+            f"cannot remove {component}: {', '.join(dependants)} need(s) it; remove those first"
+        )
+    del components[component]
+    run_sync(repo, doc, force=force, dry_run=dry_run)
+
+
+@click.command("upgrade")
+@click.argument("component")
+@click.option("--version", "version", required=True, help="The chart version to move to.")
+@common_options
+def upgrade_command(
+    component: str, version: str, directory: Path, dry_run: bool, force: bool
+) -> None:
+    """Move COMPONENT's chart to --version; values follow the version."""
+    repo = open_repo(directory)
+    doc = repo.answers_doc
+    components = components_of(doc)
+    try:
+        check_version(version)
+    except ValueError as exc:
+        raise UsageError(f"--version {version!r}: {exc}") from None
+    if component not in components:
+        raise UsageError(
+            f"{component!r} is not in {ANSWERS_FILE}; add it first with `scaffold add {component}`"
+        )
+    entry = catalog_for(repo, doc).get(component)
+    if entry.chart is None:
+        raise UsageError(f"{component} has no Helm chart to upgrade (it is raw manifests)")
+    target = components.get(component)
+    if not isinstance(target, dict):
+        target = _empty_map()
+        components[component] = target
+    target["version"] = version
+    plan = run_sync(repo, doc, force=force, dry_run=dry_run)
+    for line in moved_keys(repo.state.files, plan.rendered.files, entry):
+        ui.info(line)
+
+
+@click.command("regenerate")
+@common_options
+def regenerate_command(directory: Path, dry_run: bool, force: bool) -> None:
+    """Re-render everything from scaffold.yaml, keeping your edits."""
+    repo = open_repo(directory)
+    run_sync(repo, repo.answers_doc, force=force, dry_run=dry_run)
+
+
+@click.command("diff")
+@click.option(
+    "-C",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path(),
+    help="The homelab repository (default: the current folder).",
+)
+def diff_command(directory: Path) -> None:
+    """Show what `scaffold regenerate` would change, as a unified diff."""
+    repo = open_repo(directory)
+    plan = plan_sync(repo, repo.answers_doc)
+    shown = [c for c in plan.changes if c.writes]
+    for change in shown:
+        ui.info(unified_diff(change).rstrip("\n") or f"(delete {change.path})")
+    if not shown:
+        ui.info("No changes: the repository matches scaffold.yaml.")
