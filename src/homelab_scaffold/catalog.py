@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -168,7 +169,7 @@ class _Where:
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+        return YAML(typ="safe").load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, YAMLError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
@@ -374,6 +375,11 @@ def build_catalog(components: Iterable[Component]) -> Catalog:
 
 def load_catalog(extra_paths: Iterable[Path] = ()) -> Catalog:
     """The built-in catalog, extended or overridden by user catalog folders (in order)."""
+    return _load_catalog(tuple(Path(p).resolve() for p in extra_paths))
+
+
+@cache
+def _load_catalog(extra_paths: tuple[Path, ...]) -> Catalog:
     roots = [templates_root() / "components", *extra_paths]
     return build_catalog(load_component(d) for base in roots for d in _component_dirs(base))
 
