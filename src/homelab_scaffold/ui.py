@@ -29,6 +29,11 @@ def info(message: str) -> None:
     click.echo(message)
 
 
+def note(message: str) -> None:
+    """A side note on stderr (keeps stdout clean for JSON output)."""
+    click.echo(message, err=True)
+
+
 def warn(message: str) -> None:
     """A warning on stderr."""
     click.echo(click.style("Warning: ", fg="yellow", bold=True) + message, err=True)

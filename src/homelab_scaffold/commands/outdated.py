@@ -1,0 +1,53 @@
+"""``scaffold outdated``: list newer versions of the charts a repository pins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from homelab_scaffold import ui
+from homelab_scaffold.errors import NetworkError
+from homelab_scaffold.outdated import check_outdated, text_lines, to_json, unreachable
+
+
+@click.command("outdated")
+@click.option(
+    "-C",
+    "--directory",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=Path(),
+    show_default="current directory",
+    help="The repository whose Helm Applications are checked.",
+)
+@click.option(
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="An aligned table for people, or JSON for scripts.",
+)
+@click.option("--pre-releases", is_flag=True, help="Also list pre-release versions (1.2.0-rc.1).")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for each Helm repository.",
+)
+def outdated_command(directory: Path, output: str, pre_releases: bool, timeout: float) -> None:
+    """Read each Helm repository's index.yaml and list newer chart versions.
+
+    OCI registries are reported as not checked. Exits 2 when a repository cannot be read.
+    """
+    statuses = check_outdated(directory.resolve(), pre_releases=pre_releases, timeout=timeout)
+    if output == "json":
+        ui.info(to_json(statuses))
+    else:
+        for line in text_lines(statuses):
+            ui.info(line)
+    failed = unreachable(statuses)
+    if failed:
+        first = failed[0]
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        raise NetworkError(f"could not check chart '{first.chart}': {first.reason}{more}")

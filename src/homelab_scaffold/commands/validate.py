@@ -1,0 +1,79 @@
+"""``scaffold validate``: report every problem of an App-of-Apps repository."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from homelab_scaffold import ui
+from homelab_scaffold.errors import ValidationFailed
+from homelab_scaffold.validate import ValidateOptions, validate_repo
+from homelab_scaffold.validate.report import text_lines, to_json
+
+
+@click.command("validate")
+@click.option(
+    "-C",
+    "--directory",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=Path(),
+    show_default="current directory",
+    help="The repository to check.",
+)
+@click.option(
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Plain lines for people, or JSON for scripts.",
+)
+@click.option(
+    "--schema-location",
+    "schema_locations",
+    multiple=True,
+    metavar="DIR|URL",
+    help=(
+        "Where to find CRD JSON schemas named {group}/{kind}_{version}.json (repeatable, "
+        "searched in order). 'default': a per-user cache filled from the public CRDs catalog."
+    ),
+)
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Use no network: skip (and list) documents whose schema is not available locally.",
+)
+@click.option(
+    "--drift",
+    is_flag=True,
+    help="Also report generated files that differ from what scaffold.yaml renders.",
+)
+def validate_command(
+    directory: Path,
+    output: str,
+    schema_locations: tuple[str, ...],
+    offline: bool,
+    drift: bool,
+) -> None:
+    """Check a GitOps repository: YAML, schemas, ArgoCD ordering, images and secrets.
+
+    Exits 0 when clean, 1 when problems were found, 2 for bad usage.
+    """
+    options = ValidateOptions(
+        root=directory.resolve(),
+        schema_locations=schema_locations,
+        offline=offline,
+        drift=drift,
+        notify=ui.note,
+    )
+    report = validate_repo(options)
+    if output == "json":
+        ui.info(to_json(report))
+    else:
+        for line in text_lines(report):
+            ui.info(line)
+        for note in report.notes:
+            ui.warn(note)
+    if not report.ok:
+        count = len(report.problems)
+        raise ValidationFailed(f"{count} problem{'s' if count != 1 else ''} found in {directory}")

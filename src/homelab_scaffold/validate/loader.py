@@ -1,0 +1,281 @@
+"""Read a repository: list the files git would track, read them and parse the YAML ones.
+
+Nothing here raises on bad content: an unreadable, binary or malformed file becomes a Problem so
+that one broken file never hides the others.
+"""
+
+from __future__ import annotations
+
+import datetime
+import errno
+import fnmatch
+import json
+import os
+import stat
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from homelab_scaffold.validate.model import Document, Problem, Repo, SourceFile
+
+YAML_SUFFIXES = (".yaml", ".yml")
+MAX_BYTES = 4 * 1024 * 1024
+MAX_DEPTH = 64
+# Not part of the GitOps content: git itself and scaffold's own state.
+SKIPPED_DIRS = (".git", ".scaffold")
+CHECK = "files"
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The repository plus what went wrong while reading it."""
+
+    repo: Repo
+    problems: tuple[Problem, ...]
+    notes: tuple[str, ...]
+
+
+def load_repo(root: Path) -> Loaded:
+    """Read and parse every tracked (or trackable) file under ``root``."""
+    paths = list_files(root)
+    chart_templates = _chart_template_dirs(paths)
+    files: list[SourceFile] = []
+    problems: list[Problem] = []
+    notes: list[str] = []
+    for path in paths:
+        if any(path.startswith(prefix) for prefix in chart_templates):
+            continue  # Helm templates are not YAML until Helm renders them.
+        source, found, note = _load_file(root, path)
+        if source is not None:
+            files.append(source)
+        problems.extend(found)
+        if note:
+            notes.append(note)
+    return Loaded(Repo(root, tuple(files)), tuple(problems), tuple(notes))
+
+
+def list_files(root: Path) -> list[str]:
+    """Relative POSIX paths of the files git tracks or would track, sorted."""
+    listed = _git_files(root)
+    if listed is None:
+        listed = _walked_files(root)
+    return sorted(p for p in set(listed) if p.split("/", 1)[0] not in SKIPPED_DIRS)
+
+
+def _git_files(root: Path) -> list[str] | None:
+    command = ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others"]
+    command.append("--exclude-standard")
+    try:
+        result = subprocess.run(command, capture_output=True, check=False)
+    except OSError:
+        return None
+    if result.returncode != 0:
+        return None
+    names = result.stdout.decode("utf-8", errors="surrogateescape").split("\0")
+    return [name for name in names if name]
+
+
+def _walked_files(root: Path) -> list[str]:
+    patterns = _gitignore_patterns(root / ".gitignore")
+    found: list[str] = []
+    for current, dirs, names in os.walk(root, followlinks=False):
+        relative = Path(current).relative_to(root).as_posix()
+        prefix = "" if relative == "." else relative + "/"
+        dirs[:] = sorted(
+            d for d in dirs if d not in SKIPPED_DIRS and not _ignored(prefix + d, True, patterns)
+        )
+        found.extend(prefix + n for n in names if not _ignored(prefix + n, False, patterns))
+    return found
+
+
+@dataclass(frozen=True)
+class _IgnorePattern:
+    glob: str
+    anchored: bool
+    directory_only: bool
+
+
+def _gitignore_patterns(path: Path) -> tuple[_IgnorePattern, ...]:
+    """The top-level .gitignore's plain patterns (negations are not supported and skipped)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return ()
+    patterns = []
+    for raw in lines:
+        line = raw.strip()
+        if not line or line.startswith(("#", "!")):
+            continue
+        directory_only = line.endswith("/")
+        line = line.rstrip("/")
+        anchored = "/" in line
+        patterns.append(_IgnorePattern(line.lstrip("/"), anchored, directory_only))
+    return tuple(patterns)
+
+
+def _ignored(path: str, is_dir: bool, patterns: Iterable[_IgnorePattern]) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    for pattern in patterns:
+        if pattern.directory_only and not is_dir:
+            continue
+        target = path if pattern.anchored else name
+        if fnmatch.fnmatchcase(target, pattern.glob):
+            return True
+    return False
+
+
+def _chart_template_dirs(paths: Iterable[str]) -> tuple[str, ...]:
+    """``<chart>/templates/`` of every Helm chart kept in the repository."""
+    return tuple(
+        p[: -len("Chart.yaml")] + "templates/"
+        for p in paths
+        if p == "Chart.yaml" or p.endswith("/Chart.yaml")
+    )
+
+
+def _load_file(root: Path, path: str) -> tuple[SourceFile | None, list[Problem], str]:
+    is_yaml = path.endswith(YAML_SUFFIXES)
+    is_json = path.endswith(".json")
+    data, problem, note = _read_bytes(root / path, path)
+    if problem is not None:
+        return None, [problem], ""
+    if data is None:
+        return None, [], note
+    text, reason = _decode(data)
+    if text is None:
+        if is_yaml or is_json:
+            return None, [Problem(path, CHECK, f"is {reason}, not {_format(path)} text")], ""
+        return SourceFile(path, None), [], ""
+    if is_yaml:
+        return _parse_yaml_file(path, text)
+    if is_json:
+        return _parse_json_file(path, text)
+    return SourceFile(path, text), [], ""
+
+
+def _format(path: str) -> str:
+    return "JSON" if path.endswith(".json") else "YAML"
+
+
+def _read_bytes(full: Path, path: str) -> tuple[bytes | None, Problem | None, str]:
+    try:
+        info = full.stat()
+        if not stat.S_ISREG(info.st_mode):
+            return None, None, ""  # a directory link, socket or FIFO: nothing git would store
+        if info.st_size > MAX_BYTES:
+            return None, None, f"{path}: skipped, larger than {MAX_BYTES // (1024 * 1024)} MiB"
+        return full.read_bytes(), None, ""
+    except OSError as exc:
+        return None, Problem(path, CHECK, f"cannot be read: {_os_reason(exc, full)}"), ""
+
+
+def _os_reason(exc: OSError, full: Path) -> str:
+    if exc.errno == errno.ELOOP:
+        return "it is a symbolic link loop"
+    if exc.errno == errno.ENOENT and full.is_symlink():
+        return "it is a symbolic link to a missing file"
+    return exc.strerror or type(exc).__name__
+
+
+def _decode(data: bytes) -> tuple[str | None, str]:
+    if b"\0" in data[:8192]:
+        return None, "a binary file"
+    try:
+        return data.decode("utf-8"), ""
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8 (bad byte at offset {exc.start})"
+
+
+def _parse_yaml_file(path: str, text: str) -> tuple[SourceFile, list[Problem], str]:
+    bodies, error = parse_yaml_documents(text)
+    if error is not None:
+        message, line = error
+        return SourceFile(path, text, is_yaml=True), [Problem(path, "yaml", message, line=line)], ""
+    return _with_documents(path, text, bodies)
+
+
+def _parse_json_file(path: str, text: str) -> tuple[SourceFile, list[Problem], str]:
+    unparsed = SourceFile(path, text, is_yaml=True)
+    try:
+        body = json.loads(text) if text.strip() else None
+    except json.JSONDecodeError as exc:
+        message = f"JSON does not parse at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        return unparsed, [Problem(path, "yaml", message, line=exc.lineno)], ""
+    except RecursionError:
+        return unparsed, [Problem(path, "yaml", "JSON is nested too deeply to read")], ""
+    return _with_documents(path, text, [body])
+
+
+def _with_documents(
+    path: str, text: str, bodies: list[Any]
+) -> tuple[SourceFile, list[Problem], str]:
+    documents = []
+    problems = []
+    for index, raw in enumerate(bodies, start=1):
+        body, reason = plain_data(raw)
+        if reason:
+            problems.append(Problem(path, "yaml", reason, index))
+        documents.append(Document(path, index, body))
+    source = SourceFile(path, text, tuple(documents), is_yaml=True, parsed=True)
+    return source, problems, ""
+
+
+def parse_yaml_documents(text: str) -> tuple[list[Any], tuple[str, int | None] | None]:
+    """Every document of a YAML stream, or (message, 1-based line) when it does not parse."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        return list(YAML(typ="safe", pure=True).load_all(text)), None
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = exc.problem or exc.context or "invalid YAML"
+        return [], (f"YAML does not parse{where}: {what}", mark.line + 1 if mark else None)
+    except YAMLError as exc:
+        return [], (f"YAML does not parse: {_one_line(str(exc))}", None)
+    except RecursionError:
+        return [], ("YAML is nested too deeply to read", None)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def plain_data(value: Any) -> tuple[Any, str]:
+    """JSON-like data as Kubernetes sees it: dates become strings; cycles and depth are refused.
+
+    Returns (data, "") or (None, reason). YAML aliases can make a document contain itself, which
+    would send every later walk into an endless loop.
+    """
+    try:
+        return _plain(value, 0, frozenset()), ""
+    except _TooDeep:
+        return None, f"is nested more than {MAX_DEPTH} levels deep"
+    except _Cycle:
+        return None, "contains itself through a YAML alias (&anchor / *alias)"
+
+
+class _TooDeep(Exception):
+    pass
+
+
+class _Cycle(Exception):
+    pass
+
+
+def _plain(value: Any, depth: int, seen: frozenset[int]) -> Any:
+    if depth > MAX_DEPTH:
+        raise _TooDeep
+    if isinstance(value, datetime.date | datetime.datetime):
+        return value.isoformat()
+    if not isinstance(value, dict | list):
+        return value
+    if id(value) in seen:
+        raise _Cycle
+    inner = seen | {id(value)}
+    if isinstance(value, dict):
+        return {_plain(k, depth + 1, inner): _plain(v, depth + 1, inner) for k, v in value.items()}
+    return [_plain(item, depth + 1, inner) for item in value]

@@ -1,0 +1,183 @@
+"""scaffold outdated: real Helm repository indexes served by http.server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helm_repo_server import closed_port_url, helm_index, serve_directory
+
+from homelab_scaffold.outdated import chart_versions, newer_versions
+from homelab_scaffold.versions import require_version
+
+
+def application(name: str, repo_url: str, chart: str, version: str, wave: str = "1") -> str:
+    """A single-source Helm Application manifest."""
+    return textwrap.dedent(f"""\
+        apiVersion: argoproj.io/v1alpha1
+        kind: Application
+        metadata:
+          name: {name}
+          namespace: argocd
+          annotations:
+            argocd.argoproj.io/sync-wave: "{wave}"
+        spec:
+          project: default
+          source:
+            repoURL: {repo_url}
+            chart: {chart}
+            targetRevision: {version}
+          destination:
+            server: https://kubernetes.default.svc
+            namespace: {name}
+        """)
+
+
+@pytest.fixture
+def charts_server(tmp_path: Path) -> Iterator[str]:
+    """Two Helm repositories (metallb, traefik + cert-manager) under one local HTTP server."""
+    served = tmp_path / "served"
+    (served / "metallb").mkdir(parents=True)
+    (served / "metallb" / "index.yaml").write_text(helm_index({
+        "metallb": ["0.17.0-rc.1", "0.16.1", "0.16.0", "0.15.2", "0.9.6"],
+    }))
+    (served / "charts").mkdir()
+    (served / "charts" / "index.yaml").write_text(helm_index({
+        "traefik": ["41.3.0", "41.2.1", "40.0.0"],
+        "cert-manager": ["v1.22.0", "v1.21.1", "v1.10.0"],
+    }))
+    with serve_directory(served) as url:
+        yield url
+
+
+def make_repo(root: Path, apps: dict[str, str]) -> Path:
+    """A repository holding one file per Application under apps/."""
+    for name, text in apps.items():
+        path = root / "apps" / f"{name}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def statuses(run_stdout: str) -> dict[str, dict[str, object]]:
+    data = json.loads(run_stdout)
+    return {row["application"]: row for row in data["charts"]}
+
+
+def test_lists_newer_stable_versions_in_semver_order(charts_server, scaffold, tmp_path):
+    repo = make_repo(tmp_path / "repo", {
+        "metallb": application("metallb", f"{charts_server}/metallb", "metallb", "0.9.6"),
+        "traefik": application("traefik", f"{charts_server}/charts/", "traefik", "41.3.0"),
+        "cert-manager": application(
+            "cert-manager", f"{charts_server}/charts", "cert-manager", "v1.21.1"),
+    })
+
+    run = scaffold("outdated", "-C", repo, "--output", "json")
+
+    assert run.exit_code == 0, run.stderr
+    rows = statuses(run.stdout)
+    assert rows["metallb"]["status"] == "outdated"
+    # 0.15.2 < 0.16.0 < 0.16.1 by semver (0.9.6 is the current one; 99.0.0 is a dependency's).
+    assert rows["metallb"]["newer"] == ["0.15.2", "0.16.0", "0.16.1"]
+    assert rows["metallb"]["latest"] == "0.16.1"
+    assert rows["traefik"]["status"] == "up-to-date"
+    assert rows["traefik"]["newer"] == []
+    assert rows["cert-manager"]["newer"] == ["v1.22.0"]
+
+
+def test_pre_releases_only_when_asked(charts_server, scaffold, tmp_path):
+    repo = make_repo(tmp_path / "repo", {
+        "metallb": application("metallb", f"{charts_server}/metallb", "metallb", "0.16.1"),
+    })
+
+    stable = statuses(scaffold("outdated", "-C", repo, "--output", "json").stdout)
+    with_pre = statuses(
+        scaffold("outdated", "-C", repo, "--output", "json", "--pre-releases").stdout
+    )
+
+    assert stable["metallb"]["status"] == "up-to-date"
+    assert with_pre["metallb"]["newer"] == ["0.17.0-rc.1"]
+
+
+def test_oci_registry_is_reported_not_checked(charts_server, scaffold, tmp_path):
+    repo = make_repo(tmp_path / "repo", {
+        "cert-manager": application(
+            "cert-manager", "oci://quay.io/jetstack/charts", "cert-manager", "v1.21.1"),
+        "traefik": application("traefik", f"{charts_server}/charts", "traefik", "41.2.1"),
+    })
+
+    run = scaffold("outdated", "-C", repo)
+
+    assert run.exit_code == 0, run.stderr
+    lines = {line.split()[0]: line for line in run.stdout.splitlines()}
+    assert "not checked: OCI registry" in lines["cert-manager"]
+    assert "newer: 41.3.0" in lines["traefik"]
+    assert lines["APPLICATION"].split() == ["APPLICATION", "CHART", "CURRENT", "STATUS"]
+
+
+def test_unreachable_repository_is_a_network_error(scaffold, tmp_path):
+    url = closed_port_url()
+    repo = make_repo(tmp_path / "repo", {
+        "metallb": application("metallb", url, "metallb", "0.16.1"),
+    })
+
+    run = scaffold("outdated", "-C", repo, "--output", "json", "--timeout", "5")
+
+    assert run.exit_code == 2
+    assert f"cannot reach {url}/index.yaml" in run.stderr
+    assert statuses(run.stdout)["metallb"]["status"] == "error"
+
+
+def test_missing_index_and_unknown_chart_are_errors(charts_server, scaffold, tmp_path):
+    repo = make_repo(tmp_path / "repo", {
+        "nothing": application("nothing", f"{charts_server}/nope", "nothing", "1.0.0"),
+        "longhorn": application("longhorn", f"{charts_server}/charts", "longhorn", "1.12.1"),
+    })
+
+    run = scaffold("outdated", "-C", repo, "--output", "json")
+
+    assert run.exit_code == 2
+    rows = statuses(run.stdout)
+    assert "does not exist (HTTP 404)" in str(rows["nothing"]["reason"])
+    assert "chart 'longhorn' is not in" in str(rows["longhorn"]["reason"])
+
+
+def test_repository_without_charts(scaffold, tmp_path):
+    repo = tmp_path / "empty"
+    repo.mkdir()
+
+    run = scaffold("outdated", "-C", repo)
+
+    assert run.exit_code == 0
+    assert run.stdout.strip() == "No Helm chart Applications found."
+
+
+def test_index_in_another_layout_is_parsed_in_full():
+    # JSON is valid YAML, and some servers write the index that way.
+    index = json.dumps({
+        "apiVersion": "v1",
+        "entries": {"app": [{"name": "app", "version": v} for v in ("2.0.0", "1.0.0")]},
+    })
+
+    assert chart_versions(index, "app") == ["2.0.0", "1.0.0"]
+    assert chart_versions(index, "other") == []
+    assert chart_versions("just: text\n", "app") is None
+
+
+def test_helm_layout_ignores_dependency_versions():
+    index = helm_index({"a": ["1.0.0"], "b": ["2.0.0", "2.1.0"]})
+
+    assert chart_versions(index, "b") == ["2.0.0", "2.1.0"]
+    assert chart_versions(index, "a") == ["1.0.0"]
+    assert chart_versions(index, "c") == []
+
+
+def test_newer_versions_orders_by_semver_not_text():
+    listed = ["1.10.0", "1.9.0", "1.2.0", "v1.11.0", "junk"]
+
+    found = newer_versions(listed, require_version("1.2.0"))
+
+    assert found == ("1.9.0", "1.10.0", "v1.11.0")
