@@ -28,6 +28,21 @@ from homelab_scaffold.options import (
 )
 
 ANSWERS_FILE = "scaffold.yaml"
+# How Secrets reach the cluster: sealed into Git (default), or gitignored manifests applied by hand.
+SEALED_SECRETS = "sealed-secrets"
+MANUAL_SECRETS = "manual"
+SECRETS_MODES = (SEALED_SECRETS, MANUAL_SECRETS)
+# ``--set secrets.<name>=VALUE`` provides a secret value; it never reaches scaffold.yaml.
+SECRET_SET_PREFIX = "secrets."
+
+
+def check_secrets_mode(value: Any) -> str:
+    """``sealed-secrets`` or ``manual``."""
+    if value not in SECRETS_MODES:
+        raise ValueError(f"expected one of: {', '.join(SECRETS_MODES)}")
+    return str(value)
+
+
 PLACEHOLDER_REPO_URL = "https://git.example.invalid/CHANGE-ME/homelab.git"
 DEFAULTS: Mapping[str, Any] = MappingProxyType(
     {
@@ -35,6 +50,7 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "domain": "lab.example.com",
         "email": "admin@example.com",
         "timezone": "Etc/UTC",
+        "secrets": SEALED_SECRETS,
     }
 )
 _GLOBAL_CHECKS = {
@@ -43,6 +59,7 @@ _GLOBAL_CHECKS = {
     "domain": check_domain,
     "email": check_email,
     "timezone": check_string,
+    "secrets": check_secrets_mode,
 }
 _LIST_KEYS = ("catalog_paths",)
 TOP_LEVEL_KEYS = (*_GLOBAL_CHECKS, "components", *_LIST_KEYS)
@@ -60,6 +77,12 @@ class Answers:
     components: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     catalog_paths: tuple[str, ...] = ()
     repo_url_is_placeholder: bool = False
+    secrets: str = SEALED_SECRETS
+
+    @property
+    def sealed(self) -> bool:
+        """True when Secrets are sealed into Git (``secrets: sealed-secrets``)."""
+        return self.secrets == SEALED_SECRETS
 
     def context(self) -> dict[str, Any]:
         """The global values templates see as ``config``."""
@@ -69,7 +92,28 @@ class Answers:
             "domain": self.domain,
             "email": self.email,
             "timezone": self.timezone,
+            "secrets": self.secrets,
         }
+
+
+def split_secret_sets(sets: Iterable[str]) -> tuple[tuple[str, ...], dict[str, str]]:
+    """Separate ``--set secrets.<name>=VALUE`` (secret values) from the answers' ``--set``s.
+
+    Returns:
+        The other ``--set`` items, and secret name (``<name>`` above) -> value.
+    """
+    others: list[str] = []
+    provided: dict[str, str] = {}
+    for item in sets:
+        key, sep, value = item.partition("=")
+        name = key.strip().removeprefix(SECRET_SET_PREFIX)
+        if not key.strip().startswith(SECRET_SET_PREFIX) or not sep:
+            others.append(item)
+        elif not name or not value.strip():
+            raise UsageError(f"--set {key.strip()}=...: expected a name and a non-empty value")
+        else:
+            provided[name] = value.strip()
+    return tuple(others), provided
 
 
 def _yaml() -> YAML:
@@ -88,6 +132,8 @@ def load_yaml_text(text: str, source: str) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if "\t" in text and "\t" in str(exc):
+            problem = "a tab character; indent YAML with spaces, not tabs"
         raise ConfigError(f"{source}: not valid YAML{where}: {problem}") from exc
 
 
@@ -226,6 +272,10 @@ def dump_answers(answers: Answers) -> str:
     doc["domain"] = answers.domain
     doc["email"] = answers.email
     doc["timezone"] = answers.timezone
+    doc["secrets"] = answers.secrets
+    doc.yaml_add_eol_comment(
+        "sealed-secrets: SealedSecrets in Git | manual: Secret manifests in secrets/", "secrets"
+    )
     if answers.catalog_paths:
         doc["catalog_paths"] = list(answers.catalog_paths)
     components = CommentedMap()

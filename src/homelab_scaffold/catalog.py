@@ -354,6 +354,20 @@ def _check_references(components: Mapping[str, Component], owner: Mapping[str, s
                     )
 
 
+def _check_paths(components: Mapping[str, Component]) -> None:
+    seen: dict[str, str] = {}
+    for component in components.values():
+        if component.generic:
+            continue
+        for app in component.applications:
+            if app.path in seen and seen[app.path] != app.name:
+                raise CatalogError(
+                    f"Applications {seen[app.path]!r} and {app.name!r} would both render into "
+                    f"kubernetes/{app.path}; rename one of them"
+                )
+            seen[app.path] = app.name
+
+
 def build_catalog(components: Iterable[Component]) -> Catalog:
     """Index components (later ones override earlier ones of the same name) and check links."""
     by_name: dict[str, Component] = {}
@@ -370,6 +384,7 @@ def build_catalog(components: Iterable[Component]) -> Catalog:
                 )
             owner[app] = component.name
     _check_references(by_name, owner)
+    _check_paths(by_name)
     return Catalog(MappingProxyType(dict(sorted(by_name.items()))), MappingProxyType(owner))
 
 
@@ -387,13 +402,21 @@ def _load_catalog(extra_paths: tuple[Path, ...]) -> Catalog:
 GENERIC_KEY = "from"
 
 
+# Names whose files the core templates own (argocd-config/<name>.yaml, the config folder itself).
+RESERVED_NAMES = frozenset({"root", "root-app", "projects", "argocd-config"})
+
+
 def instantiate(
-    catalog: Catalog, generic: Component, name: str, options: Mapping[str, Any]
+    apps_by_component: Mapping[str, tuple[str, ...]],
+    generic: Component,
+    name: str,
+    options: Mapping[str, Any],
 ) -> Component:
     """A component made from a generic one (``helm-app``, ``manifests-app``) and its options.
 
     The instance's single Application is named after the instance; its chart, namespace, project
     and dependencies come from the options (checked by the generic component's option types).
+    ``apps_by_component`` maps every component name the instance may need to its Applications.
     """
     template = generic.applications[0]
     values = {
@@ -403,21 +426,11 @@ def instantiate(
     needs = tuple(
         app
         for dependency in values.get("needs") or ()
-        for app in _apps_of(catalog, name, dependency)
+        for app in _apps_of(apps_by_component, name, dependency)
     )
     namespace = values.get("namespace") or name
     project = values.get("project") or template.project
     layer = "apps" if project == "apps" else "system"
-    chart = None
-    if template.type == "helm":
-        missing = [key for key in ("repo", "chart", "version") if not values.get(key)]
-        if missing:
-            raise CatalogError(
-                f"components.{name}: a {generic.name} needs {', '.join(missing)} "
-                "(e.g. --repo https://grafana.github.io/helm-charts --chart grafana "
-                "--version 8.5.0)"
-            )
-        chart = Chart(str(values["repo"]), str(values["chart"]), str(values["version"]))
     app = AppSpec(
         name=name,
         type=template.type,
@@ -436,9 +449,24 @@ def instantiate(
         root=generic.root,
         applications=(app,),
         options=generic.options,
-        chart=chart,
+        chart=_instance_chart(generic, template, name, values),
         in_default_stack=False,
     )
+
+
+def _instance_chart(
+    generic: Component, template: AppSpec, name: str, values: Mapping[str, Any]
+) -> Chart | None:
+    if template.type != "helm":
+        return None
+    missing = [key for key in ("repo", "chart", "version") if not values.get(key)]
+    if missing:
+        raise CatalogError(
+            f"components.{name}: a {generic.name} needs {', '.join(missing)} "
+            "(e.g. --repo https://grafana.github.io/helm-charts --chart grafana "
+            "--version 8.5.0)"
+        )
+    return Chart(str(values["repo"]), str(values["chart"]), str(values["version"]))
 
 
 def _check_instance_option(name: str, option: Option, value: Any) -> Any:
@@ -450,35 +478,66 @@ def _check_instance_option(name: str, option: Option, value: Any) -> Any:
         ) from None
 
 
-def _apps_of(catalog: Catalog, name: str, dependency: str) -> tuple[str, ...]:
-    if dependency not in catalog.components or catalog.components[dependency].generic:
-        known = ", ".join(n for n, c in catalog.components.items() if not c.generic)
+def _apps_of(
+    apps_by_component: Mapping[str, tuple[str, ...]], name: str, dependency: str
+) -> tuple[str, ...]:
+    if dependency == name or dependency not in apps_by_component:
+        known = ", ".join(sorted(n for n in apps_by_component if n != name))
         raise CatalogError(
             f"components.{name}.needs: unknown component {dependency!r} (known: {known})"
         )
-    return catalog.components[dependency].app_names
+    return apps_by_component[dependency]
+
+
+def _check_instance_name(catalog: Catalog, name: str) -> None:
+    try:
+        check_k8s_name(name)
+    except ValueError as exc:
+        raise CatalogError(f"components.{name}: {name!r} is not a valid name: {exc}") from None
+    if name in RESERVED_NAMES:
+        reserved = ", ".join(sorted(RESERVED_NAMES))
+        raise CatalogError(
+            f"components.{name}: {name!r} is reserved for scaffold's own files "
+            f"({reserved}); pick another name"
+        )
+    if name in catalog.components or name in catalog.app_owner:
+        raise CatalogError(
+            f"components.{name}: the name is taken by a catalog component or Application; "
+            "pick another"
+        )
+
+
+def _generic_source(catalog: Catalog, name: str, source: Any) -> Component:
+    generic = catalog.components.get(str(source))
+    if generic is None or not generic.generic:
+        kinds = ", ".join(n for n, c in catalog.components.items() if c.generic) or "none"
+        raise CatalogError(
+            f"components.{name}.from: {source!r} is not a generic component ({kinds})"
+        )
+    return generic
 
 
 def with_instances(catalog: Catalog, requested: Mapping[str, Mapping[str, Any]]) -> Catalog:
     """The catalog plus one component per ``from: <generic>`` entry of the answers."""
-    instances = []
-    for name, options in requested.items():
-        source = options.get(GENERIC_KEY)
-        if source is None:
-            continue
-        generic = catalog.components.get(str(source))
-        if generic is None or not generic.generic:
-            kinds = ", ".join(n for n, c in catalog.components.items() if c.generic) or "none"
-            raise CatalogError(
-                f"components.{name}.from: {source!r} is not a generic component ({kinds})"
-            )
-        if name in catalog.components:
-            raise CatalogError(
-                f"components.{name}: the name is taken by a catalog component; pick another"
-            )
-        check_k8s_name(name)
-        rest = {k: v for k, v in options.items() if k != GENERIC_KEY}
-        instances.append(instantiate(catalog, generic, name, rest))
-    if not instances:
+    wanted = {
+        name: (_generic_source(catalog, name, options[GENERIC_KEY]), options)
+        for name, options in requested.items()
+        if isinstance(options, Mapping) and options.get(GENERIC_KEY) is not None
+    }
+    if not wanted:
         return catalog
+    for name in wanted:
+        _check_instance_name(catalog, name)
+    apps_by_component = {n: c.app_names for n, c in catalog.components.items() if not c.generic} | {
+        name: (name,) for name in wanted
+    }
+    instances = [
+        instantiate(
+            apps_by_component,
+            generic,
+            name,
+            {k: v for k, v in options.items() if k != GENERIC_KEY},
+        )
+        for name, (generic, options) in wanted.items()
+    ]
     return build_catalog([*catalog.components.values(), *instances])

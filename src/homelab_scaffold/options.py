@@ -84,9 +84,25 @@ def check_revision(value: Any) -> str:
     return value
 
 
+def _as_written(value: float) -> str:
+    """A YAML float as the user wrote it (ruamel keeps the original width)."""
+    import io
+
+    from ruamel.yaml import YAML
+
+    stream = io.StringIO()
+    YAML(typ="rt").dump(value, stream)
+    return stream.getvalue().split("\n", 1)[0]
+
+
 def check_version(value: Any) -> str:
     """A semantic version, with or without a leading v."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, float):
+        written = _as_written(value)
+        raise ValueError(
+            f"YAML reads {written} as the number {value!r}; quote it: \"{written}\""
+        )
+    if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str) or not is_version(value):
         raise ValueError("expected a version such as 1.2.3 or v1.21.1")
@@ -111,6 +127,14 @@ def check_int(value: Any) -> int:
     if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,9}", value.strip()):
         return int(value)
     raise ValueError("expected a whole number")
+
+
+def check_ip(value: Any) -> str:
+    """A single IPv4 or IPv6 address."""
+    try:
+        return str(ipaddress.ip_address(value.strip() if isinstance(value, str) else ""))
+    except ValueError:
+        raise ValueError("expected an IP address such as 192.168.1.240") from None
 
 
 def _check_ip_range(item: str) -> str:
@@ -164,5 +188,6 @@ CHECKERS: dict[str, Callable[[Any], Any]] = {
     "bool": check_bool,
     "int": check_int,
     "ip_ranges": check_ip_ranges,
+    "ip": check_ip,
     "choice": check_string,
 }

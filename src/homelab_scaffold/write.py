@@ -56,10 +56,35 @@ def _make_parents(target: Path, private: bool) -> None:
             folder.mkdir(mode=0o700)
 
 
+def _temp_for(target: Path) -> Path:
+    return target.with_name(target.name + _TMP_SUFFIX)
+
+
+def _backup_for(target: Path) -> Path:
+    return target.with_name(target.name + _BAK_SUFFIX)
+
+
+def recover_interrupted(targets: Iterable[Path]) -> None:
+    """Clean up after a run that was killed mid-write (no exception handler ran).
+
+    A leftover temp file is discarded; a leftover backup is discarded when its target is in
+    place, and put back when the target is missing (a delete that did not finish).
+    """
+    for target in targets:
+        temp, backup = _temp_for(target), _backup_for(target)
+        if temp.is_file():
+            temp.unlink()
+        if backup.is_file():
+            if target.exists():
+                backup.unlink()
+            else:
+                backup.replace(target)
+
+
 def _stage(target: Path, text: str, mode: int | None) -> Path:
     _hook(target)
     _make_parents(target, mode is not None and not mode & 0o077)
-    temp = target.with_name(target.name + _TMP_SUFFIX)
+    temp = _temp_for(target)
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
     fd = os.open(temp, flags, mode if mode is not None else 0o644)
     with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
@@ -98,7 +123,7 @@ class _Transaction:
             _hook(target)
             backup = None
             if target.exists():
-                backup = target.with_name(target.name + _BAK_SUFFIX)
+                backup = _backup_for(target)
                 if temp is not None:
                     os.link(target, backup)
                 else:
@@ -128,11 +153,14 @@ def apply_changes(
     """Write every change (then ``last``, e.g. the state file) all-or-nothing under ``root``."""
     ordered = [c for c in changes if c.writes] + [c for c in last if c.writes]
     targets = [root / c.path for c in ordered]
+    recover_interrupted(targets)
     tx = _Transaction(root, [], [], _missing_dirs(root, targets))
     try:
         for change, target in zip(ordered, targets, strict=True):
-            temp = None if change.text is None else _stage(target, change.text, change.mode)
-            tx.staged.append((target, temp))
+            # Registered before writing, so a failure half-way through is still cleaned up.
+            tx.staged.append((target, None if change.text is None else _temp_for(target)))
+            if change.text is not None:
+                _stage(target, change.text, change.mode)
         tx.commit()
     except BaseException as exc:
         tx.rollback()

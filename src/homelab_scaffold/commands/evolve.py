@@ -8,10 +8,12 @@ from typing import Any
 
 import click
 from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import CommentMark
+from ruamel.yaml.tokens import CommentToken
 
 from homelab_scaffold import ui
 from homelab_scaffold.answers import ANSWERS_FILE, apply_sets, parse_answers
-from homelab_scaffold.catalog import GENERIC_KEY, Catalog, with_instances
+from homelab_scaffold.catalog import GENERIC_KEY, Catalog, Component, with_instances
 from homelab_scaffold.errors import ConfigError, MergeConflictError, RepoError, UsageError
 from homelab_scaffold.gitutil import dirty_paths
 from homelab_scaffold.graph import ALWAYS_SELECTED, resolve_selection
@@ -42,13 +44,14 @@ def catalog_for(repo: Repo, doc: Any) -> Catalog:
     return with_instances(load_catalog_for(answers, repo.root), answers.components)
 
 
-def record_selection(repo: Repo, doc: Any) -> list[str]:
-    """Write every component the selection needs into the answers; returns the ones added."""
+def record_selection(repo: Repo, doc: Any) -> dict[str, tuple[str, ...]]:
+    """Write every component the selection needs into the answers; returns those added and
+    who needs them (empty for components that are always part of the stack)."""
     components = components_of(doc)
     selection = resolve_selection(catalog_for(repo, doc), list(components))
-    added = [name for name in selection if name not in components]
+    added = {name: by for name, by in selection.items() if name not in components}
     for name in added:
-        components[name] = _empty_map()
+        append_entry(components, name, _empty_map())
     return added
 
 
@@ -56,6 +59,38 @@ def _empty_map() -> CommentedMap:
     result = CommentedMap()
     result.fa.set_flow_style()
     return result
+
+
+def _detach_trailing_comment(mapping: CommentedMap) -> str | None:
+    """Cut the comment lines that follow the last entry (they belong to what comes after)."""
+    node, last = mapping, None
+    while len(node):
+        last = list(node)[-1]
+        value = node[last]
+        if not (isinstance(value, CommentedMap) and len(value)):
+            break
+        node = value
+    token = node.ca.items.get(last, [None, None, None, None])[2] if last is not None else None
+    if token is None:
+        return None
+    first, _, rest = token.value.partition("\n")
+    if not rest:
+        return None
+    token.value = first + "\n"
+    return str(rest)
+
+
+def append_entry(mapping: CommentedMap, key: str, value: Any) -> None:
+    """Add ``key`` at the end of ``mapping`` keeping comments attached where they belong."""
+    trailing = _detach_trailing_comment(mapping)
+    mapping[key] = value
+    if trailing is not None:
+        mapping.ca.items[key] = [
+            None,
+            None,
+            CommentToken("\n" + trailing, CommentMark(0), None),
+            None,
+        ]
 
 
 def check_clean(repo: Repo, plan: SyncPlan) -> None:
@@ -70,15 +105,22 @@ def check_clean(repo: Repo, plan: SyncPlan) -> None:
         )
 
 
-def run_sync(repo: Repo, doc: Any, *, force: bool, dry_run: bool) -> SyncPlan:
-    """Plan, check and (unless dry-run) write; reports and raises on conflicts."""
+def run_sync(
+    repo: Repo,
+    doc: Any,
+    *,
+    force: bool,
+    dry_run: bool,
+    notes: Callable[[SyncPlan], list[str]] | None = None,
+) -> SyncPlan:
+    """Plan, check and (unless dry-run) write; reports (with ``notes``) and raises on conflicts."""
     plan = plan_sync(repo, doc, force=force)
-    if not force:
+    if not force and not dry_run:
         check_clean(repo, plan)
     if not dry_run and plan.writes:
         tracked = [c for c in plan.changes if c.writes]
         apply_changes(repo.root, tracked, last=[plan.state_change])
-    report_sync(plan, dry_run)
+    report_sync(plan, dry_run, notes(plan) if notes else [])
     return plan
 
 
@@ -97,8 +139,8 @@ def _report_change(change: FileChange, dry_run: bool) -> None:
         ui.action(change.action, f"{change.path} ({_NOTES[change.action]})")
 
 
-def report_sync(plan: SyncPlan, dry_run: bool) -> None:
-    """Action lines, warnings, conflicts (exit code 4)."""
+def report_sync(plan: SyncPlan, dry_run: bool, notes: list[str]) -> None:
+    """Action lines, warnings, notes, then conflicts (exit code 4)."""
     ui.warn_all(plan.rendered.warnings)
     for change in plan.changes:
         _report_change(change, dry_run)
@@ -106,6 +148,8 @@ def report_sync(plan: SyncPlan, dry_run: bool) -> None:
         for secret in plan.rendered.new_secrets:
             if secret.announce:
                 ui.secret_notice(f"{secret.component} {secret.key}", secret.value)
+    for line in notes:
+        ui.info(line)
     if not plan.writes:
         ui.info("Nothing to change: the repository matches scaffold.yaml.")
     elif dry_run:
@@ -139,37 +183,51 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def _checked_options(component: str, entry: Component, options: dict[str, Any]) -> dict[str, Any]:
+    checked: dict[str, Any] = {}
+    for key, value in options.items():
+        option = entry.options.get(key)
+        if option is None:
+            valid = ", ".join(sorted(entry.options)) or "none"
+            raise UsageError(f"{component} has no option {key!r} (valid: {valid})")
+        try:
+            checked[key] = option.check(value)
+        except ValueError as exc:
+            raise UsageError(f"{component}.{key}: {value!r} is not valid: {exc}") from None
+    return checked
+
+
 def add_component(
     repo: Repo,
     component: str,
     name: str | None,
     options: dict[str, Any],
-) -> tuple[Any, list[str]]:
-    """The answers document with ``component`` (or an instance ``name`` of it) added."""
+) -> tuple[Any, dict[str, tuple[str, ...]]]:
+    """The answers document with ``component`` (or an instance ``name`` of it) added, and the
+    components that came along because it needs them."""
     doc = repo.answers_doc
     components = components_of(doc)
-    catalog = catalog_for(repo, doc)
-    entry = catalog.get(component)
-    if entry.generic:
-        if not name:
-            raise UsageError(
-                f"{component} is generic: give the new Application's name, "
-                f"e.g. `scaffold add {component} grafana ...`"
-            )
-        key, values = name, {GENERIC_KEY: component, **options}
-    elif name:
+    entry = catalog_for(repo, doc).get(component)
+    if entry.generic and not name:
+        raise UsageError(
+            f"{component} is generic: give the new Application's name, "
+            f"e.g. `scaffold add {component} grafana ...`"
+        )
+    if name and not entry.generic:
         raise UsageError(f"{component} takes no NAME (only generic components such as helm-app do)")
-    else:
-        key, values = component, options
+    values = _checked_options(component, entry, options)
+    key = name or component
+    if entry.generic:
+        values = {GENERIC_KEY: component, **values}
     if key in components and not options:
-        return doc, []
+        return doc, {}
     target = components.get(key)
-    if not isinstance(target, dict):
+    if not isinstance(target, CommentedMap):
         target = _empty_map()
-        components[key] = target
+        append_entry(components, key, target)
     for option, value in values.items():
         target[option] = value
-    if values and isinstance(target, CommentedMap):
+    if values:
         target.fa.set_block_style()
     return doc, record_selection(repo, doc)
 
@@ -218,9 +276,9 @@ def add_command(
     if (name or component) in components_of(state.answers_doc) and not options:
         ui.info(f"{name or component} is already in the stack; nothing to add.")
     doc, added = add_component(state, component, name, options)
-    for extra in added:
-        if extra != (name or component):
-            ui.info(f"Added {extra}: needed by {name or component}")
+    for extra, needed_by in added.items():
+        reason = f"needed by {', '.join(needed_by)}" if needed_by else "always part of the stack"
+        ui.info(f"Added {extra}: {reason}")
     run_sync(state, doc, force=force, dry_run=dry_run)
 
 
@@ -281,9 +339,13 @@ def upgrade_command(
         target = _empty_map()
         components[component] = target
     target["version"] = version
-    plan = run_sync(repo, doc, force=force, dry_run=dry_run)
-    for line in moved_keys(repo.state.files, plan.rendered.files, entry):
-        ui.info(line)
+    run_sync(
+        repo,
+        doc,
+        force=force,
+        dry_run=dry_run,
+        notes=lambda plan: moved_keys(repo.state.files, plan.rendered.files, entry),
+    )
 
 
 @click.command("regenerate")

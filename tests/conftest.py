@@ -1,0 +1,241 @@
+"""Shared fixtures: the CLI through CliRunner, byte-for-byte tree snapshots, real git repositories,
+rendered trees reused across tests, and the ``--update-goldens`` switch for examples/<name>/repo/.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from homelab_scaffold.cli import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES_DIR = ROOT / "examples"
+REPO_URL = "https://github.com/alice/homelab-infrastructure.git"
+# Generated files that are random by design (gitignored); everything else must be deterministic.
+SECRETS_PREFIX = "secrets/"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-goldens",
+        action="store_true",
+        default=False,
+        help="Rewrite examples/<name>/repo/ from the current templates instead of diffing them.",
+    )
+
+
+@pytest.fixture
+def update_goldens(request: pytest.FixtureRequest) -> bool:
+    """True when pytest runs with --update-goldens."""
+    return bool(request.config.getoption("--update-goldens"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Running the CLI
+
+
+@dataclass(frozen=True)
+class Run:
+    """What one CLI invocation did."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def stderr_lines(self) -> list[str]:
+        """Non-empty lines written to stderr."""
+        return [line for line in self.stderr.splitlines() if line.strip()]
+
+
+def invoke(*args: object, stdin: str | None = None, env: Mapping[str, str] | None = None) -> Run:
+    """Run ``scaffold ARGS`` in-process through click's CliRunner (stdin is not a terminal)."""
+    result = CliRunner().invoke(
+        cli, [str(a) for a in args], input=stdin, env=env, catch_exceptions=False
+    )
+    return Run(result.exit_code, result.stdout, result.stderr)
+
+
+@pytest.fixture
+def scaffold() -> Callable[..., Run]:
+    """``scaffold(*args)`` runs the CLI in-process and returns a ``Run``."""
+    return invoke
+
+
+# ---------------------------------------------------------------------------------------------
+# Trees on disk
+
+Snapshot = dict[str, tuple[int, bytes | None]]
+
+
+def snapshot(root: Path) -> Snapshot:
+    """Every path under ``root`` (itself included) with its mode and bytes (None for folders)."""
+    if not root.exists():
+        return {}
+    paths = [root, *sorted(root.rglob("*"))]
+    return {
+        p.relative_to(root).as_posix(): (p.lstat().st_mode, None if p.is_dir() else p.read_bytes())
+        for p in paths
+    }
+
+
+def read_tree(root: Path, *, secrets: bool = False) -> dict[str, str]:
+    """{posix path: text} of every file under ``root``; ``secrets/`` only when asked for."""
+    tree = {}
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root).as_posix()
+        if not path.is_file() or relative.startswith(".git/"):
+            continue
+        if relative.startswith(SECRETS_PREFIX) and not secrets:
+            continue
+        tree[relative] = path.read_text(encoding="utf-8")
+    return tree
+
+
+def yaml_documents(text: str) -> list[dict[str, Any]]:
+    """The non-empty documents of a YAML file."""
+    return [doc for doc in yaml.safe_load_all(text) if doc is not None]
+
+
+def write_config(path: Path, data: Mapping[str, Any] | str) -> Path:
+    """Write an answers file (a mapping is dumped as YAML, a string as is)."""
+    text = data if isinstance(data, str) else yaml.safe_dump(dict(data), sort_keys=False)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+RANDOM_MARK = "RANDOM-PER-INIT"
+STATE_PATH = ".scaffold/state.json"
+
+
+def _unsealed_text(text: str) -> str:
+    """A SealedSecret manifest with its ciphertexts (fresh session keys every run) replaced."""
+    lines, block_indent = [], None
+    for line in text.splitlines(keepends=True):
+        indent = len(line) - len(line.lstrip(" "))
+        if block_indent is not None and line.strip() and indent <= block_indent:
+            block_indent = None
+        if block_indent is not None and ": " in line:
+            key = line.split(": ", 1)[0]
+            line = f"{key}: {RANDOM_MARK}\n"
+        if line.strip() == "encryptedData:":
+            block_indent = indent
+        lines.append(line)
+    return "".join(lines)
+
+
+def without_randomness(path: str, text: str) -> str:
+    """``text`` with the parts that are random by design replaced by a fixed mark: SealedSecret
+    ciphertexts, and the state file's hashes of secret files (and its copies of sealed files)."""
+    if path == STATE_PATH:
+        data = json.loads(text)
+        data["secret_hashes"] = {p: RANDOM_MARK for p in data.get("secret_hashes", {})}
+        data["files"] = {p: without_randomness(p, t) for p, t in data["files"].items()}
+        return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+    if "kind: SealedSecret" in text:
+        return _unsealed_text(text)
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# Real git repositories
+
+
+def git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run git in ``cwd`` (no global or system config, so the host's settings do not leak in)."""
+    env = {
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+        "HOME": str(cwd),
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+    }
+    return subprocess.run(
+        ["git", "-c", "init.defaultBranch=main", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def git_init(path: Path, origin: str | None = None) -> Path:
+    """A fresh git repository at ``path`` (created), with ``origin`` when given."""
+    path.mkdir(parents=True, exist_ok=True)
+    assert git(path, "init", "-q").returncode == 0
+    if origin is not None:
+        assert git(path, "remote", "add", "origin", origin).returncode == 0
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendered trees shared by many tests (rendering is the slow part, so render each input once)
+
+
+@dataclass(frozen=True)
+class Generated:
+    """A repository ``scaffold init`` wrote, with what it printed."""
+
+    root: Path
+    run: Run
+
+    def tree(self, *, secrets: bool = False) -> dict[str, str]:
+        """The files, ``secrets/`` excluded unless asked for."""
+        return read_tree(self.root, secrets=secrets)
+
+    def answers(self) -> dict[str, Any]:
+        """The scaffold.yaml init wrote, parsed."""
+        data: dict[str, Any] = yaml.safe_load((self.root / "scaffold.yaml").read_text())
+        return data
+
+
+def generate(dest: Path, *args: object, env: Mapping[str, str] | None = None) -> Generated:
+    """``scaffold init DEST ARGS`` that must succeed."""
+    run = invoke("init", dest, *args, env=env)
+    assert run.exit_code == 0, run.stderr
+    return Generated(dest, run)
+
+
+@pytest.fixture(scope="session")
+def full_stack(tmp_path_factory: pytest.TempPathFactory) -> Generated:
+    """``scaffold init --no-input`` with a real repo URL: the default (full) stack."""
+    dest = tmp_path_factory.mktemp("full") / "homelab"
+    return generate(dest, "--no-input", "--set", f"repo_url={REPO_URL}")
+
+
+# Values the examples need from the user (given through the environment, as a user would).
+EXAMPLE_ENV = {"SCAFFOLD_CLOUDFLARE_API_TOKEN": "example-token-not-a-real-cloudflare-token"}
+
+
+def example_names() -> list[str]:
+    """Every examples/<name>/ holding a scaffold.yaml."""
+    return sorted(p.parent.name for p in EXAMPLES_DIR.glob("*/scaffold.yaml"))
+
+
+@pytest.fixture(scope="session")
+def rendered_examples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Generated]:
+    """Each example config rendered by ``scaffold init --config`` into a fresh folder."""
+    base = tmp_path_factory.mktemp("examples")
+    return {
+        name: generate(
+            base / name, "--config", EXAMPLES_DIR / name / "scaffold.yaml", env=EXAMPLE_ENV
+        )
+        for name in example_names()
+    }
+
+
+@pytest.fixture(scope="session")
+def all_stacks(
+    full_stack: Generated, rendered_examples: dict[str, Generated]
+) -> dict[str, Generated]:
+    """The --no-input full stack and every example, by name."""
+    return {"no-input": full_stack, **{f"example {n}": g for n, g in rendered_examples.items()}}

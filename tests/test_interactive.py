@@ -1,0 +1,222 @@
+"""Interactive ``scaffold init`` through a real pseudo-terminal (pexpect drives the installed
+executable): answer the prompts and check the files; Ctrl-C leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+import yaml
+from conftest import git_init, snapshot, yaml_documents
+
+from homelab_scaffold.catalog import load_catalog
+
+SCAFFOLD_EXE = Path(sys.executable).with_name("scaffold")
+pytestmark = pytest.mark.skipif(
+    not SCAFFOLD_EXE.exists(), reason=f"{SCAFFOLD_EXE} is not installed next to {sys.executable}"
+)
+
+CTRL_C = "\x03"
+CTRL_U = "\x15"  # erase the pre-filled default of a text prompt
+ENTER = "\r"
+SPACE = " "
+DOWN = "j"
+TOGGLE_ALL = "a"
+TIMEOUT = 30
+
+
+def spawn(dest: Path) -> pexpect.spawn:
+    env = {
+        **os.environ,
+        "TERM": "xterm",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PROMPT_TOOLKIT_NO_CPR": "1",  # no cursor-position queries a pty would never answer
+        "NO_COLOR": "1",
+    }
+    return pexpect.spawn(
+        str(SCAFFOLD_EXE),
+        ["init", str(dest)],
+        env=env,
+        encoding="utf-8",
+        timeout=TIMEOUT,
+        dimensions=(50, 250),
+    )
+
+
+def answer_text(child: pexpect.spawn, prompt: str, value: str | None) -> None:
+    """Wait for a text prompt; keep its default (None) or replace it with ``value``."""
+    child.expect(prompt)
+    child.send(ENTER if value is None else CTRL_U + value + ENTER)
+
+
+def answer_globals(
+    child: pexpect.spawn,
+    *,
+    domain: str | None = None,
+    email: str | None = None,
+    repo_url: str | None = "https://github.com/bob/homelab.git",
+    secrets_mode: int = 0,
+) -> None:
+    """The global questions; ``None`` keeps a default, ``secrets_mode`` is the choice's index
+    (0: sealed-secrets, the default; 1: manual)."""
+    answer_text(child, "Base domain", domain)
+    answer_text(child, "e-mail", email)
+    answer_text(child, "Git URL", repo_url)
+    answer_text(child, "Branch", None)
+    child.expect("How do Secrets reach the cluster")
+    child.send(DOWN * secrets_mode + ENTER)
+
+
+def pick_components(child: pexpect.spawn, wanted: set[str]) -> None:
+    """In the components checkbox: clear every box, then tick exactly ``wanted``."""
+    child.expect("Components")
+    choices = [n for n in load_catalog().components if n != "argocd"]
+    child.expect(choices[-1])  # the whole list is drawn
+    child.send(TOGGLE_ALL)  # select all (some were not ticked) ...
+    child.send(TOGGLE_ALL)  # ... then none
+    for index, name in enumerate(choices):
+        if name in wanted:
+            child.send(SPACE)
+        if index < len(choices) - 1:
+            child.send(DOWN)
+    child.send(ENTER)
+
+
+def option_prompt(component: str, option: str) -> str:
+    """A pattern for the prompt of one component option (its label starts with the help text,
+    which the components checkbox never shows, so a redraw of the checkbox cannot match)."""
+    help_text = load_catalog().get(component).options[option].help
+    return re.escape(f"{component}: {help_text[:30]}")
+
+
+def accept_prompted_options(child: pexpect.spawn, components: list[str]) -> None:
+    """Keep the default of every prompted option of ``components``, in the order asked."""
+    catalog = load_catalog()
+    for name in components:
+        for option in catalog.get(name).options.values():
+            if option.prompt:
+                child.expect(option_prompt(name, option.name))
+                child.send(ENTER)
+
+
+def finish(child: pexpect.spawn) -> str:
+    child.expect(pexpect.EOF)
+    child.close()
+    output: str = child.before
+    return output
+
+
+def test_answering_the_prompts_writes_the_repository(tmp_path: Path) -> None:
+    dest = tmp_path / "homelab"
+    child = spawn(dest)
+    answer_globals(child, domain="home.example.net", email="bob@example.net", secrets_mode=1)
+    pick_components(child, {"metallb", "test-app"})
+    answer_text(child, option_prompt("metallb", "addresses"), "10.0.20.200-10.0.20.240")
+    output = finish(child)
+    assert child.exitstatus == 0, output
+
+    answers = yaml.safe_load((dest / "scaffold.yaml").read_text())
+    assert answers["domain"] == "home.example.net"
+    assert answers["email"] == "bob@example.net"
+    assert answers["repo_url"] == "https://github.com/bob/homelab.git"
+    assert answers["target_revision"] == "main"
+    assert answers["secrets"] == "manual"
+    assert set(answers["components"]) == {"argocd", "metallb", "traefik", "test-app"}
+    assert "Added traefik: needed by test-app" in output
+    pool_file = dest / "kubernetes/system/metallb-config/ipaddresspool.yaml"
+    (pool,) = [d for d in yaml_documents(pool_file.read_text()) if d["kind"] == "IPAddressPool"]
+    assert pool["spec"]["addresses"] == ["10.0.20.200-10.0.20.240"]
+    ingress = (dest / "kubernetes/system/test-app/ingress.yml").read_text()
+    assert "test.home.example.net" in ingress
+
+
+def test_a_bad_answer_is_refused_and_asked_again(tmp_path: Path) -> None:
+    dest = tmp_path / "homelab"
+    child = spawn(dest)
+    answer_text(child, "Base domain", "not a domain")
+    child.expect("expected a domain name")
+    child.send(CTRL_U + "lab.example.org" + ENTER)
+    answer_text(child, "e-mail", None)
+    answer_text(child, "Git URL", "https://github.com/bob/homelab.git")
+    answer_text(child, "Branch", None)
+    child.expect("How do Secrets reach the cluster")
+    child.send(ENTER)
+    pick_components(child, {"cert-manager"})
+    accept_prompted_options(child, ["cert-manager"])
+    output = finish(child)
+    assert child.exitstatus == 0, output
+    answers = yaml.safe_load((dest / "scaffold.yaml").read_text())
+    assert answers["domain"] == "lab.example.org"
+    assert set(answers["components"]) == {"argocd", "cert-manager"}
+
+
+def test_the_git_origin_is_the_offered_repo_url(tmp_path: Path) -> None:
+    origin = "git@github.com:bob/homelab.git"
+    dest = git_init(tmp_path / "homelab", origin=origin)
+    child = spawn(dest)
+    answer_globals(child, repo_url=None)
+    pick_components(child, set())
+    output = finish(child)
+    assert child.exitstatus == 0, output
+    assert yaml.safe_load((dest / "scaffold.yaml").read_text())["repo_url"] == origin
+
+
+@pytest.mark.parametrize("at", ["Base domain", "Components"])
+@pytest.mark.parametrize("dest_kind", ["missing", "empty git repo"])
+def test_ctrl_c_during_a_prompt_leaves_nothing_behind(
+    tmp_path: Path, at: str, dest_kind: str
+) -> None:
+    dest = tmp_path / "homelab"
+    if dest_kind == "empty git repo":
+        git_init(dest, origin="https://github.com/bob/homelab.git")
+    before = snapshot(tmp_path)
+    child = spawn(dest)
+    if at == "Components":
+        answer_globals(child)
+    child.expect(at)
+    child.send(CTRL_C)
+    output = finish(child)
+    assert child.exitstatus not in (0, None) or child.signalstatus is not None, output
+    assert "Traceback" not in output
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.xfail(
+    reason="options with `prompt: true` are asked only for ticked components, never for ones "
+    "added as dependencies (MetalLB's address pool when only traefik or test-app is ticked): "
+    "prompts.py ask_answers loops over ['argocd', *picked] before the selection is closed",
+    strict=True,
+)
+def test_prompts_cover_components_added_as_dependencies(tmp_path: Path) -> None:
+    dest = tmp_path / "homelab"
+    child = spawn(dest)
+    child.timeout = 10
+    answer_globals(child)
+    pick_components(child, {"test-app"})
+    answer_text(child, option_prompt("metallb", "addresses"), "10.0.20.200-10.0.20.240")
+    finish(child)
+    assert child.exitstatus == 0
+
+
+@pytest.mark.xfail(
+    reason="the components checkbox offers the generic helm-app/manifests-app, which init then "
+    "rejects ('is a generic component'): prompts.py ask_answers lists every catalog component",
+    strict=True,
+)
+def test_every_offered_component_can_be_picked(tmp_path: Path) -> None:
+    dest = tmp_path / "homelab"
+    child = spawn(dest)
+    answer_globals(child, secrets_mode=1)
+    child.expect("Components")
+    choices = [n for n in load_catalog().components if n != "argocd"]
+    child.expect(choices[-1])
+    child.send(TOGGLE_ALL)  # every box ticked
+    child.send(ENTER)
+    accept_prompted_options(child, ["argocd", *choices])
+    output = finish(child)
+    assert child.exitstatus == 0, output
