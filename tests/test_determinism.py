@@ -61,12 +61,6 @@ def two_manual_inits(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pa
     return first.root, second.root
 
 
-@pytest.mark.xfail(
-    reason="the tracked .scaffold/state.json records sha256 hashes of the random secrets/ files "
-    "(secret_hashes), so two inits differ outside secrets/: commands/init.py _init_state and "
-    "state.py dump_state",
-    strict=True,
-)
 def test_two_inits_give_byte_identical_trees(two_manual_inits: tuple[Path, Path]) -> None:
     first, second = two_manual_inits
     assert len(tracked(first)) > 20

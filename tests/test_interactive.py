@@ -72,12 +72,17 @@ def answer_globals(
     child.send(DOWN * secrets_mode + ENTER)
 
 
-def pick_components(child: pexpect.spawn, wanted: set[str]) -> None:
+def pick_components(child: pexpect.spawn, wanted: set[str], *, sealing: bool = True) -> None:
     """In the components checkbox: clear every box, then tick exactly ``wanted``."""
     child.expect("Components")
-    choices = [n for n in load_catalog().components if n != "argocd"]
+    choices = [
+        n for n, c in load_catalog().components.items() if n != "argocd" and not c.generic
+    ]
     child.expect(choices[-1])  # the whole list is drawn
-    child.send(TOGGLE_ALL)  # select all (some were not ticked) ...
+    # 'a' ticks every box unless all are ticked, then it clears them. With sealing every box
+    # starts ticked; without, the sealed-secrets controller starts unticked.
+    if not sealing:
+        child.send(TOGGLE_ALL)  # tick all ...
     child.send(TOGGLE_ALL)  # ... then none
     for index, name in enumerate(choices):
         if name in wanted:
@@ -115,7 +120,7 @@ def test_answering_the_prompts_writes_the_repository(tmp_path: Path) -> None:
     dest = tmp_path / "homelab"
     child = spawn(dest)
     answer_globals(child, domain="home.example.net", email="bob@example.net", secrets_mode=1)
-    pick_components(child, {"metallb", "test-app"})
+    pick_components(child, {"metallb", "test-app"}, sealing=False)
     answer_text(child, option_prompt("metallb", "addresses"), "10.0.20.200-10.0.20.240")
     output = finish(child)
     assert child.exitstatus == 0, output
@@ -186,12 +191,6 @@ def test_ctrl_c_during_a_prompt_leaves_nothing_behind(
     assert snapshot(tmp_path) == before
 
 
-@pytest.mark.xfail(
-    reason="options with `prompt: true` are asked only for ticked components, never for ones "
-    "added as dependencies (MetalLB's address pool when only traefik or test-app is ticked): "
-    "prompts.py ask_answers loops over ['argocd', *picked] before the selection is closed",
-    strict=True,
-)
 def test_prompts_cover_components_added_as_dependencies(tmp_path: Path) -> None:
     dest = tmp_path / "homelab"
     child = spawn(dest)
@@ -203,17 +202,14 @@ def test_prompts_cover_components_added_as_dependencies(tmp_path: Path) -> None:
     assert child.exitstatus == 0
 
 
-@pytest.mark.xfail(
-    reason="the components checkbox offers the generic helm-app/manifests-app, which init then "
-    "rejects ('is a generic component'): prompts.py ask_answers lists every catalog component",
-    strict=True,
-)
 def test_every_offered_component_can_be_picked(tmp_path: Path) -> None:
     dest = tmp_path / "homelab"
     child = spawn(dest)
     answer_globals(child, secrets_mode=1)
     child.expect("Components")
-    choices = [n for n in load_catalog().components if n != "argocd"]
+    choices = [
+        n for n, c in load_catalog().components.items() if n != "argocd" and not c.generic
+    ]
     child.expect(choices[-1])
     child.send(TOGGLE_ALL)  # every box ticked
     child.send(ENTER)

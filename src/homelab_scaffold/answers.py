@@ -172,7 +172,7 @@ def _set_path(target: dict[str, Any], dotted: str, value: str) -> None:
         components[parts[1]][parts[2]] = value
         return
     if len(parts) != 1 or parts[0] not in _GLOBAL_CHECKS:
-        valid = ", ".join([*_GLOBAL_CHECKS, "components.<name>.<option>"])
+        valid = ", ".join([*_GLOBAL_CHECKS, "components.<name>.<option>", "secrets.<name>"])
         raise UsageError(f"--set {dotted}=...: unknown setting (valid: {valid})")
     target[parts[0]] = value
 
@@ -230,6 +230,9 @@ def _string_list(source: str, key: str, raw: Any) -> tuple[str, ...]:
         return ()
     if not isinstance(raw, list) or not all(isinstance(v, str) and v for v in raw):
         raise ConfigError(f"{source}: {key}: expected a list of folder paths")
+    for item in raw:
+        if "\x00" in item or "\n" in item:
+            raise ConfigError(f"{source}: {key}: {item!r} is not a folder path")
     return tuple(raw)
 
 

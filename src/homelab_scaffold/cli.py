@@ -35,6 +35,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "validate_command",
         "Check a GitOps repo: schemas, ArgoCD ordering, images, secrets.",
     ),
+    "secret": (
+        "homelab_scaffold.commands.secret",
+        "secret_command",
+        "List, set and rotate secret values (never shown).",
+    ),
     "outdated": (
         "homelab_scaffold.commands.outdated",
         "outdated_command",

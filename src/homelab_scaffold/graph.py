@@ -3,22 +3,29 @@
 Waves are computed from the dependency graph, never hand-numbered: the argocd Application is
 wave 0 and every other Application is one more than the highest wave among what it needs (and
 among its ``after`` Applications that are selected).
+
+With ``secrets: sealed-secrets`` the ``sealed-secrets`` component is selected as soon as a
+selected component has secrets, and every Application of such a component needs it (the
+SealedSecret CRD and the controller that turns SealedSecrets into Secrets).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
 from homelab_scaffold.answers import Answers
 from homelab_scaffold.catalog import GENERIC_KEY, AppSpec, Catalog, Chart, Component, with_instances
 from homelab_scaffold.errors import ConfigError
+from homelab_scaffold.secretvalues import secret_users
 from homelab_scaffold.versions import require_version
 
 ALWAYS_SELECTED = ("argocd",)
 ROOT_APP = "argocd"
+# The component (and its Application) that decrypts SealedSecrets in the cluster.
+SEALED_SECRETS_COMPONENT = "sealed-secrets"
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,11 @@ class Plan:
     components: Mapping[str, PlannedComponent]
     apps: tuple[PlannedApp, ...]
     warnings: tuple[str, ...] = ()
+
+    @property
+    def sealed(self) -> bool:
+        """True when this plan's Secrets are sealed into Git by the sealed-secrets controller."""
+        return self.answers.sealed and SEALED_SECRETS_COMPONENT in self.components
 
     @property
     def added(self) -> dict[str, tuple[str, ...]]:
@@ -169,11 +181,10 @@ def compute_waves(apps: Mapping[str, AppSpec]) -> dict[str, int]:
     return waves
 
 
-def build_plan(answers: Answers, catalog: Catalog, source: str = "scaffold.yaml") -> Plan:
-    """Decide the whole repository: selection, options, versions, waves."""
-    catalog = with_instances(catalog, answers.components)
-    selection = resolve_selection(catalog, answers.components)
-    planned = {
+def _plan_components(
+    answers: Answers, catalog: Catalog, selection: Mapping[str, tuple[str, ...]], source: str
+) -> dict[str, PlannedComponent]:
+    return {
         name: PlannedComponent(
             catalog.get(name),
             MappingProxyType(resolve_options(catalog.get(name), _given(answers, name), source)),
@@ -181,7 +192,42 @@ def build_plan(answers: Answers, catalog: Catalog, source: str = "scaffold.yaml"
         )
         for name, needed_by in selection.items()
     }
-    specs = {app.name: (app, c) for c in planned.values() for app in c.component.applications}
+
+
+def _select_sealing(
+    answers: Answers, catalog: Catalog, planned: dict[str, PlannedComponent], source: str
+) -> tuple[dict[str, PlannedComponent], tuple[str, ...]]:
+    """Add sealed-secrets when sealing and a component has secrets; returns the secret users."""
+    users = secret_users(planned) if answers.sealed else ()
+    if not users or SEALED_SECRETS_COMPONENT in planned:
+        return planned, users
+    selection = resolve_selection(catalog, [*answers.components, SEALED_SECRETS_COMPONENT])
+    selection = {**selection, SEALED_SECRETS_COMPONENT: users}
+    return _plan_components(answers, catalog, selection, source), users
+
+
+def _waiting_for_sealing(
+    app: AppSpec, component: str, users: tuple[str, ...], sealing_apps: tuple[str, ...]
+) -> AppSpec:
+    missing = tuple(name for name in sealing_apps if name not in app.needs)
+    if component not in users or not missing:
+        return app
+    return replace(app, needs=(*app.needs, *missing))
+
+
+def build_plan(answers: Answers, catalog: Catalog, source: str = "scaffold.yaml") -> Plan:
+    """Decide the whole repository: selection, options, versions, waves."""
+    catalog = with_instances(catalog, answers.components)
+    selection = resolve_selection(catalog, answers.components)
+    planned = _plan_components(answers, catalog, selection, source)
+    planned, users = _select_sealing(answers, catalog, planned, source)
+    sealing = planned.get(SEALED_SECRETS_COMPONENT)
+    sealing_apps = sealing.component.app_names if sealing and users else ()
+    specs = {
+        app.name: (_waiting_for_sealing(app, c.name, users, sealing_apps), c)
+        for c in planned.values()
+        for app in c.component.applications
+    }
     waves = compute_waves({name: spec for name, (spec, _) in specs.items()})
     apps = [
         PlannedApp(spec, c.name, waves[name], _chart_at(c)) for name, (spec, c) in specs.items()

@@ -99,9 +99,7 @@ def check_version(value: Any) -> str:
     """A semantic version, with or without a leading v."""
     if isinstance(value, float):
         written = _as_written(value)
-        raise ValueError(
-            f"YAML reads {written} as the number {value!r}; quote it: \"{written}\""
-        )
+        raise ValueError(f'YAML reads {written} as the number {value!r}; quote it: "{written}"')
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str) or not is_version(value):

@@ -10,18 +10,50 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from homelab_scaffold.answers import DEFAULTS
+from homelab_scaffold.answers import DEFAULTS, MANUAL_SECRETS, SEALED_SECRETS, SECRETS_MODES
 from homelab_scaffold.catalog import Catalog, Option
 from homelab_scaffold.errors import UsageError
+from homelab_scaffold.graph import ALWAYS_SELECTED, resolve_selection
 from homelab_scaffold.options import CHECKERS
+
+_SECRETS_MODE_HELP = {
+    SEALED_SECRETS: "sealed-secrets: SealedSecrets in Git, decrypted by a controller (recommended)",
+    MANUAL_SECRETS: "manual: Secret manifests in the gitignored secrets/ folder, applied by hand",
+}
+
+
+def terminal_available() -> bool:
+    """True when stdin and stdout are terminals (questions can be asked)."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 def require_terminal() -> None:
     """Refuse to prompt when stdin or stdout is not a terminal."""
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+    if not terminal_available():
         raise UsageError(
             "no terminal to ask questions on; pass --no-input (defaults) or --config FILE"
         )
+
+
+def ask_secret(message: str, *, confirm: bool = False) -> str:
+    """Ask for a secret value with hidden input; ``confirm`` asks twice (a chosen password).
+
+    Raises:
+        UsageError: No terminal, or the two answers differ.
+    """
+    import questionary
+
+    require_terminal()
+
+    def filled(text: str) -> bool | str:
+        return True if text.strip() else "enter a value"
+
+    answer: str = questionary.password(message, validate=filled).unsafe_ask()
+    if confirm:
+        again: str = questionary.password("Once more, to confirm").unsafe_ask()
+        if again != answer:
+            raise UsageError("the two values differ; nothing was changed")
+    return answer.strip()
 
 
 def _validator(check: Callable[[Any], Any]) -> Callable[[str], bool | str]:
@@ -77,19 +109,30 @@ def ask_answers(catalog: Catalog, repo_url_default: str | None) -> dict[str, Any
             CHECKERS["url"],
         ),
         "target_revision": _ask_text("Branch", DEFAULTS["target_revision"], CHECKERS["revision"]),
+        "secrets": questionary.select(
+            "How do Secrets reach the cluster?",
+            choices=[questionary.Choice(_SECRETS_MODE_HELP[m], value=m) for m in SECRETS_MODES],
+            default=SEALED_SECRETS,
+        ).unsafe_ask(),
     }
+    sealing = answers["secrets"] == SEALED_SECRETS
     choices = [
-        questionary.Choice(f"{name}: {c.description}", value=name, checked=c.in_default_stack)
+        questionary.Choice(
+            f"{name}: {c.description}",
+            value=name,
+            # The controller is only useful when sealing (it is added anyway when needed).
+            checked=c.in_default_stack and (sealing or name != SEALED_SECRETS),
+        )
         for name, c in catalog.components.items()
-        if name != "argocd"
+        if name not in ALWAYS_SELECTED and not c.generic
     ]
     picked: list[str] = questionary.checkbox("Components", choices=choices).unsafe_ask()
-    answers["components"] = {
-        name: {
-            option.name: _ask_option(name, option)
-            for option in catalog.get(name).options.values()
-            if option.prompt
-        }
-        for name in ["argocd", *picked]
-    }
+    # Ask the options of what the picked components pull in too (MetalLB's pool for Traefik);
+    # a dependency without questions stays out, so init still says why it was added.
+    components: dict[str, dict[str, Any]] = {}
+    for name in resolve_selection(catalog, picked):
+        asked = [o for o in catalog.get(name).options.values() if o.prompt]
+        if name in picked or name in ALWAYS_SELECTED or asked:
+            components[name] = {option.name: _ask_option(name, option) for option in asked}
+    answers["components"] = components
     return answers

@@ -26,14 +26,16 @@ SECRETS_DIR = "secrets"
 _SECRET_TEMPLATES = "_secrets"
 
 
-def _environment(
-    roots: tuple[tuple[str, Path], ...], filters: Mapping[str, Callable[..., Any]]
-) -> jinja2.Environment:
-    loader = jinja2.PrefixLoader(
-        {prefix: jinja2.FileSystemLoader(str(root)) for prefix, root in roots}, delimiter="::"
-    )
+def _load_template(name: str) -> tuple[str, str, Callable[[], bool]]:
+    path = Path(name)
+    return path.read_text(encoding="utf-8"), str(path), lambda: True
+
+
+def _environment(filters: tuple[tuple[str, Callable[..., Any]], ...]) -> jinja2.Environment:
+    # Templates are named by their absolute path, so every instance of a generic component
+    # (300 helm-apps) shares one compiled template.
     env = jinja2.Environment(
-        loader=loader,
+        loader=jinja2.FunctionLoader(_load_template),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
@@ -42,25 +44,29 @@ def _environment(
         auto_reload=False,
         cache_size=-1,
     )
-    env.filters.update({"to_yaml_value": to_yaml_value, "to_yaml_flow": to_yaml_flow, **filters})
+    env.filters.update({"to_yaml_value": to_yaml_value, "to_yaml_flow": to_yaml_flow})
+    env.filters.update(dict(filters))
     env.tests.update({"version_at_least": version_at_least, "version_below": version_below})
     return env
 
 
 @cache
-def _cached_environment(roots: tuple[tuple[str, Path], ...]) -> jinja2.Environment:
-    return _environment(roots, {})
+def _cached_environment(filters: tuple[tuple[str, Callable[..., Any]], ...]) -> jinja2.Environment:
+    return _environment(filters)
 
 
-def environment_for(
-    plan: Plan, filters: Mapping[str, Callable[..., Any]] | None = None
-) -> jinja2.Environment:
-    """One environment for the plan: ``core::`` plus ``<component>::`` template prefixes."""
-    roots = (
-        ("core", templates_root() / "core"),
-        *((name, c.component.root) for name, c in sorted(plan.components.items())),
-    )
-    return _environment(roots, filters) if filters else _cached_environment(roots)
+def environment_for(filters: Mapping[str, Callable[..., Any]] | None = None) -> jinja2.Environment:
+    """The one Jinja environment (per set of extra filters), cached for the process."""
+    return _cached_environment(tuple(sorted((filters or {}).items())))
+
+
+def _core(name: str) -> str:
+    return str(templates_root() / "core" / name)
+
+
+def _shown(name: str) -> str:
+    root = str(templates_root())
+    return "templates" + name[len(root) :] if name.startswith(root) else name
 
 
 def _render(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> str:
@@ -69,7 +75,7 @@ def _render(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> s
     except jinja2.TemplateError as exc:
         line = getattr(exc, "lineno", None)
         where = f" line {line}" if line else ""
-        raise RenderError(f"template {name.replace('::', '/')}{where}: {exc}") from exc
+        raise RenderError(f"template {_shown(name)}{where}: {exc}") from exc
     return text.rstrip() + "\n" if text.strip() else ""
 
 
@@ -134,20 +140,22 @@ def _render_app(
     folder = app.spec.templates
     for relative in _template_files(planned.component.root, folder):
         inside = PurePosixPath(relative).relative_to(folder).as_posix().removesuffix(".j2")
-        text = _render(env, f"{app.component}::{relative}", local)
+        text = _render(env, str(planned.component.root / relative), local)
         if text:
             files[f"kubernetes/{app.spec.path}/{inside}"] = text
-    files[f"{ARGOCD_CONFIG_DIR}/{app.name}.yaml"] = _render(env, "core::application.yaml.j2", local)
+    files[f"{ARGOCD_CONFIG_DIR}/{app.name}.yaml"] = _render(
+        env, _core("application.yaml.j2"), local
+    )
     return files
 
 
 def render_plan(plan: Plan) -> dict[str, str]:
     """Every tracked Kubernetes file of the repository: {posix path: text}, sorted by path."""
-    env = environment_for(plan)
+    env = environment_for()
     context = base_context(plan)
     files = {
-        ROOT_APP_FILE: _render(env, "core::root-app.yaml.j2", context),
-        PROJECTS_FILE: _render(env, "core::projects.yaml.j2", context),
+        ROOT_APP_FILE: _render(env, _core("root-app.yaml.j2"), context),
+        PROJECTS_FILE: _render(env, _core("projects.yaml.j2"), context),
     }
     for app in plan.apps:
         files.update(_render_app(env, plan, app, context))
@@ -158,7 +166,7 @@ def render_secrets(
     plan: Plan, values: Mapping[str, Mapping[str, str]], filters: Mapping[str, Callable[..., Any]]
 ) -> dict[str, str]:
     """Secret manifests (gitignored) from each component's ``_secrets/`` templates."""
-    env = environment_for(plan, filters)
+    env = environment_for(filters)
     context = base_context(plan)
     files: dict[str, str] = {}
     for name, planned in sorted(plan.components.items()):
@@ -174,7 +182,7 @@ def render_secrets(
                 .as_posix()
                 .removesuffix(".j2")
             )
-            text = _render(env, f"{name}::{relative}", local)
+            text = _render(env, str(planned.component.root / relative), local)
             if text:
                 files[f"{SECRETS_DIR}/{name}/{inside}"] = text
     return dict(sorted(files.items()))

@@ -9,10 +9,16 @@ from __future__ import annotations
 import hashlib
 import secrets as random
 import string
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from homelab_scaffold.graph import Plan
+from homelab_scaffold.catalog import SecretSpec
+from homelab_scaffold.errors import UsageError
+
+if TYPE_CHECKING:
+    # graph imports this module (secret users drive the selection), so only for typing.
+    from homelab_scaffold.graph import Plan, PlannedComponent
 
 VALUES_FILE = "secrets/values.yaml"
 _ALPHABET = string.ascii_letters + string.digits
@@ -33,25 +39,173 @@ class NewSecret:
     announce: bool
 
 
+@dataclass(frozen=True)
+class ProvidedSecret:
+    """A secret value only the user can give (an API token), needed while an option is set.
+
+    Only sealed repositories handle these; with ``secrets: manual`` the user creates the Secret.
+    """
+
+    component: str
+    key: str
+    option: str
+    option_value: str
+    env: str
+    alias: str
+    description: str
+
+    @property
+    def name(self) -> str:
+        """``component.key``, as ``scaffold secret`` spells it."""
+        return f"{self.component}.{self.key}"
+
+    def needed_by(self, component: str, options: Mapping[str, Any]) -> bool:
+        """True when ``component`` with ``options`` needs this value."""
+        return component == self.component and options.get(self.option) == self.option_value
+
+
+# Not declared in component.yaml: the catalog format has no conditional, user-provided secrets.
+PROVIDED_SECRETS: tuple[ProvidedSecret, ...] = (
+    ProvidedSecret(
+        component="cert-manager",
+        key="cloudflare_api_token",
+        option="issuer",
+        option_value="letsencrypt-cloudflare",
+        env="SCAFFOLD_CLOUDFLARE_API_TOKEN",
+        alias="cloudflare_api_token",
+        description=(
+            "the letsencrypt-cloudflare issuer needs a Cloudflare API token "
+            "with Zone - DNS - Edit and Zone - Zone - Read"
+        ),
+    ),
+)
+# Machine tokens are long random strings; Authelia's storage key needs at least 20 characters.
+_MIN_TOKEN_LENGTH = 20
+_MIN_PASSWORD_LENGTH = 8
+
+
+def provided_secrets_of(name: str, options: Mapping[str, Any]) -> tuple[ProvidedSecret, ...]:
+    """The user-provided secrets component ``name`` needs with these options."""
+    return tuple(p for p in PROVIDED_SECRETS if p.needed_by(name, options))
+
+
+def secret_users(components: Mapping[str, PlannedComponent]) -> tuple[str, ...]:
+    """Selected components that need secret values (sealed mode: provided ones count too)."""
+    return tuple(
+        sorted(
+            name
+            for name, planned in components.items()
+            if planned.component.secrets or provided_secrets_of(name, planned.options)
+        )
+    )
+
+
+def needed_provided(plan: Plan) -> tuple[ProvidedSecret, ...]:
+    """The user-provided secrets the plan needs (none with ``secrets: manual``)."""
+    if not plan.answers.sealed:
+        return ()
+    return tuple(
+        provided
+        for name, planned in sorted(plan.components.items())
+        for provided in provided_secrets_of(name, planned.options)
+    )
+
+
+def secret_specs(plan: Plan) -> dict[str, SecretSpec | ProvidedSecret]:
+    """Every secret value of the plan by ``component.key``, sorted."""
+    specs: dict[str, SecretSpec | ProvidedSecret] = {
+        f"{name}.{spec.key}": spec
+        for name, planned in plan.components.items()
+        for spec in planned.component.secrets
+    }
+    specs.update({p.name: p for p in needed_provided(plan)})
+    return dict(sorted(specs.items()))
+
+
+def resolve_secret_name(name: str, known: Iterable[str]) -> tuple[str, str]:
+    """``component.key`` (or a provided secret's short alias) -> (component, key).
+
+    Raises:
+        UsageError: The name is not one of ``known``.
+    """
+    aliases = {p.alias: p.name for p in PROVIDED_SECRETS}
+    full = aliases.get(name, name)
+    valid = sorted(known)
+    if full not in valid:
+        listed = ", ".join(valid) or "none (no selected component has secrets)"
+        raise UsageError(f"unknown secret {name!r}; secrets of this repository: {listed}")
+    component, _, key = full.partition(".")
+    return component, key
+
+
+def check_secret_value(name: str, value: str, spec: SecretSpec | ProvidedSecret) -> str:
+    """A value the user gives for secret ``name``: one line, long enough for what it is.
+
+    Raises:
+        UsageError: The value is empty, multi-line or too short.
+    """
+    minimum = 1
+    if isinstance(spec, SecretSpec):
+        minimum = _MIN_PASSWORD_LENGTH if spec.generate == "password" else _MIN_TOKEN_LENGTH
+    if "\n" in value or "\r" in value or len(value) < minimum:
+        raise UsageError(
+            f"the value for {name} must be a single line of at least {minimum} characters"
+        )
+    return value
+
+
+def provided_from_env(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """User-provided secret values found in the environment (``SCAFFOLD_..._TOKEN``)."""
+    found: dict[str, dict[str, str]] = {}
+    for provided in PROVIDED_SECRETS:
+        value = environ.get(provided.env, "").strip()
+        if value:
+            found.setdefault(provided.component, {})[provided.key] = value
+    return found
+
+
+def missing_provided(
+    plan: Plan, values: Mapping[str, Mapping[str, str]]
+) -> tuple[ProvidedSecret, ...]:
+    """The user-provided secrets the plan needs that have no value yet."""
+    return tuple(p for p in needed_provided(plan) if not values.get(p.component, {}).get(p.key))
+
+
 def generate_value(length: int) -> str:
     """A random alphanumeric string from the OS's CSPRNG."""
     return "".join(random.choice(_ALPHABET) for _ in range(length))
 
 
 def fill_values(
-    plan: Plan, existing: Mapping[str, Mapping[str, str]]
+    plan: Plan,
+    existing: Mapping[str, Mapping[str, str]],
+    fresh: frozenset[str] = frozenset(),
 ) -> tuple[dict[str, dict[str, str]], list[NewSecret]]:
-    """Every secret the plan needs: existing values kept, missing ones generated."""
+    """Every secret the plan needs: existing values kept, missing ones generated.
+
+    Args:
+        plan: The plan.
+        existing: Known values (kept ones, and any the user gives this run), component -> key.
+        fresh: ``component.key`` names to generate anew even if they have a value (rotation).
+
+    Returns:
+        The values by component, and the values generated by this call. User-provided secrets
+        without a value are left out (see :func:`missing_provided`).
+    """
     values: dict[str, dict[str, str]] = {}
     created: list[NewSecret] = []
     for name, planned in sorted(plan.components.items()):
         kept = existing.get(name, {})
         for spec in planned.component.secrets:
-            value = kept.get(spec.key)
+            value = None if f"{name}.{spec.key}" in fresh else kept.get(spec.key)
             if not isinstance(value, str) or not value:
                 value = generate_value(spec.length)
                 created.append(NewSecret(name, spec.key, value, spec.announce))
             values.setdefault(name, {})[spec.key] = value
+    for provided in needed_provided(plan):
+        value = existing.get(provided.component, {}).get(provided.key)
+        if isinstance(value, str) and value:
+            values.setdefault(provided.component, {})[provided.key] = value
     return values, created
 
 

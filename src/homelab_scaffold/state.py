@@ -12,6 +12,10 @@ from homelab_scaffold import __version__
 from homelab_scaffold.errors import RepoError
 
 STATE_FILE = ".scaffold/state.json"
+# Hashes of the generated secret files live beside them, gitignored: they change with every
+# random value, so keeping them in the tracked state would break byte-identical output.
+SECRET_STATE_FILE = "secrets/.scaffold-hashes.json"
+SECRET_STATE_MODE = 0o600
 
 
 @dataclass(frozen=True)
@@ -22,26 +26,33 @@ class State:
     secret_hashes: Mapping[str, str] = field(default_factory=dict)
 
 
-def read_state(root: Path) -> State:
-    """The state of the repo at ``root`` (empty when none was recorded)."""
-    path = root / STATE_FILE
+def _read_mapping(path: Path, key: str, how: str) -> dict[str, str]:
     if not path.exists():
-        return State()
+        return {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        files = data["files"]
-        hashes = data.get("secret_hashes", {})
-        for mapping in (files, hashes):
-            if not isinstance(mapping, dict) or not all(
-                isinstance(v, str) for v in mapping.values()
-            ):
-                raise TypeError
+        mapping = data[key]
+        if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+            raise TypeError
     except (OSError, ValueError, KeyError, TypeError):
-        raise RepoError(
-            f"{path} is damaged; restore it from git (git checkout -- {STATE_FILE}) "
-            "or delete it to treat every file as hand-edited"
-        ) from None
-    return State(dict(files), dict(hashes))
+        raise RepoError(f"{path} is damaged; {how}") from None
+    return dict(mapping)
+
+
+def read_state(root: Path) -> State:
+    """The state of the repo at ``root`` (empty when none was recorded)."""
+    files = _read_mapping(
+        root / STATE_FILE,
+        "files",
+        f"restore it from git (git checkout -- {STATE_FILE}) "
+        "or delete it to treat every file as hand-edited",
+    )
+    hashes = _read_mapping(
+        root / SECRET_STATE_FILE,
+        "secret_hashes",
+        "delete it to treat every secret file as hand-edited",
+    )
+    return State(files, hashes)
 
 
 def text_hash(text: str) -> str:
@@ -51,9 +62,11 @@ def text_hash(text: str) -> str:
 
 def dump_state(state: State) -> str:
     """Deterministic JSON text of the state."""
-    data = {
-        "scaffold_version": __version__,
-        "secret_hashes": dict(sorted(state.secret_hashes.items())),
-        "files": dict(sorted(state.files.items())),
-    }
+    data = {"scaffold_version": __version__, "files": dict(sorted(state.files.items()))}
     return json.dumps(data, indent=1, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+def dump_secret_state(state: State) -> str:
+    """JSON text of the secret files' hashes (gitignored, next to the secrets)."""
+    data = {"secret_hashes": dict(sorted(state.secret_hashes.items()))}
+    return json.dumps(data, indent=1) + "\n"

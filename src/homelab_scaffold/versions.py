@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 _VERSION = re.compile(
     r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)(?:\.(0|[1-9]\d*))?"
-    r"(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z.-]+)?$"
+    r"(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z.-]+)?\Z"
 )
 
 
@@ -29,7 +29,7 @@ class Version:
 
 def parse_version(text: str) -> Version | None:
     """Parse ``v1.2.3``/``1.2.3``/``1.2``/``1.2.3-rc.1``; None when it is not a version."""
-    match = _VERSION.match(text.strip()) if isinstance(text, str) else None
+    match = _VERSION.match(text) if isinstance(text, str) else None
     if match is None:
         return None
     major, minor, patch, pre = match.groups()

@@ -141,7 +141,7 @@ def _missing_dirs(root: Path, paths: Iterable[Path]) -> list[Path]:
     missing: set[Path] = set()
     for path in paths:
         for parent in path.parents:
-            if parent == root.parent or parent.exists():
+            if parent.exists():
                 break
             missing.add(parent)
     return sorted(missing, key=lambda p: len(p.parts))

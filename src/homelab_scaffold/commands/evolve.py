@@ -12,7 +12,7 @@ from ruamel.yaml.error import CommentMark
 from ruamel.yaml.tokens import CommentToken
 
 from homelab_scaffold import ui
-from homelab_scaffold.answers import ANSWERS_FILE, apply_sets, parse_answers
+from homelab_scaffold.answers import ANSWERS_FILE, parse_answers
 from homelab_scaffold.catalog import GENERIC_KEY, Catalog, Component, with_instances
 from homelab_scaffold.errors import ConfigError, MergeConflictError, RepoError, UsageError
 from homelab_scaffold.gitutil import dirty_paths
@@ -20,6 +20,7 @@ from homelab_scaffold.graph import ALWAYS_SELECTED, resolve_selection
 from homelab_scaffold.keymoves import moved_keys
 from homelab_scaffold.options import check_version
 from homelab_scaffold.pipeline import load_catalog_for
+from homelab_scaffold.render import SECRETS_DIR
 from homelab_scaffold.state import STATE_FILE
 from homelab_scaffold.sync import Repo, SyncPlan, open_repo, plan_sync
 from homelab_scaffold.write import FileChange, apply_changes, unified_diff
@@ -130,9 +131,16 @@ _NOTES = {
 }
 
 
+def shown_diff(change: FileChange) -> str:
+    """The diff to print for a change; never the content of a secret file."""
+    if change.path.startswith(f"{SECRETS_DIR}/"):
+        return f"({change.action} {change.path}: secret, content not shown)"
+    return unified_diff(change).rstrip("\n") or f"(delete {change.path})"
+
+
 def _report_change(change: FileChange, dry_run: bool) -> None:
     if dry_run and change.writes:
-        ui.info(unified_diff(change).rstrip("\n") or f"(delete {change.path})")
+        ui.info(shown_diff(change))
     elif change.writes:
         ui.action(change.action, change.path)
     elif change.action in _NOTES:
@@ -233,8 +241,17 @@ def add_component(
 
 
 def _set_options(sets: tuple[str, ...]) -> dict[str, Any]:
-    scratch = apply_sets({}, tuple(f"components.x.{item}" for item in sets))
-    return dict(scratch.get("components", {}).get("x", {}))
+    options: dict[str, Any] = {}
+    for item in sets:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key or "." in key:
+            raise UsageError(
+                f"--set {item!r}: expected OPTION=VALUE with one of the component's options, "
+                "e.g. replicas=1 (see `scaffold list --options`)"
+            )
+        options[key] = value.strip()
+    return options
 
 
 @click.command("add")
@@ -273,7 +290,14 @@ def add_command(
     if needs:
         options["needs"] = list(needs)
     state = open_repo(directory)
-    if (name or component) in components_of(state.answers_doc) and not options:
+    existing = components_of(state.answers_doc).get(name or component)
+    if (
+        name
+        and existing is not None
+        and (not isinstance(existing, dict) or existing.get(GENERIC_KEY) != component)
+    ):
+        raise UsageError(f"the name {name!r} is already used in {ANSWERS_FILE}; pick another")
+    if existing is not None and not options:
         ui.info(f"{name or component} is already in the stack; nothing to add.")
     doc, added = add_component(state, component, name, options)
     for extra, needed_by in added.items():
@@ -370,6 +394,6 @@ def diff_command(directory: Path) -> None:
     plan = plan_sync(repo, repo.answers_doc)
     shown = [c for c in plan.changes if c.writes]
     for change in shown:
-        ui.info(unified_diff(change).rstrip("\n") or f"(delete {change.path})")
+        ui.info(shown_diff(change))
     if not shown:
         ui.info("No changes: the repository matches scaffold.yaml.")

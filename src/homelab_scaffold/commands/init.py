@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ from ruamel.yaml.comments import CommentedMap
 from homelab_scaffold import ui
 from homelab_scaffold.answers import (
     ANSWERS_FILE,
+    MANUAL_SECRETS,
     Answers,
     apply_sets,
     dump_answers,
@@ -19,15 +22,38 @@ from homelab_scaffold.answers import (
     flow_map,
     parse_answers,
     read_answers_file,
+    split_secret_sets,
     to_plain,
 )
-from homelab_scaffold.catalog import Catalog
+from homelab_scaffold.catalog import GENERIC_KEY, Catalog
 from homelab_scaffold.errors import UsageError
 from homelab_scaffold.gitutil import origin_url
+from homelab_scaffold.graph import SEALED_SECRETS_COMPONENT, build_plan
 from homelab_scaffold.pipeline import Rendered, load_catalog_for, render_answers
-from homelab_scaffold.secretvalues import VALUES_FILE
-from homelab_scaffold.state import STATE_FILE, State, dump_state
-from homelab_scaffold.sync import values_text
+from homelab_scaffold.seal import BOOTSTRAP_FILE, KEY_DIR, key_files
+from homelab_scaffold.secretvalues import (
+    VALUES_FILE,
+    check_secret_value,
+    missing_provided,
+    resolve_secret_name,
+    secret_specs,
+)
+from homelab_scaffold.state import (
+    SECRET_STATE_FILE,
+    SECRET_STATE_MODE,
+    STATE_FILE,
+    State,
+    dump_secret_state,
+    dump_state,
+    text_hash,
+)
+from homelab_scaffold.sync import (
+    given_secrets,
+    load_sealing,
+    missing_secrets_message,
+    read_secret_values,
+    values_text,
+)
 from homelab_scaffold.write import FileChange, apply_changes
 
 SECRET_MODE = 0o600
@@ -47,6 +73,11 @@ def check_destination(dest: Path, force: bool) -> None:
     """DEST must be a folder that is missing or empty (but for .git), unless --force."""
     if dest.exists() and not dest.is_dir():
         raise UsageError(f"destination {dest} is a file; give a folder path (new or empty)")
+    blocking = next((p for p in dest.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise UsageError(
+            f"destination {dest} is inside {blocking}, which is a file; give a folder path"
+        )
     if dest.is_dir() and not force:
         entries = sorted(p.name for p in dest.iterdir() if p.name not in _ALLOWED_IN_EMPTY)
         if entries:
@@ -71,9 +102,21 @@ def gather_mapping(
     return ask_answers(catalog, origin_url(dest))
 
 
+def recorded_options(answers: Answers, rendered: Rendered, name: str) -> dict[str, Any]:
+    """The options the user gave for ``name``, with the type their option declares
+    (``--set replicas=2`` is recorded as the number 2, not the text "2")."""
+    checked = rendered.plan.components[name].options
+    return {
+        key: value if key == GENERIC_KEY else checked.get(key, value)
+        for key, value in answers.components.get(name, {}).items()
+    }
+
+
 def selected_answers(answers: Answers, rendered: Rendered) -> Answers:
     """The answers to record: every selected component, with the options the user set."""
-    components = {name: dict(answers.components.get(name, {})) for name in rendered.plan.components}
+    components = {
+        name: recorded_options(answers, rendered, name) for name in rendered.plan.components
+    }
     return Answers(
         repo_url=answers.repo_url,
         target_revision=answers.target_revision,
@@ -83,10 +126,11 @@ def selected_answers(answers: Answers, rendered: Rendered) -> Answers:
         components=components,
         catalog_paths=answers.catalog_paths,
         repo_url_is_placeholder=answers.repo_url_is_placeholder,
+        secrets=answers.secrets,
     )
 
 
-_GLOBAL_ORDER = ("repo_url", "target_revision", "domain", "email", "timezone")
+_GLOBAL_ORDER = ("repo_url", "target_revision", "domain", "email", "timezone", "secrets")
 
 
 def answers_file_text(
@@ -102,9 +146,8 @@ def answers_file_text(
     if not isinstance(components, dict):
         components = CommentedMap()
         doc["components"] = components
-    given_all = mapping.get("components", {})
     for name in rendered.plan.components:
-        _merge_component(components, name, given_all.get(name) or {})
+        _merge_component(components, name, recorded_options(answers, rendered, name))
     return dump_yaml(doc)
 
 
@@ -133,9 +176,11 @@ def plan_init_changes(
     """File changes for a fresh render; existing files that differ are kept, never overwritten."""
     wanted: dict[str, tuple[str, int | None]] = {ANSWERS_FILE: (answers_text, None)}
     wanted.update({p: (t, None) for p, t in rendered.files.items()})
+    wanted.update({p: (t, SECRET_MODE) for p, t in rendered.secret_files.items()})
     if rendered.secret_values:
-        wanted.update({p: (t, SECRET_MODE) for p, t in rendered.secret_files.items()})
         wanted[VALUES_FILE] = (values_text(rendered.secret_values), SECRET_MODE)
+    if rendered.new_key_pair is not None:
+        wanted.update({p: (t, SECRET_MODE) for p, t in key_files(rendered.new_key_pair).items()})
     changes: list[FileChange] = []
     kept: list[str] = []
     for path, (text, mode) in sorted(wanted.items()):
@@ -149,6 +194,59 @@ def plan_init_changes(
     return changes, kept
 
 
+def initial_secrets(
+    dest: Path,
+    answers: Answers,
+    catalog: Catalog,
+    given: Mapping[str, str],
+    *,
+    ask: bool,
+    environ: Mapping[str, str],
+    source: str = ANSWERS_FILE,
+) -> dict[str, dict[str, str]]:
+    """Secret values to start from: kept ones (``--force`` over a repo), ``--set secrets.*``,
+    the environment, and prompts (hidden input) for user-provided ones still missing.
+
+    Raises:
+        UsageError: An unknown secret name or a bad value; or a needed token is missing and
+            cannot be asked for.
+    """
+    plan = build_plan(answers, catalog, source)
+    specs = secret_specs(plan)
+    overrides: dict[str, dict[str, str]] = {}
+    for name, value in given.items():
+        component, key = resolve_secret_name(name, specs)
+        full = f"{component}.{key}"
+        overrides.setdefault(component, {})[key] = check_secret_value(full, value, specs[full])
+    values = given_secrets(read_secret_values(dest), overrides, environ)
+    missing = missing_provided(plan, values)
+    if missing and ask:
+        from homelab_scaffold.prompts import ask_secret
+
+        for provided in missing:
+            value = ask_secret(f"{provided.name}: {provided.description} (hidden input)")
+            values.setdefault(provided.component, {})[provided.key] = value
+    elif missing:
+        how = f"pass --set secrets.{missing[0].alias}=VALUE"
+        raise UsageError(missing_secrets_message(missing, how) + " (nothing was written)")
+    return values
+
+
+def _can_ask(no_input: bool) -> bool:
+    if no_input:
+        return False
+    from homelab_scaffold.prompts import terminal_available
+
+    return terminal_available()
+
+
+def _init_state(rendered: Rendered, changes: list[FileChange]) -> State:
+    """The state init records: tracked texts, and hashes of the secret files it wrote."""
+    written = {c.path for c in changes if c.action in {"create", "unchanged"}}
+    hashes = {p: text_hash(t) for p, t in rendered.secret_files.items() if p in written}
+    return State(rendered.files, hashes)
+
+
 def init_repo(
     dest: Path,
     *,
@@ -157,13 +255,20 @@ def init_repo(
     sets: tuple[str, ...],
     force: bool,
     dry_run: bool,
+    environ: Mapping[str, str] | None = None,
 ) -> InitResult:
     """Render a new repository into ``dest``; nothing is written unless everything rendered."""
     check_destination(dest, force)
+    sets, secret_sets = split_secret_sets(sets)
     mapping = gather_mapping(
         dest, config, no_input, lambda: load_catalog_for(parse_answers({}, "defaults"), dest)
     )
     mapping = apply_sets(mapping, sets)
+    if no_input and config is None and mapping.get("secrets") == MANUAL_SECRETS:
+        # The default stack's sealed-secrets controller has nothing to do without sealing.
+        components = mapping.get("components") or {}
+        if not components.get(SEALED_SECRETS_COMPONENT):
+            components.pop(SEALED_SECRETS_COMPONENT, None)
     if mapping.get("repo_url") in (None, ""):
         mapping.pop("repo_url", None)
         remote = origin_url(dest)
@@ -172,12 +277,32 @@ def init_repo(
     source = str(config) if config else "answers"
     answers = parse_answers(mapping, source)
     base = config.parent if config is not None else dest
-    rendered = render_answers(answers, load_catalog_for(answers, base), source=source)
+    catalog = load_catalog_for(answers, base)
+    secrets = initial_secrets(
+        dest,
+        answers,
+        catalog,
+        secret_sets,
+        ask=_can_ask(no_input),
+        environ=os.environ if environ is None else environ,
+        source=source,
+    )
+    rendered = render_answers(
+        answers,
+        catalog,
+        existing_secrets=secrets,
+        sealing=load_sealing(dest, answers),
+        source=source,
+    )
     answers_text = answers_file_text(config, mapping, answers, rendered)
     changes, kept = plan_init_changes(dest, rendered, answers_text)
-    state = FileChange(STATE_FILE, "create", dump_state(State(rendered.files)))
+    recorded = _init_state(rendered, changes)
+    if recorded.secret_hashes:
+        changes.append(
+            FileChange(SECRET_STATE_FILE, "create", dump_secret_state(recorded), SECRET_STATE_MODE)
+        )
+    state = FileChange(STATE_FILE, "create", dump_state(recorded))
     if not dry_run:
-        dest.mkdir(parents=True, exist_ok=True)
         apply_changes(dest, changes, last=[state])
     return InitResult(rendered, (*changes, state), tuple(kept))
 
@@ -203,6 +328,12 @@ def report_init(dest: Path, result: InitResult, dry_run: bool) -> None:
         for secret in rendered.new_secrets:
             if secret.announce:
                 ui.secret_notice(f"{secret.component} {secret.key}", secret.value)
+        if rendered.new_key_pair is not None:
+            ui.info(
+                f"Sealing key created in {dest / KEY_DIR}: back it up now (with "
+                f"{VALUES_FILE}); it is the only key that decrypts the SealedSecrets in Git. "
+                f"Bootstrap applies it from {BOOTSTRAP_FILE}."
+            )
         ui.info(f"Done. Next: read {dest / 'README.md'} to bootstrap the cluster.")
 
 
@@ -219,7 +350,10 @@ def report_init(dest: Path, result: InitResult, dry_run: bool) -> None:
     "sets",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Override one answer, e.g. domain=lab.example.org.",
+    help=(
+        "Override one answer, e.g. domain=lab.example.org; secrets.NAME=VALUE gives a secret "
+        "value (e.g. secrets.cloudflare_api_token=..., never written to scaffold.yaml)."
+    ),
 )
 @click.option(
     "--force", is_flag=True, help="Render into a non-empty folder (existing files are kept)."

@@ -1,0 +1,204 @@
+"""``scaffold secret list | set | rotate``: the secret values of a repository, never shown.
+
+Values live in the gitignored ``secrets/values.yaml``; with ``secrets: sealed-secrets`` every
+change is sealed again into the tracked SealedSecret that carries it (and only that one), with
+``secrets: manual`` the Secret manifests in ``secrets/`` are rewritten.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from homelab_scaffold import ui
+from homelab_scaffold.answers import ANSWERS_FILE, parse_answers
+from homelab_scaffold.catalog import SecretSpec
+from homelab_scaffold.commands.evolve import check_clean, report_sync
+from homelab_scaffold.errors import UsageError
+from homelab_scaffold.graph import Plan, build_plan
+from homelab_scaffold.pipeline import load_catalog_for
+from homelab_scaffold.seal import BOOTSTRAP_FILE, KEY_DIR, Holder, sealing_namespace, secret_holders
+from homelab_scaffold.sealing import generate_key_pair
+from homelab_scaffold.secretvalues import (
+    ProvidedSecret,
+    check_secret_value,
+    resolve_secret_name,
+    secret_specs,
+)
+from homelab_scaffold.sync import Repo, SyncPlan, open_repo, plan_sync, read_secret_values
+from homelab_scaffold.write import apply_changes
+
+
+def _directory(func: Callable[..., Any]) -> Callable[..., Any]:
+    option = click.option(
+        "-C",
+        "directory",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=Path(),
+        help="The homelab repository (default: the current folder).",
+    )
+    return option(func)
+
+
+def _force(func: Callable[..., Any]) -> Callable[..., Any]:
+    option = click.option(
+        "--force", is_flag=True, help="Touch files with uncommitted changes; overwrite edits."
+    )
+    return option(func)
+
+
+def plan_of(repo: Repo) -> Plan:
+    """The plan of the repository's answers (which secrets exist, and where they go)."""
+    answers = parse_answers(repo.answers_doc, ANSWERS_FILE)
+    return build_plan(answers, load_catalog_for(answers, repo.root), ANSWERS_FILE)
+
+
+def write_sync(repo: Repo, plan: SyncPlan, *, force: bool, notes: list[str]) -> None:
+    """Check, write and report a sync plan (then ``notes``), as ``scaffold regenerate`` does."""
+    if not force:
+        check_clean(repo, plan)
+    if plan.writes:
+        apply_changes(repo.root, [c for c in plan.changes if c.writes], last=[plan.state_change])
+    report_sync(plan, False, notes if plan.writes else [])
+
+
+@click.group("secret")
+def secret_command() -> None:
+    """List, set and rotate the secret values (sealed into SealedSecrets; never shown)."""
+
+
+def _where(holder: Holder, sealed: bool) -> str:
+    kind = "SealedSecret" if sealed else "Secret"
+    return f"{kind} {holder.secret} (key {holder.data_key}) in {holder.path}"
+
+
+def describe_secrets(repo: Repo) -> list[str]:
+    """One line per secret value: its name, origin, whether it has a value, where it goes."""
+    plan = plan_of(repo)
+    specs = secret_specs(plan)
+    stored = read_secret_values(repo.root)
+    holders = secret_holders(plan)
+    lines = []
+    for name, spec in specs.items():
+        component, _, key = name.partition(".")
+        origin = "generated" if isinstance(spec, SecretSpec) else "provided by you"
+        missing = "" if stored.get(component, {}).get(key) else ", no value yet"
+        places = "; ".join(_where(h, plan.sealed) for h in holders[name]) or "in no Secret"
+        lines.append(f"{name} ({origin}{missing}): {places}")
+    return lines
+
+
+@secret_command.command("list")
+@_directory
+def list_command(directory: Path) -> None:
+    """Show every secret value's name and the Secret that carries it (never the value)."""
+    lines = describe_secrets(open_repo(directory))
+    for line in lines:
+        ui.info(line)
+    if not lines:
+        ui.info("No selected component has secret values.")
+
+
+def read_value(name: str, env_var: str | None) -> str:
+    """The new value: from ``env_var``, from standard input when it is not a terminal, or from a
+    hidden prompt (asked twice)."""
+    if env_var is not None:
+        value = os.environ.get(env_var, "")
+        if not value:
+            raise UsageError(f"--value-from-env {env_var}: the environment variable is not set")
+        return value
+    if not sys.stdin.isatty():
+        text: str = sys.stdin.read()
+        return text.removesuffix("\n").removesuffix("\r")
+    from homelab_scaffold.prompts import ask_secret
+
+    return ask_secret(f"New value for {name} (hidden input)", confirm=True)
+
+
+@secret_command.command("set")
+@click.argument("name")
+@click.option(
+    "--value-from-env",
+    "env_var",
+    metavar="VAR",
+    help="Read the value from environment variable VAR (for scripts; or pipe it on stdin).",
+)
+@_directory
+@_force
+def set_command(name: str, env_var: str | None, directory: Path, force: bool) -> None:
+    """Give secret NAME (component.key) a value of your own and seal it again."""
+    repo = open_repo(directory)
+    specs = secret_specs(plan_of(repo))
+    component, key = resolve_secret_name(name, specs)
+    full = f"{component}.{key}"
+    value = check_secret_value(full, read_value(full, env_var), specs[full])
+    overrides = {component: {key: value}}
+    plan = plan_sync(repo, repo.answers_doc, force=force, secret_overrides=overrides)
+    notes = [f"{full} is sealed; commit and push the changed SealedSecret."]
+    write_sync(repo, plan, force=force, notes=notes if plan.rendered.sealed else [])
+
+
+def rotatable(name: str, specs: dict[str, SecretSpec | ProvidedSecret]) -> frozenset[str]:
+    """The generated values NAME means: ``component.key``, or every one of ``component``.
+
+    Raises:
+        UsageError: Unknown name, or a value the user provides (it cannot be generated).
+    """
+    of_component = {n for n in specs if n.partition(".")[0] == name}
+    if not of_component:
+        component, key = resolve_secret_name(name, specs)
+        of_component = {f"{component}.{key}"}
+    provided = sorted(n for n in of_component if isinstance(specs[n], ProvidedSecret))
+    if provided:
+        raise UsageError(
+            f"{provided[0]} is a value you provide, scaffold cannot generate it; "
+            f"change it with `scaffold secret set {provided[0]}`"
+        )
+    return frozenset(of_component)
+
+
+def _new_key_notice(plan: Plan) -> str:
+    namespace = sealing_namespace(plan)
+    return (
+        f"New sealing key in {KEY_DIR}/: back it up, then give it to the cluster and commit: "
+        f"kubectl apply -f {BOOTSTRAP_FILE} && kubectl -n {namespace} rollout restart "
+        "deployment sealed-secrets-controller"
+    )
+
+
+@secret_command.command("rotate")
+@click.argument("name", required=False)
+@click.option("--all", "everything", is_flag=True, help="Seal every value again.")
+@click.option(
+    "--new-key", is_flag=True, help="With --all: make a new sealing key pair first (lost key)."
+)
+@_directory
+@_force
+def rotate_command(
+    name: str | None, everything: bool, new_key: bool, directory: Path, force: bool
+) -> None:
+    """Generate a new value for NAME (component.key, or a component) and seal it; or, with
+    --all, seal every value again (--new-key: with a new key pair)."""
+    if bool(name) == everything:
+        raise UsageError("give a secret NAME (e.g. authelia.admin_password) or --all, not both")
+    if new_key and not everything:
+        raise UsageError("--new-key seals every value again; use it with --all")
+    repo = open_repo(directory)
+    planned = plan_of(repo)
+    if everything and not planned.sealed:
+        raise UsageError(
+            "nothing is sealed in this repository (secrets: manual, or no sealed-secrets); "
+            "--all re-seals SealedSecrets"
+        )
+    if everything:
+        key_pair = generate_key_pair() if new_key else None
+        plan = plan_sync(repo, repo.answers_doc, force=force, reseal_all=True, new_key=key_pair)
+    else:
+        fresh = rotatable(str(name), secret_specs(planned))
+        plan = plan_sync(repo, repo.answers_doc, force=force, fresh_secrets=fresh)
+    write_sync(repo, plan, force=force, notes=[_new_key_notice(planned)] if new_key else [])
