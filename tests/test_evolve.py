@@ -623,12 +623,6 @@ def test_add_keeps_comments_order_and_quoting_of_scaffold_yaml(repo: Path) -> No
     assert text(repo, "scaffold.yaml") == styled + "  longhorn: {}\n"
 
 
-@pytest.mark.xfail(
-    reason="regenerate rewrites a hand-formatted scaffold.yaml although it changed nothing in "
-    "it: sync.py _answers_change dumps the round-trip document and writes it whenever the dump "
-    "differs from the file, so ruamel's indentation replaces the user's (here a '- item' list)",
-    strict=True,
-)
 def test_regenerate_never_reformats_scaffold_yaml(repo: Path) -> None:
     hand_written = text(repo, "scaffold.yaml").replace(
         "  metallb: {}\n", "  metallb:\n    addresses:\n    - 10.0.0.1-10.0.0.9\n"
