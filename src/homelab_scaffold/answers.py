@@ -162,6 +162,11 @@ def read_answers_file(path: Path) -> Any:
 def _set_path(target: dict[str, Any], dotted: str, value: str) -> None:
     parts = dotted.split(".")
     if parts[0] == "components" and len(parts) == 2:
+        if value:
+            raise UsageError(
+                f"--set {dotted}={value}: name the option, e.g. components.{parts[1]}.OPTION=VALUE "
+                f"(`--set {dotted}=` with nothing after = selects the component)"
+            )
         components = target.setdefault("components", {})
         components.setdefault(parts[1], {})
         return

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import importlib
 import sys
-import tempfile
-import traceback
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from homelab_scaffold import __version__
 from homelab_scaffold.errors import InternalError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # name -> (module, attribute, one-line help shown by --help without importing the module)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -78,6 +79,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _write_traceback() -> Path:
+    import tempfile
+    import traceback
+
     with tempfile.NamedTemporaryFile(
         "w", prefix="scaffold-crash-", suffix=".log", delete=False, encoding="utf-8"
     ) as handle:
@@ -94,6 +98,11 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("Aborted.", err=True)
         sys.exit(130)
     except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        # One line, like every other error; click's usage block is one --help away.
+        command = exc.ctx.command_path if exc.ctx is not None else "scaffold"
+        click.echo(f"Error: {exc.format_message()} (see `{command} --help`)", err=True)
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()

@@ -14,21 +14,23 @@ from typing import Any
 from homelab_scaffold.versions import is_version
 
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
-_DOMAIN = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})+$")
-_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?P<domain>[^@]+)$")
-_K8S_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-_QUANTITY = re.compile(r"^[0-9]+(?:\.[0-9]+)?(?:Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
-_URL = re.compile(r"^(?:https?|ssh|git)://[^\s/$.?#][^\s]*$|^git@[^\s:]+:[^\s]+$")
-_REVISION = re.compile(r"^[A-Za-z0-9._/-]{1,200}$")
+# \Z, not $: "$" also matches before a final newline, which would let "name\n" through.
+_DOMAIN = re.compile(rf"^(?=.{{1,253}}\Z){_LABEL}(?:\.{_LABEL})+\Z")
+_HOSTNAME = re.compile(rf"^(?=.{{1,253}}\Z){_LABEL}(?:\.{_LABEL})*\Z")
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?P<domain>[^@]+)\Z")
+_K8S_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
+_QUANTITY = re.compile(r"^[0-9]+(?:\.[0-9]+)?(?:Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?\Z")
+_URL = re.compile(r"^(?:https?|ssh|git)://[^\s/$.?#]\S*\Z|^git@[^\s:]+:\S+\Z")
+_CHART_REPO = re.compile(r"^(?:https?|oci)://[^\s/$.?#]\S*\Z")
+_REVISION = re.compile(r"^[A-Za-z0-9._/-]{1,200}\Z")
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
 
 def check_string(value: Any) -> str:
-    """A single-line string."""
-    if not isinstance(value, str) or not value or "\n" in value or "\r" in value:
-        raise ValueError("expected a non-empty single-line string")
+    """A single-line string of printable characters."""
+    if not isinstance(value, str) or not value or not value.isprintable():
+        raise ValueError("expected a non-empty single-line string of printable characters")
     return value
 
 
@@ -72,8 +74,18 @@ def check_quantity(value: Any) -> str:
 
 def check_url(value: Any) -> str:
     """A Git or Helm repository URL (https://, ssh://, git@host:path)."""
-    if not isinstance(value, str) or not _URL.match(value):
+    if not isinstance(value, str) or not _URL.match(value) or not value.isprintable():
         raise ValueError("expected a repository URL such as https://github.com/you/homelab.git")
+    return value
+
+
+def check_chart_repo(value: Any) -> str:
+    """A Helm repository URL (https://) or an OCI registry (oci://)."""
+    if not isinstance(value, str) or not _CHART_REPO.match(value) or not value.isprintable():
+        raise ValueError(
+            "expected a Helm repository URL such as https://grafana.github.io/helm-charts "
+            "or an OCI registry such as oci://ghcr.io/org/charts"
+        )
     return value
 
 
@@ -181,6 +193,7 @@ CHECKERS: dict[str, Callable[[Any], Any]] = {
     "name": check_k8s_name,
     "quantity": check_quantity,
     "url": check_url,
+    "chart_repo": check_chart_repo,
     "revision": check_revision,
     "version": check_version,
     "bool": check_bool,

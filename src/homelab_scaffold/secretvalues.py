@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets as random
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -207,6 +207,23 @@ def fill_values(
         if isinstance(value, str) and value:
             values.setdefault(provided.component, {})[provided.key] = value
     return values, created
+
+
+def cached_argon2id(
+    known: Mapping[str, str], used: dict[str, str]
+) -> Callable[[str], str]:
+    """The ``argon2id`` filter with a cache: ``known`` hashes from earlier runs are reused,
+    every hash this run needs lands in ``used`` (kept in the gitignored secrets folder)."""
+
+    def hash_value(value: str) -> str:
+        key = hashlib.sha256(
+            f"{ARGON2_TIME_COST}:{ARGON2_MEMORY_KIB}:{ARGON2_PARALLELISM}:{value}".encode()
+        ).hexdigest()
+        phc = known.get(key) or argon2id(value)
+        used[key] = phc
+        return phc
+
+    return hash_value
 
 
 def argon2id(value: str) -> str:

@@ -24,9 +24,9 @@ from homelab_scaffold.answers import (
     ANSWERS_FILE,
     Answers,
     dump_yaml,
-    load_yaml_text,
     parse_answers,
     read_answers_file,
+    to_plain,
 )
 from homelab_scaffold.errors import RepoError, UsageError
 from homelab_scaffold.graph import SEALED_SECRETS_COMPONENT, Plan
@@ -58,6 +58,7 @@ class Repo:
     root: Path
     answers_doc: Any
     answers_text: str
+    answers_plain: Any
     state: State
 
 
@@ -89,7 +90,7 @@ def open_repo(root: Path) -> Repo:
             f"no {ANSWERS_FILE} in {root}; run `scaffold init` first, or pass -C DIR for the repo"
         )
     doc = read_answers_file(path)
-    return Repo(root, doc, path.read_text(encoding="utf-8"), read_state(root))
+    return Repo(root, doc, path.read_text(encoding="utf-8"), to_plain(doc), read_state(root))
 
 
 def _read_current(path: Path) -> str | object | None:
@@ -304,7 +305,7 @@ def _record_sealing(doc: Any, plan: Plan) -> None:
 
 def _secret_state_change(repo: Repo, state: State) -> list[FileChange]:
     current = _read_current(repo.root / SECRET_STATE_FILE)
-    if not state.secret_hashes and current is None:
+    if not state.secret_hashes and not state.argon2_cache and current is None:
         return []
     text = dump_secret_state(state)
     action = "unchanged" if current == text else "update" if current is not None else "create"
@@ -312,12 +313,9 @@ def _secret_state_change(repo: Repo, state: State) -> list[FileChange]:
 
 
 def _answers_change(repo: Repo, doc: Any) -> FileChange:
+    if to_plain(doc) == repo.answers_plain:
+        return FileChange(ANSWERS_FILE, "unchanged", repo.answers_text, old_text=repo.answers_text)
     text = dump_yaml(doc)
-    # Only rewrite the user's file when the command changed its content, never to reformat it.
-    if text == repo.answers_text or text == dump_yaml(
-        load_yaml_text(repo.answers_text, ANSWERS_FILE)
-    ):
-        return FileChange(ANSWERS_FILE, "unchanged", text, old_text=text)
     return FileChange(ANSWERS_FILE, "update", text, old_text=repo.answers_text)
 
 
@@ -326,7 +324,7 @@ def _new_state(repo: Repo, rendered: Rendered, secrets: Iterable[FileChange]) ->
     for change in secrets:
         if change.action in {"create", "update", "unchanged"} and change.text is not None:
             hashes[change.path] = text_hash(change.text)
-    return State(dict(rendered.files), hashes)
+    return State(dict(rendered.files), hashes, rendered.hash_cache)
 
 
 def plan_sync(
@@ -367,6 +365,7 @@ def plan_sync(
         fresh_secrets=fresh_secrets,
         sealing=load_sealing(repo.root, answers, new_key=new_key, reseal_all=reseal_all),
         source=ANSWERS_FILE,
+        hash_cache=repo.state.argon2_cache,
     )
     if rendered.missing_secrets:
         how = f"run `scaffold secret set {rendered.missing_secrets[0].name}`"

@@ -24,9 +24,27 @@ def to_yaml_value(value: Any) -> str:
     if isinstance(value, list | tuple | dict):
         return to_yaml_flow(value)
     text = json.dumps(str(value), ensure_ascii=False)
-    for raw, escaped in _YAML_ESCAPES.items():
-        text = text.replace(raw, escaped)
-    return text
+    return "".join(_escape(char) for char in text)
+
+
+def _yaml_printable(code: int) -> bool:
+    # YAML 1.2's c-printable, minus the break characters it treats as line ends.
+    return (
+        code in (0x09, 0x0A, 0x0D)
+        or 0x20 <= code <= 0x7E
+        or 0xA0 <= code <= 0xD7FF
+        or 0xE000 <= code <= 0xFFFD
+        or 0x10000 <= code <= 0x10FFFF
+    ) and code not in (0x2028, 0x2029, 0xFEFF)
+
+
+def _escape(char: str) -> str:
+    if char in _YAML_ESCAPES:
+        return _YAML_ESCAPES[char]
+    code = ord(char)
+    if _yaml_printable(code):
+        return char
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
 def to_yaml_flow(value: Any) -> str:

@@ -14,6 +14,7 @@ from ruamel.yaml.tokens import CommentToken
 from homelab_scaffold import ui
 from homelab_scaffold.answers import ANSWERS_FILE, parse_answers
 from homelab_scaffold.catalog import GENERIC_KEY, Catalog, Component, with_instances
+from homelab_scaffold.commands.init import CHART_VERSION
 from homelab_scaffold.errors import ConfigError, MergeConflictError, RepoError, UsageError
 from homelab_scaffold.gitutil import dirty_paths
 from homelab_scaffold.graph import ALWAYS_SELECTED, resolve_selection
@@ -49,11 +50,28 @@ def record_selection(repo: Repo, doc: Any) -> dict[str, tuple[str, ...]]:
     """Write every component the selection needs into the answers; returns those added and
     who needs them (empty for components that are always part of the stack)."""
     components = components_of(doc)
-    selection = resolve_selection(catalog_for(repo, doc), list(components))
+    catalog = catalog_for(repo, doc)
+    selection = resolve_selection(catalog, list(components))
     added = {name: by for name, by in selection.items() if name not in components}
     for name in added:
-        append_entry(components, name, _empty_map())
+        append_entry(components, name, _new_entry(pinned_version(catalog.get(name), {})))
     return added
+
+
+def pinned_version(entry: Component, values: dict[str, Any]) -> dict[str, Any]:
+    """``{"version": ...}`` for a chart component whose options do not pin it yet: scaffold.yaml
+    pins every chart, so Renovate can bump it there and in the Application in one change."""
+    if entry.chart is None or CHART_VERSION in values:
+        return {}
+    return {CHART_VERSION: entry.chart.version}
+
+
+def _new_entry(values: dict[str, Any]) -> CommentedMap:
+    if not values:
+        return _empty_map()
+    result = CommentedMap(values)
+    result.fa.set_block_style()
+    return result
 
 
 def _empty_map() -> CommentedMap:
@@ -230,6 +248,8 @@ def add_component(
     if key in components and not options:
         return doc, {}
     target = components.get(key)
+    if not isinstance(target, dict) or CHART_VERSION not in target:
+        values = {**pinned_version(entry, values), **values}
     if not isinstance(target, CommentedMap):
         target = _empty_map()
         append_entry(components, key, target)

@@ -57,6 +57,8 @@ from homelab_scaffold.sync import (
 from homelab_scaffold.write import FileChange, apply_changes
 
 SECRET_MODE = 0o600
+# The option of every chart component that pins its chart version.
+CHART_VERSION = "version"
 _ALLOWED_IN_EMPTY = {".git"}
 
 
@@ -104,12 +106,17 @@ def gather_mapping(
 
 def recorded_options(answers: Answers, rendered: Rendered, name: str) -> dict[str, Any]:
     """The options the user gave for ``name``, with the type their option declares
-    (``--set replicas=2`` is recorded as the number 2, not the text "2")."""
-    checked = rendered.plan.components[name].options
-    return {
-        key: value if key == GENERIC_KEY else checked.get(key, value)
+    (``--set replicas=2`` is recorded as the number 2, not the text "2"), and the chart version
+    in use: scaffold.yaml pins every chart, so Renovate can bump it there and in the Application
+    in one change."""
+    planned = rendered.plan.components[name]
+    recorded = {
+        key: value if key == GENERIC_KEY else planned.options.get(key, value)
         for key, value in answers.components.get(name, {}).items()
     }
+    if planned.version is not None and CHART_VERSION not in recorded:
+        recorded = {CHART_VERSION: planned.version, **recorded}
+    return recorded
 
 
 def selected_answers(answers: Answers, rendered: Rendered) -> Answers:
@@ -165,9 +172,20 @@ def _merge_component(components: CommentedMap, name: str, given: dict[str, Any])
         return
     if given and components[name] is None:
         components[name] = CommentedMap()
+    if given and isinstance(components[name], CommentedMap) and not components[name]:
+        _style_filled_entry(components, name)
     for option, value in given.items():
         if components[name].get(option) != value:
             components[name][option] = value
+
+
+def _style_filled_entry(components: CommentedMap, name: str) -> None:
+    """An empty ``name: {}`` that gains options (its chart version) becomes a block, the way
+    scaffold writes new entries; with a comment after it, flow style keeps the comment in place."""
+    if name in components.ca.items:
+        components[name].fa.set_flow_style()
+    else:
+        components[name].fa.set_block_style()
 
 
 def plan_init_changes(
@@ -244,7 +262,7 @@ def _init_state(rendered: Rendered, changes: list[FileChange]) -> State:
     """The state init records: tracked texts, and hashes of the secret files it wrote."""
     written = {c.path for c in changes if c.action in {"create", "unchanged"}}
     hashes = {p: text_hash(t) for p, t in rendered.secret_files.items() if p in written}
-    return State(rendered.files, hashes)
+    return State(rendered.files, hashes, rendered.hash_cache)
 
 
 def init_repo(
@@ -297,7 +315,7 @@ def init_repo(
     answers_text = answers_file_text(config, mapping, answers, rendered)
     changes, kept = plan_init_changes(dest, rendered, answers_text)
     recorded = _init_state(rendered, changes)
-    if recorded.secret_hashes:
+    if recorded.secret_hashes or recorded.argon2_cache:
         changes.append(
             FileChange(SECRET_STATE_FILE, "create", dump_secret_state(recorded), SECRET_STATE_MODE)
         )

@@ -370,6 +370,8 @@ def _selected(relative: str, include: str, exclude: str) -> bool:
 
 def glob_match(pattern: str, text: str) -> bool:
     """ArgoCD-style glob: ``*`` crosses ``/``; ``{a,b}`` alternatives are expanded."""
+    if not any(c in pattern for c in "*?[{"):
+        return pattern == text
     return any(fnmatch.fnmatchcase(text, p) for p in expand_braces(pattern))
 
 

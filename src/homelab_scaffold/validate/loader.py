@@ -224,6 +224,12 @@ def _with_documents(
 
 def parse_yaml_documents(text: str) -> tuple[list[Any], tuple[str, int | None] | None]:
     """Every document of a YAML stream, or (message, 1-based line) when it does not parse."""
+    import yaml as pyyaml
+
+    try:
+        return list(pyyaml.load_all(text, Loader=pyyaml.CSafeLoader)), None
+    except pyyaml.YAMLError:
+        pass
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
