@@ -100,7 +100,13 @@ def test_set_writes_dotted_keys() -> None:
 
 
 def test_set_of_a_bare_component_selects_it() -> None:
-    assert apply_sets({}, ["components.longhorn=yes"]) == {"components": {"longhorn": {}}}
+    assert apply_sets({}, ["components.longhorn="]) == {"components": {"longhorn": {}}}
+
+
+def test_set_of_a_bare_component_with_a_value_is_refused() -> None:
+    # The value would otherwise be dropped without a word.
+    with pytest.raises(UsageError, match="OPTION=VALUE"):
+        apply_sets({}, ["components.longhorn=3"])
 
 
 def test_set_keeps_the_value_after_the_first_equals_sign() -> None:

@@ -44,6 +44,11 @@ domain: lab.example.com
 components:
   metallb: {}
 """
+# What init writes for MINIMAL's traefik: the pinned chart version, in flow style so that the
+# comment stays on its line.
+TRAEFIK_LINE = "traefik: {version: 41.3.0} # ingress"
+METALLB_BLOCK = "  metallb:\n    version: 0.16.1\n"
+LONGHORN_BLOCK = "  longhorn:\n    version: 1.12.1\n"
 TEST_APP_FILES = {
     f"{ARGOCD_CONFIG}/test-app.yaml",
     "kubernetes/system/test-app/ingress.yml",
@@ -211,7 +216,7 @@ def test_remove_deletes_exactly_the_generated_files_of_the_component(repo: Path)
     assert not (repo / "kubernetes/system/test-app").exists()
     assert "test-app" not in answers(repo)["components"]
     assert "# Our lab (comments are kept)" in text(repo, "scaffold.yaml")
-    assert "traefik: {}  # ingress" in text(repo, "scaffold.yaml")
+    assert TRAEFIK_LINE in text(repo, "scaffold.yaml")
     for path in TEST_APP_FILES:
         assert f"delete  {path}" in run.stdout
 
@@ -395,7 +400,14 @@ def test_uncommitted_changes_are_found_when_the_repo_is_a_subfolder_of_a_git_wor
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (("add", "longhorn"), ["+++ b/kubernetes/system/longhorn/values.yaml", "+  longhorn: {}"]),
+        (
+            ("add", "longhorn"),
+            [
+                "+++ b/kubernetes/system/longhorn/values.yaml",
+                "+  longhorn:",
+                "+    version: 1.12.1",
+            ],
+        ),
         (
             ("remove", "test-app"),
             ["--- a/kubernetes/system/test-app/test-app.yml", "+++ /dev/null"],
@@ -426,7 +438,7 @@ def test_dry_run_previews_even_with_uncommitted_changes(repo: Path) -> None:
 
 
 def test_diff_prints_a_unified_diff_that_git_can_apply(repo: Path) -> None:
-    replace_in(repo / "scaffold.yaml", "traefik: {}  # ingress", "traefik: {log_level: DEBUG}")
+    replace_in(repo / "scaffold.yaml", TRAEFIK_LINE, "traefik: {version: 41.3.0, log_level: DEBUG}")
     before = file_stats(repo)
 
     run = ok(invoke("diff", "-C", repo))
@@ -535,7 +547,10 @@ def test_add_pulls_in_and_records_what_the_component_needs(
 
 def test_add_with_set_records_the_option_and_renders_it(repo: Path) -> None:
     ok(invoke("add", "longhorn", "--set", "default_storage_class=false", "-C", repo))
-    assert answers(repo)["components"]["longhorn"] == {"default_storage_class": False}
+    assert answers(repo)["components"]["longhorn"] == {
+        "version": "1.12.1",
+        "default_storage_class": False,
+    }
     assert "defaultClass: false" in text(repo, "kubernetes/system/longhorn/values.yaml")
 
 
@@ -620,12 +635,14 @@ def test_add_keeps_comments_order_and_quoting_of_scaffold_yaml(repo: Path) -> No
     (repo / "scaffold.yaml").write_text(styled, encoding="utf-8")
     commit(repo)
     ok(invoke("add", "longhorn", "-C", repo))
-    assert text(repo, "scaffold.yaml") == styled + "  longhorn: {}\n"
+    assert text(repo, "scaffold.yaml") == styled + LONGHORN_BLOCK
 
 
 def test_regenerate_never_reformats_scaffold_yaml(repo: Path) -> None:
-    hand_written = text(repo, "scaffold.yaml").replace(
-        "  metallb: {}\n", "  metallb:\n    addresses:\n    - 10.0.0.1-10.0.0.9\n"
+    original = text(repo, "scaffold.yaml")
+    assert original.count(METALLB_BLOCK) == 1
+    hand_written = original.replace(
+        METALLB_BLOCK, METALLB_BLOCK + "    addresses:\n    - 10.0.0.1-10.0.0.9\n"
     )
     (repo / "scaffold.yaml").write_text(hand_written, encoding="utf-8")
     commit(repo)
@@ -634,10 +651,19 @@ def test_regenerate_never_reformats_scaffold_yaml(repo: Path) -> None:
     assert text(repo, "scaffold.yaml") == hand_written
 
 
-def test_add_keeps_a_comment_next_to_the_key_it_describes(repo: Path) -> None:
-    content = text(repo, "scaffold.yaml").replace(
-        "  metallb: {}\n", "  metallb: {}  # for traefik\n"
-    )
+@pytest.mark.parametrize(
+    "commented",
+    [
+        # Flow style, as scaffold itself writes an entry that carries a comment.
+        "  metallb: {version: 0.16.1}  # for traefik\n",
+        "  metallb:\n    version: 0.16.1  # for traefik\n",
+    ],
+    ids=["flow", "block"],
+)
+def test_add_keeps_a_comment_next_to_the_key_it_describes(repo: Path, commented: str) -> None:
+    original = text(repo, "scaffold.yaml")
+    assert original.count(METALLB_BLOCK) == 1
+    content = original.replace(METALLB_BLOCK, commented)
     content += "\n# Certificates: see docs/tls.md\ncatalog_paths: []\n"
     (repo / "scaffold.yaml").write_text(content, encoding="utf-8")
     commit(repo)
@@ -645,7 +671,9 @@ def test_add_keeps_a_comment_next_to_the_key_it_describes(repo: Path) -> None:
     lines = text(repo, "scaffold.yaml").splitlines()
     comment = lines.index("# Certificates: see docs/tls.md")
     assert lines[comment + 1] == "catalog_paths: []"
-    assert "  longhorn: {}" in lines[:comment]
+    assert "  longhorn:" in lines[:comment]
+    # Longhorn goes right after the commented entry, which keeps its comment.
+    assert text(repo, "scaffold.yaml") == content.replace(commented, commented + LONGHORN_BLOCK)
 
 
 def test_add_set_records_typed_values(repo: Path) -> None:

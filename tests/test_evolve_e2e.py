@@ -34,8 +34,28 @@ components:
     # pinned to what the cluster runs today
     version: v1.14.4  # bump with `scaffold upgrade`
 """
-AFTER_INIT = ANSWERS + "  argocd: {}\n  metallb: {}\n"
-AFTER_ADD = AFTER_INIT + "  longhorn: {}\n"
+# scaffold records the pinned chart version of every chart component it renders.
+AFTER_INIT = """\
+# Bob's homelab: answers for scaffold (kept by hand)
+repo_url: https://github.com/alice/homelab-infrastructure.git  # the GitOps remote
+target_revision: main
+domain: lab.example.com
+email: admin@example.com
+
+components:
+  # Ingress first; scaffold pulls in MetalLB for its address.
+  traefik:
+    version: 41.3.0
+  test-app: {}  # smoke test, remove later
+  cert-manager:
+    # pinned to what the cluster runs today
+    version: v1.14.4  # bump with `scaffold upgrade`
+  argocd:
+    version: 10.1.1
+  metallb:
+    version: 0.16.1
+"""
+AFTER_ADD = AFTER_INIT + "  longhorn:\n    version: 1.12.1\n"
 AFTER_UPGRADE = AFTER_ADD.replace("version: v1.14.4  # bump with", "version: v1.21.1  # bump with")
 
 TRAEFIK_VALUES = "kubernetes/system/traefik/values.yaml"
@@ -316,6 +336,9 @@ def test_add_to_300_instances_rewrites_only_what_changes(tmp_path: Path) -> None
         f"{ARGOCD_CONFIG}/projects.yaml",
         f"{ARGOCD_CONFIG}/grafana.yaml",
         "kubernetes/system/grafana/values.yaml",
+        # Renovate learns the new chart, so it bumps scaffold.yaml and the Application together.
+        "renovate.json",
     }
+    assert '"grafana chart"' in (root / "renovate.json").read_text(encoding="utf-8")
     assert after[f"{ARGOCD_CONFIG}/root-app.yaml"] == before[f"{ARGOCD_CONFIG}/root-app.yaml"]
     assert waves(root)["grafana"] == "1"

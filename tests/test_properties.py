@@ -208,7 +208,7 @@ def ip_ranges(draw: st.DrawFn) -> list[str] | str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Known bugs (each pinned by a strict xfail below); the main properties leave these inputs out.
+# Inputs that once hit known bugs (fixed; their tests at the end of this file now guard them).
 
 
 # YAML 1.2 c-printable: what a YAML document may hold raw.
@@ -232,8 +232,8 @@ def raw_unprintable(value: str) -> bool:
 
 
 def known_bug(value: Any) -> bool:
-    """True for the inputs the xfail tests at the end cover: raw unprintable characters, and a
-    line break that a ``...$`` validator lets through at the end of a one-line value."""
+    """True for inputs to leave out of the main properties: none since the fixes (raw
+    unprintable characters, a trailing line break through a ``...$`` validator)."""
     # All fixed: validators refuse a trailing line break and unprintable characters, and
     # to_yaml_value escapes what YAML forbids. Kept as the one place to exclude inputs again.
     del value
@@ -720,7 +720,7 @@ def test_a_chart_version_is_stored_without_surrounding_blanks() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Known bugs, pinned (strict xfail: they fail today; a fix makes them pass, then drop the mark)
+# Once known bugs, now fixed: these pin the fixes (unprintables, YAML look-alike names, OCI).
 
 
 @pytest.mark.parametrize("char", ["\x7f", "\x80", "\x9b", "\ufffe"])

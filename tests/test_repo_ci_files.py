@@ -61,9 +61,9 @@ components:
 
 
 @pytest.fixture(scope="module")
-def stacks(all_stacks: dict[str, Generated], tmp_path_factory: pytest.TempPathFactory) -> dict[
-    str, Generated
-]:
+def stacks(
+    all_stacks: dict[str, Generated], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Generated]:
     """The full stack, every example, and a stack of generic chart instances (OCI included)."""
     base = tmp_path_factory.mktemp("instances")
     config = write_config(base / "instances.yaml", INSTANCES)
@@ -121,9 +121,9 @@ def pattern_list_matches(value: str, patterns: Iterable[str]) -> bool:
     return all(pattern_matches(value, p) for p in negative)
 
 
-def manager_files(config: Mapping[str, Any], patterns: Iterable[str], files: Iterable[str]) -> set[
-    str
-]:
+def manager_files(
+    config: Mapping[str, Any], patterns: Iterable[str], files: Iterable[str]
+) -> set[str]:
     """The files a manager reads: ``ignorePaths`` filtered out, then any pattern matches."""
     ignored = config.get("ignorePaths", [])
     kept = [
@@ -341,8 +341,10 @@ def test_renovate_json_is_valid_for_renovate(stacks: dict[str, Generated]) -> No
     validator = Draft7Validator(schema)
     for name, generated in stacks.items():
         config = renovate_config(generated)
-        errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in
-                  validator.iter_errors(config)]
+        errors = [
+            f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+            for e in validator.iter_errors(config)
+        ]
         assert not errors, f"{name}: {errors[:5]}"
         assert _unknown_keys(config, schema) == [], name
 
@@ -504,20 +506,21 @@ def commit(root: Path, message: str) -> None:
 def test_a_renovate_chart_bump_survives_regenerate(tmp_path: Path) -> None:
     """Renovate changes the version in both files; regenerate then agrees and adds what follows
     the version (README), and a second run changes nothing."""
-    config = write_config(tmp_path / "answers.yaml", f"repo_url: {REPO_URL}\ncomponents:\n"
-                                                     "  metallb: {}\n")
-    generated = generate(tmp_path / "repo", "--config", config)
+    answers = f"repo_url: {REPO_URL}\ncomponents:\n  metallb: {{}}\n"
+    generated = generate(tmp_path / "repo", "--config", write_config(tmp_path / "a.yaml", answers))
     root = generated.root
     commit(root, "init")
-    renovate = renovate_config(generated)
     answers_path = root / ANSWERS
     app_path = root / APPLICATIONS / "metallb.yaml"
-    (dep,) = [d for deps in custom_deps(renovate, ANSWERS, answers_path.read_text()) for d in deps
-              if d.name == "metallb"]
+    found = custom_deps(renovate_config(generated), ANSWERS, answers_path.read_text())
+    (dep,) = [d for deps in found for d in deps if d.name == "metallb"]
     new = "0.16.2"
     # What Renovate does: replace the current value inside each matched string, and commit.
-    for path, old_text in ((answers_path, f"version: {dep.version}"),
-                           (app_path, f'targetRevision: "{dep.version}"')):
+    edits = {
+        answers_path: f"version: {dep.version}",
+        app_path: f'targetRevision: "{dep.version}"',
+    }
+    for path, old_text in edits.items():
         content = path.read_text()
         assert content.count(old_text) == 1, path
         path.write_text(content.replace(old_text, old_text.replace(dep.version, new)))

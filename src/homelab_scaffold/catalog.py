@@ -493,7 +493,8 @@ def _check_instance_name(catalog: Catalog, name: str) -> None:
     try:
         check_k8s_name(name)
     except ValueError as exc:
-        raise CatalogError(f"components.{name}: {name!r} is not a valid name: {exc}") from None
+        shown = name if name.isprintable() else repr(name)
+        raise CatalogError(f"components.{shown}: {name!r} is not a valid name: {exc}") from None
     if name in RESERVED_NAMES:
         reserved = ", ".join(sorted(RESERVED_NAMES))
         raise CatalogError(

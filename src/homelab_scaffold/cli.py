@@ -81,6 +81,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 def _write_traceback() -> Path:
     import tempfile
     import traceback
+    from pathlib import Path
 
     with tempfile.NamedTemporaryFile(
         "w", prefix="scaffold-crash-", suffix=".log", delete=False, encoding="utf-8"

@@ -29,6 +29,7 @@ from homelab_scaffold.secretvalues import (
     VALUES_FILE,
     NewSecret,
     ProvidedSecret,
+    argon2id,
     cached_argon2id,
     fill_values,
     missing_provided,
@@ -173,7 +174,9 @@ def render_answers(
     files.update(render_skeleton(skeleton_variables(plan)))
     values, created = fill_values(plan, existing_secrets or {}, fresh_secrets)
     used: dict[str, str] = {}
-    manifests = render_secrets(plan, values, {"argon2id": cached_argon2id(hash_cache or {}, used)})
+    # argon2id is looked up here, at call time, so tests can swap in a cheap hash.
+    hasher = cached_argon2id(hash_cache or {}, used, argon2id)
+    manifests = render_secrets(plan, values, {"argon2id": hasher})
     rendered = Rendered(
         plan,
         dict(sorted(files.items())),

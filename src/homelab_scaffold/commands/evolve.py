@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark
 from ruamel.yaml.tokens import CommentToken
 
@@ -24,7 +24,7 @@ from homelab_scaffold.pipeline import load_catalog_for
 from homelab_scaffold.render import SECRETS_DIR
 from homelab_scaffold.state import STATE_FILE
 from homelab_scaffold.sync import Repo, SyncPlan, open_repo, plan_sync
-from homelab_scaffold.write import FileChange, apply_changes, unified_diff
+from homelab_scaffold.write import FileChange, apply_changes, recover_interrupted, unified_diff
 
 _NOT_CHECKED_FOR_DIRT = {ANSWERS_FILE, STATE_FILE}
 
@@ -69,7 +69,10 @@ def pinned_version(entry: Component, values: dict[str, Any]) -> dict[str, Any]:
 def _new_entry(values: dict[str, Any]) -> CommentedMap:
     if not values:
         return _empty_map()
-    result = CommentedMap(values)
+    # Round-trip types all the way down, so comments can hang on the last line.
+    result = CommentedMap(
+        {k: CommentedSeq(v) if isinstance(v, list) else v for k, v in values.items()}
+    )
     result.fa.set_block_style()
     return result
 
@@ -80,16 +83,27 @@ def _empty_map() -> CommentedMap:
     return result
 
 
-def _detach_trailing_comment(mapping: CommentedMap) -> str | None:
-    """Cut the comment lines that follow the last entry (they belong to what comes after)."""
-    node, last = mapping, None
+def _last_entry(mapping: CommentedMap) -> tuple[CommentedMap | CommentedSeq, Any, int]:
+    """Where the comment lines after ``mapping`` hang: the innermost collection holding its last
+    line, that line's key or index (None when empty), and the slot of ``ca.items`` they use."""
+    node: CommentedMap | CommentedSeq = mapping
+    last: Any = None
     while len(node):
-        last = list(node)[-1]
+        last = list(node)[-1] if isinstance(node, CommentedMap) else len(node) - 1
         value = node[last]
-        if not (isinstance(value, CommentedMap) and len(value)):
+        if not (isinstance(value, CommentedMap | CommentedSeq) and len(value)):
+            break
+        if value.fa.flow_style():
+            # A flow collection is one line: its comment hangs on the parent's entry.
             break
         node = value
-    token = node.ca.items.get(last, [None, None, None, None])[2] if last is not None else None
+    return node, last, 0 if isinstance(node, CommentedSeq) else 2
+
+
+def _detach_trailing_comment(mapping: CommentedMap) -> str | None:
+    """Cut the comment lines that follow the last entry (they belong to what comes after)."""
+    node, last, slot = _last_entry(mapping)
+    token = node.ca.items.get(last, [None, None, None, None])[slot] if last is not None else None
     if token is None:
         return None
     first, _, rest = token.value.partition("\n")
@@ -104,12 +118,10 @@ def append_entry(mapping: CommentedMap, key: str, value: Any) -> None:
     trailing = _detach_trailing_comment(mapping)
     mapping[key] = value
     if trailing is not None:
-        mapping.ca.items[key] = [
-            None,
-            None,
-            CommentToken("\n" + trailing, CommentMark(0), None),
-            None,
-        ]
+        node, last, slot = _last_entry(mapping)
+        comment: list[CommentToken | None] = [None, None, None, None]
+        comment[slot] = CommentToken("\n" + trailing, CommentMark(0), None)
+        node.ca.items[last] = comment
 
 
 def check_clean(repo: Repo, plan: SyncPlan) -> None:
@@ -136,6 +148,9 @@ def run_sync(
     plan = plan_sync(repo, doc, force=force)
     if not force and not dry_run:
         check_clean(repo, plan)
+    if not dry_run:
+        # Leftovers of a run that was killed mid-write, also for files this run leaves alone.
+        recover_interrupted(repo.root / c.path for c in (*plan.changes, plan.state_change))
     if not dry_run and plan.writes:
         tracked = [c for c in plan.changes if c.writes]
         apply_changes(repo.root, tracked, last=[plan.state_change])
@@ -250,13 +265,16 @@ def add_component(
     target = components.get(key)
     if not isinstance(target, dict) or CHART_VERSION not in target:
         values = {**pinned_version(entry, values), **values}
-    if not isinstance(target, CommentedMap):
-        target = _empty_map()
-        append_entry(components, key, target)
-    for option, value in values.items():
-        target[option] = value
-    if values:
-        target.fa.set_block_style()
+    if key not in components:
+        # Filled before it is appended, so the comment lines after the last entry move below it.
+        append_entry(components, key, _new_entry(values))
+    elif not isinstance(target, CommentedMap):
+        components[key] = _new_entry(values)
+    else:
+        for option, value in values.items():
+            target[option] = value
+        if values:
+            target.fa.set_block_style()
     return doc, record_selection(repo, doc)
 
 

@@ -222,13 +222,29 @@ def _with_documents(
     return source, problems, ""
 
 
-def parse_yaml_documents(text: str) -> tuple[list[Any], tuple[str, int | None] | None]:
-    """Every document of a YAML stream, or (message, 1-based line) when it does not parse."""
+def _fast_load_all(text: str) -> list[Any]:
+    """libyaml's C parser (much faster than pure Python); refuses duplicate keys, so that the
+    careful ruamel parser reports them."""
     import yaml as pyyaml
 
+    base = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)
+
+    class _UniqueKeys(base):  # type: ignore[valid-type,misc]
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            keys = [self.construct_object(k, deep=True) for k, _ in node.value]
+            hashable = [k for k in keys if isinstance(k, str | int | float | bool)]
+            if len(set(hashable)) != len(hashable):
+                raise pyyaml.YAMLError("duplicate key")
+            return super().construct_mapping(node, deep=deep)
+
+    return list(pyyaml.load_all(text, Loader=_UniqueKeys))
+
+
+def parse_yaml_documents(text: str) -> tuple[list[Any], tuple[str, int | None] | None]:
+    """Every document of a YAML stream, or (message, 1-based line) when it does not parse."""
     try:
-        return list(pyyaml.load_all(text, Loader=pyyaml.CSafeLoader)), None
-    except pyyaml.YAMLError:
+        return list(_fast_load_all(text)), None
+    except Exception:  # anything odd: the careful parser below says exactly what
         pass
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
