@@ -17,7 +17,7 @@ from homelab_scaffold.catalog import GENERIC_KEY, Catalog, Component, with_insta
 from homelab_scaffold.commands.init import CHART_VERSION
 from homelab_scaffold.errors import ConfigError, MergeConflictError, RepoError, UsageError
 from homelab_scaffold.gitutil import dirty_paths
-from homelab_scaffold.graph import ALWAYS_SELECTED, resolve_selection
+from homelab_scaffold.graph import ALWAYS_SELECTED, build_plan, resolve_selection
 from homelab_scaffold.keymoves import moved_keys
 from homelab_scaffold.options import check_version
 from homelab_scaffold.pipeline import load_catalog_for
@@ -371,7 +371,21 @@ def remove_command(component: str, directory: Path, dry_run: bool, force: bool) 
             f"cannot remove {component}: {', '.join(dependants)} need(s) it; remove those first"
         )
     del components[component]
+    _refuse_implicit_return(repo, doc, component)
     run_sync(repo, doc, force=force, dry_run=dry_run)
+
+
+def _refuse_implicit_return(repo: Repo, doc: Any, component: str) -> None:
+    """A component the plan selects by itself (the sealed-secrets controller while Secrets are
+    sealed) would come straight back: say why instead of doing nothing."""
+    answers = parse_answers(doc, ANSWERS_FILE)
+    plan = build_plan(answers, load_catalog_for(answers, repo.root), ANSWERS_FILE)
+    if component in plan.components:
+        users = ", ".join(plan.components[component].needed_by) or "the stack"
+        raise UsageError(
+            f"cannot remove {component}: {users} need(s) it while `secrets: sealed-secrets`; "
+            "set `secrets: manual` in scaffold.yaml first, or remove those"
+        )
 
 
 @click.command("upgrade")
