@@ -50,5 +50,6 @@ def list_command(with_options: bool, catalogs: tuple[Path, ...]) -> None:
     if with_options:
         ui.info("")
         ui.info(
-            "Global settings: repo_url, target_revision, domain, email, timezone, catalog_paths"
+            "Global settings: repo_url, target_revision, domain, email, timezone, "
+            "secrets (sealed-secrets | manual), catalog_paths"
         )
