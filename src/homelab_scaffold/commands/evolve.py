@@ -14,6 +14,7 @@ from ruamel.yaml.tokens import CommentToken
 from homelab_scaffold import ui
 from homelab_scaffold.answers import ANSWERS_FILE, parse_answers
 from homelab_scaffold.catalog import GENERIC_KEY, Catalog, Component, with_instances
+from homelab_scaffold.commands.common import directory_option
 from homelab_scaffold.commands.init import CHART_VERSION
 from homelab_scaffold.errors import ConfigError, MergeConflictError, RepoError, UsageError
 from homelab_scaffold.gitutil import dirty_paths
@@ -202,14 +203,9 @@ def report_sync(plan: SyncPlan, dry_run: bool, notes: list[str]) -> None:
         )
 
 
+_REPO_HELP = "The homelab repository (default: the current folder)."
 _common = [
-    click.option(
-        "-C",
-        "directory",
-        type=click.Path(path_type=Path, file_okay=False),
-        default=Path(),
-        help="The homelab repository (default: the current folder).",
-    ),
+    directory_option(_REPO_HELP),
     click.option("--dry-run", is_flag=True, help="Print the diff; write nothing."),
     click.option(
         "--force", is_flag=True, help="Touch files with uncommitted changes; delete edited files."
@@ -433,13 +429,7 @@ def regenerate_command(directory: Path, dry_run: bool, force: bool) -> None:
 
 
 @click.command("diff")
-@click.option(
-    "-C",
-    "directory",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path(),
-    help="The homelab repository (default: the current folder).",
-)
+@directory_option(_REPO_HELP)
 def diff_command(directory: Path) -> None:
     """Show what `scaffold regenerate` would change, as a unified diff."""
     repo = open_repo(directory)

@@ -7,26 +7,14 @@ from pathlib import Path
 import click
 
 from homelab_scaffold import ui
+from homelab_scaffold.commands.common import directory_option, output_option
 from homelab_scaffold.errors import NetworkError
 from homelab_scaffold.outdated import check_outdated, text_lines, to_json, unreachable
 
 
 @click.command("outdated")
-@click.option(
-    "-C",
-    "--directory",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=Path(),
-    show_default="current directory",
-    help="The repository whose Helm Applications are checked.",
-)
-@click.option(
-    "--output",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="An aligned table for people, or JSON for scripts.",
-)
+@directory_option("The repository whose Helm Applications are checked.", must_exist=True)
+@output_option("An aligned table for people, or JSON for scripts.")
 @click.option("--pre-releases", is_flag=True, help="Also list pre-release versions (1.2.0-rc.1).")
 @click.option(
     "--timeout",

@@ -18,6 +18,7 @@ import click
 from homelab_scaffold import ui
 from homelab_scaffold.answers import ANSWERS_FILE, parse_answers
 from homelab_scaffold.catalog import SecretSpec
+from homelab_scaffold.commands.common import directory_option
 from homelab_scaffold.commands.evolve import check_clean, report_sync
 from homelab_scaffold.errors import UsageError
 from homelab_scaffold.graph import Plan, build_plan
@@ -35,14 +36,10 @@ from homelab_scaffold.write import apply_changes
 
 
 def _directory(func: Callable[..., Any]) -> Callable[..., Any]:
-    option = click.option(
-        "-C",
-        "directory",
-        type=click.Path(path_type=Path, file_okay=False),
-        default=Path(),
-        help="The homelab repository (default: the current folder).",
-    )
-    return option(func)
+    decorated: Callable[..., Any] = directory_option(
+        "The homelab repository (default: the current folder)."
+    )(func)
+    return decorated
 
 
 def _force(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -7,27 +7,15 @@ from pathlib import Path
 import click
 
 from homelab_scaffold import ui
+from homelab_scaffold.commands.common import directory_option, output_option
 from homelab_scaffold.errors import ValidationFailed
 from homelab_scaffold.validate import ValidateOptions, validate_repo
 from homelab_scaffold.validate.report import text_lines, to_json
 
 
 @click.command("validate")
-@click.option(
-    "-C",
-    "--directory",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=Path(),
-    show_default="current directory",
-    help="The repository to check.",
-)
-@click.option(
-    "--output",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Plain lines for people, or JSON for scripts.",
-)
+@directory_option("The repository to check.", must_exist=True)
+@output_option("Plain lines for people, or JSON for scripts.")
 @click.option(
     "--schema-location",
     "schema_locations",
