@@ -23,7 +23,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from homelab_scaffold import sealing
 from homelab_scaffold.errors import RepoError, UsageError
+from homelab_scaffold.seal import key_files
 from homelab_scaffold.sealing import KeyPair
+from homelab_scaffold.write import FileChange, apply_changes
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -298,14 +300,20 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+def write_pair(key_pair: KeyPair, root: Path) -> Path:
+    """Write the key files the way every command does: seal.key_files through write.py."""
+    files = key_files(key_pair)
+    apply_changes(root, [FileChange(path, "create", text, 0o600) for path, text in files.items()])
+    return root / "secrets" / "sealing-key"
+
+
 @pytest.mark.parametrize("umask", [0o000, 0o022, 0o077])
 def test_written_key_files_are_private_whatever_the_umask(
     tmp_path: Path, key_pair: KeyPair, umask: int, restore_umask: None
 ) -> None:
-    directory = tmp_path / "secrets" / "sealing-key"
     os.umask(umask)
 
-    sealing.write_key_pair(key_pair, directory)
+    directory = write_pair(key_pair, tmp_path)
 
     assert mode(directory) == 0o700
     assert mode(directory / "tls.key") == 0o600
@@ -313,42 +321,8 @@ def test_written_key_files_are_private_whatever_the_umask(
     assert sorted(p.name for p in directory.iterdir()) == ["tls.crt", "tls.key"]
 
 
-def test_write_tightens_an_existing_folder(tmp_path: Path, key_pair: KeyPair) -> None:
-    directory = tmp_path / "keys"
-    directory.mkdir(mode=0o755)
-    directory.chmod(0o755)
-
-    sealing.write_key_pair(key_pair, directory)
-
-    assert mode(directory) == 0o700
-
-
 def test_write_then_load_returns_the_same_pair(tmp_path: Path, key_pair: KeyPair) -> None:
-    sealing.write_key_pair(key_pair, tmp_path / "keys")
-
-    assert sealing.load_key_pair(tmp_path / "keys") == key_pair
-
-
-def test_write_refuses_to_overwrite_without_replace(
-    tmp_path: Path, key_pair: KeyPair, other_key_pair: KeyPair
-) -> None:
-    sealing.write_key_pair(key_pair, tmp_path)
-
-    with pytest.raises(RepoError, match="refusing to overwrite"):
-        sealing.write_key_pair(other_key_pair, tmp_path)
-    assert sealing.load_key_pair(tmp_path) == key_pair
-
-
-def test_write_with_replace_rotates_the_pair(
-    tmp_path: Path, key_pair: KeyPair, other_key_pair: KeyPair
-) -> None:
-    sealing.write_key_pair(key_pair, tmp_path)
-
-    sealing.write_key_pair(other_key_pair, tmp_path, replace=True)
-
-    assert sealing.load_key_pair(tmp_path) == other_key_pair
-    assert mode(tmp_path / "tls.key") == 0o600
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["tls.crt", "tls.key"]
+    assert sealing.load_key_pair(write_pair(key_pair, tmp_path)) == key_pair
 
 
 def test_load_reports_a_missing_key(tmp_path: Path) -> None:
@@ -359,12 +333,12 @@ def test_load_reports_a_missing_key(tmp_path: Path) -> None:
 def test_load_rejects_a_mismatched_pair(
     tmp_path: Path, key_pair: KeyPair, other_key_pair: KeyPair
 ) -> None:
-    sealing.write_key_pair(
+    directory = write_pair(
         KeyPair(key_pair.private_key_pem, other_key_pair.certificate_pem), tmp_path
     )
 
     with pytest.raises(RepoError, match="does not belong to"):
-        sealing.load_key_pair(tmp_path)
+        sealing.load_key_pair(directory)
 
 
 # --- documents ----------------------------------------------------------------------------

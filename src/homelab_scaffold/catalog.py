@@ -75,11 +75,6 @@ class Chart:
     version: str
     known: tuple[str, str] | None = None
 
-    @property
-    def is_oci(self) -> bool:
-        """True for an OCI registry (no index.yaml to read)."""
-        return self.repo.startswith("oci://") or "://" not in self.repo
-
 
 @dataclass(frozen=True)
 class AppSpec:

@@ -81,10 +81,6 @@ class Plan:
         """Components selected because others need them -> who needs them."""
         return {n: c.needed_by for n, c in self.components.items() if c.needed_by}
 
-    def app(self, name: str) -> PlannedApp:
-        """The planned Application called ``name``."""
-        return next(app for app in self.apps if app.name == name)
-
 
 def resolve_selection(catalog: Catalog, requested: Iterable[str]) -> dict[str, tuple[str, ...]]:
     """Close the requested set over dependencies: name -> components that pulled it in."""

@@ -20,7 +20,6 @@ import datetime
 import functools
 import os
 import re
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,72 +127,8 @@ def _self_signed_certificate(
     )
 
 
-def write_key_pair(key_pair: KeyPair, directory: Path, *, replace: bool = False) -> None:
-    """Write the key pair as ``tls.key`` and ``tls.crt``: files mode 0600, folder mode 0700.
-
-    Each file is created with mode 0600 from the start and moved into place, so no
-    readable copy ever exists, whatever the umask.
-
-    Args:
-        key_pair: The pair to write.
-        directory: The (gitignored) key folder; created when missing.
-        replace: Overwrite an existing pair (key rotation). Without it an existing pair is
-            kept, because every SealedSecret sealed with it would become undecryptable.
-
-    Raises:
-        RepoError: A key file exists and ``replace`` is false, or the files cannot be written.
-    """
-    targets = {
-        directory / KEY_FILE: key_pair.private_key_pem,
-        directory / CERTIFICATE_FILE: key_pair.certificate_pem,
-    }
-    if not replace:
-        existing = sorted(str(path) for path in targets if path.exists())
-        if existing:
-            raise RepoError(
-                f"{existing[0]} already exists; refusing to overwrite the sealing key "
-                "(rotate it explicitly to replace it)"
-            )
-    staged: list[tuple[Path, Path]] = []
-    try:
-        _make_private_directory(directory)
-        for path, data in targets.items():
-            staged.append((_write_private_temp(path, data), path))
-        for temp, path in staged:
-            temp.replace(path)
-    except OSError as e:
-        for temp, _ in staged:
-            temp.unlink(missing_ok=True)
-        raise RepoError(f"cannot write the sealing key to {directory}: {e.strerror or e}") from e
-
-
-def _make_private_directory(directory: Path) -> None:
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    # mkdir's mode is filtered by the umask and ignored for an existing folder.
-    directory.chmod(0o700)
-
-
-def _write_private_temp(path: Path, data: bytes) -> Path:
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(temp, flags, 0o600)
-    try:
-        # The umask may have removed the owner's bits; never adds any for others.
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb", closefd=False) as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    finally:
-        os.close(fd)
-    return temp
-
-
 def load_key_pair(directory: Path) -> KeyPair:
-    """Read the key pair written by :func:`write_key_pair` and check that it belongs together.
+    """Read the key pair (``tls.key``, ``tls.crt`` in ``directory``) and check it belongs together.
 
     Raises:
         RepoError: A file is missing or unreadable, or the key and certificate do not match.
