@@ -425,7 +425,7 @@ def test_image_versions_follow_the_supported_lines(full: Rendered) -> None:
 def test_network_policy_admits_only_traefik(full: Rendered, app: str) -> None:
     policy = the_one(full, app, "NetworkPolicy")["spec"]
     deployment = the_one(full, app, "Deployment")
-    traefik_namespace = full.plan.app("traefik").spec.namespace
+    traefik_namespace = next(a for a in full.plan.apps if a.name == "traefik").spec.namespace
     assert policy["policyTypes"] == ["Ingress"]
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert policy["podSelector"]["matchLabels"].items() <= labels.items()
