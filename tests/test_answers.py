@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from homelab_scaffold.answers import (
+from homelab_scaffold.generate.answers import (
     DEFAULTS,
     PLACEHOLDER_REPO_URL,
     TOP_LEVEL_KEYS,
@@ -19,7 +19,7 @@ from homelab_scaffold.answers import (
     read_answers_file,
 )
 from homelab_scaffold.errors import ConfigError, UsageError
-from homelab_scaffold.options import (
+from homelab_scaffold.catalog.options import (
     check_domain,
     check_email,
     check_int,

@@ -11,9 +11,9 @@ import pytest
 import yaml
 from conftest import Run
 
-from homelab_scaffold.catalog import load_catalog
+from homelab_scaffold.catalog.loader import load_catalog
 from homelab_scaffold.errors import CatalogError
-from homelab_scaffold.versions import is_version
+from homelab_scaffold.catalog.versions import is_version
 
 Scaffold = Callable[..., Run]
 

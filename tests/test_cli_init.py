@@ -32,10 +32,10 @@ from conftest import (
     yaml_documents,
 )
 
-from homelab_scaffold.answers import PLACEHOLDER_REPO_URL
-from homelab_scaffold.catalog import load_catalog
+from homelab_scaffold.generate.answers import PLACEHOLDER_REPO_URL
+from homelab_scaffold.catalog.loader import load_catalog
 from homelab_scaffold.cli import main
-from homelab_scaffold.options import check_ip_ranges
+from homelab_scaffold.catalog.options import check_ip_ranges
 
 Scaffold = Callable[..., Run]
 

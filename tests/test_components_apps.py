@@ -14,7 +14,7 @@ import pytest
 import yaml
 from schema_check import iter_yaml_documents, validate_document
 
-from homelab_scaffold.pipeline import Rendered, render_config
+from homelab_scaffold.generate.pipeline import Rendered, render_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

@@ -21,7 +21,7 @@ from schema_check import (
     validate_helm_values,
 )
 
-from homelab_scaffold.pipeline import Rendered, render_config
+from homelab_scaffold.generate.pipeline import Rendered, render_config
 
 pytestmark = pytest.mark.skipif(
     not shared_available(), reason="../shared/schemas (upstream JSON schemas) is not present"

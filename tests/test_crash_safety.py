@@ -27,9 +27,10 @@ import pytest
 from click.testing import CliRunner
 from conftest import Run, git, without_randomness
 
-from homelab_scaffold import pipeline, write
+from homelab_scaffold.generate import pipeline
+from homelab_scaffold.repo import write
 from homelab_scaffold.cli import main
-from homelab_scaffold.sealing import KeyPair, generate_key_pair
+from homelab_scaffold.generate.sealing_crypto import KeyPair, generate_key_pair
 
 REPO_URL = "https://github.com/alice/homelab-infrastructure.git"
 LEFTOVER_SUFFIXES = (".scaffold-tmp", ".scaffold-bak")
@@ -456,7 +457,7 @@ def test_a_real_sigint_at_a_prompt_leaves_nothing_behind(tmp_path: Path) -> None
 # shells may do; a user's terminal does not, so the script restores the default handler.)
 SIGINT_SCRIPT = """\
 import os, signal, sys
-from homelab_scaffold import write
+from homelab_scaffold.repo import write
 from homelab_scaffold.cli import main
 signal.signal(signal.SIGINT, signal.default_int_handler)
 calls = 0
@@ -546,7 +547,7 @@ def test_an_unexpected_exception_is_one_line_naming_the_traceback_file(
 
 DEBUG_SCRIPT = """\
 import sys
-from homelab_scaffold import pipeline
+from homelab_scaffold.generate import pipeline
 from homelab_scaffold.cli import main
 def crash(*args, **kwargs):
     raise RuntimeError("injected bug")

@@ -25,7 +25,7 @@ from conftest import (
     yaml_documents,
 )
 
-from homelab_scaffold.catalog import load_catalog
+from homelab_scaffold.catalog.loader import load_catalog
 
 REQUIRED_EXAMPLES = {"full-stack", "minimal", "cloudflare"}
 SHARED_SCHEMAS = Path(__file__).resolve().parents[1].parent / "shared" / "schemas"

@@ -11,10 +11,10 @@ import pytest
 import yaml
 from conftest import REPO_URL, Generated, Run, generate, snapshot, write_config, yaml_documents
 
-from homelab_scaffold.answers import parse_answers
-from homelab_scaffold.catalog import AppSpec, Catalog, load_catalog
+from homelab_scaffold.generate.answers import parse_answers
+from homelab_scaffold.catalog.loader import AppSpec, Catalog, load_catalog
 from homelab_scaffold.errors import CatalogError, ConfigError
-from homelab_scaffold.graph import build_plan, compute_waves, resolve_selection
+from homelab_scaffold.generate.plan import build_plan, compute_waves, resolve_selection
 
 Scaffold = Callable[..., Run]
 WAVE = "argocd.argoproj.io/sync-wave"

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from conftest import git_init, snapshot, yaml_documents
 
-from homelab_scaffold.catalog import load_catalog
+from homelab_scaffold.catalog.loader import load_catalog
 
 SCAFFOLD_EXE = Path(sys.executable).with_name("scaffold")
 pytestmark = pytest.mark.skipif(

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from homelab_scaffold.merge import MergeResult, merge_texts
+from homelab_scaffold.repo.merge import MergeResult, merge_texts
 
 GIT = shutil.which("git")
 needs_git = pytest.mark.skipif(GIT is None, reason="git is not installed")

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from conftest import Generated, yaml_documents
 
-from homelab_scaffold.catalog import load_catalog
+from homelab_scaffold.catalog.loader import load_catalog
 
 ARGOCD_CONFIG = "kubernetes/system/argocd-config"
 WAVE = "argocd.argoproj.io/sync-wave"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from helm_repo_server import closed_port_url, helm_index, serve_directory
 
-from homelab_scaffold.outdated import chart_versions, newer_versions
-from homelab_scaffold.versions import require_version
+from homelab_scaffold.inspect.outdated import chart_versions, newer_versions
+from homelab_scaffold.catalog.versions import require_version
 
 
 def application(name: str, repo_url: str, chart: str, version: str, wave: str = "1") -> str:

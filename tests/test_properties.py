@@ -4,7 +4,7 @@ For every kind of user value that reaches a template (domain, e-mail, IP ranges,
 revision, instance names and namespaces, helm-app repo/chart/version, chart versions, free-text
 options), hypothesis draws well-formed values mixed with tricky text (colons, quotes, line
 breaks, ``#``, a leading ``*``/``&``/``!``, unicode, very long strings). A value the validators
-in ``homelab_scaffold.options`` accept is rendered with ``pipeline.render_config``: every YAML
+in ``homelab_scaffold.catalog.options`` accept is rendered with ``pipeline.render_config``: every YAML
 file must parse and the value must read back, unchanged, where it was put. A value they reject
 must make the CLI exit 2 with one line and write nothing.
 
@@ -30,10 +30,10 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis.control import currently_in_test_context
 from hypothesis import strategies as st
 
-from homelab_scaffold import pipeline
-from homelab_scaffold.catalog import load_catalog
+from homelab_scaffold.generate import pipeline
+from homelab_scaffold.catalog.loader import load_catalog
 from homelab_scaffold.cli import main
-from homelab_scaffold.options import (
+from homelab_scaffold.catalog.options import (
     check_domain,
     check_email,
     check_hostname,
@@ -44,7 +44,7 @@ from homelab_scaffold.options import (
     check_url,
     check_version,
 )
-from homelab_scaffold.pipeline import Rendered, render_config
+from homelab_scaffold.generate.pipeline import Rendered, render_config
 
 BOUNDED = settings(
     max_examples=50,

@@ -21,11 +21,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from homelab_scaffold import sealing
+from homelab_scaffold.generate import sealing_crypto as sealing
 from homelab_scaffold.errors import RepoError, UsageError
-from homelab_scaffold.seal import key_files
-from homelab_scaffold.sealing import KeyPair
-from homelab_scaffold.write import FileChange, apply_changes
+from homelab_scaffold.generate.sealed import key_files
+from homelab_scaffold.generate.sealing_crypto import KeyPair
+from homelab_scaffold.repo.write import FileChange, apply_changes
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

@@ -25,11 +25,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from homelab_scaffold import sealing
-from homelab_scaffold.answers import parse_answers
+from homelab_scaffold.generate import sealing_crypto as sealing
+from homelab_scaffold.generate.answers import parse_answers
 from homelab_scaffold.errors import RepoError
-from homelab_scaffold.pipeline import load_catalog_for, render_answers
-from homelab_scaffold.seal import Sealing
+from homelab_scaffold.generate.pipeline import load_catalog_for, render_answers
+from homelab_scaffold.generate.sealed import Sealing
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SEALED_SECRET_SCHEMA = SHARED / "schemas" / "bitnami.com" / "sealedsecret_v1alpha1.json"

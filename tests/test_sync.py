@@ -13,9 +13,9 @@ import yaml
 from conftest import invoke
 
 from homelab_scaffold.errors import RepoError
-from homelab_scaffold.state import STATE_FILE
-from homelab_scaffold.sync import decide, open_repo, plan_sync
-from homelab_scaffold.write import FileChange
+from homelab_scaffold.repo.state import STATE_FILE
+from homelab_scaffold.repo.sync import decide, open_repo, plan_sync
+from homelab_scaffold.repo.write import FileChange
 
 BASE = "a: 1\nb: 2\nc: 3\nd: 4\ne: 5\nf: 6\n"
 MINIMAL = """\
@@ -119,7 +119,7 @@ def test_a_file_no_longer_rendered(current: str | None, force: bool, action: str
 
 
 def test_an_unreadable_file_is_kept_whatever_the_render() -> None:
-    from homelab_scaffold import sync
+    from homelab_scaffold.repo import sync
 
     unreadable = sync._UNREADABLE
     for new in (BASE, None):

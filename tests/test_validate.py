@@ -18,10 +18,10 @@ from conftest import REPO_URL, Generated, generate, git, git_init
 from helm_repo_server import closed_port_url, serve_directory
 
 from homelab_scaffold.errors import NetworkError
-from homelab_scaffold.validate import ValidateOptions, validate_repo
-from homelab_scaffold.validate.apps import expand_braces, glob_match, normalize_url
-from homelab_scaffold.validate.checks_argocd import wave_problem
-from homelab_scaffold.validate.checks_images import image_problem
+from homelab_scaffold.inspect.validate import ValidateOptions, validate_repo
+from homelab_scaffold.inspect.apps import expand_braces, glob_match, normalize_url
+from homelab_scaffold.inspect.checks_argocd import wave_problem
+from homelab_scaffold.inspect.checks_images import image_problem
 
 CORPUS = Path(__file__).resolve().parent / "data" / "broken-repos"
 CLEAN = CORPUS / "_clean"

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from conftest import git, invoke
 
-from homelab_scaffold import write
+from homelab_scaffold.repo import write
 from homelab_scaffold.errors import RepoError
-from homelab_scaffold.write import FileChange, apply_changes, unified_diff
+from homelab_scaffold.repo.write import FileChange, apply_changes, unified_diff
 
 LEFTOVER_SUFFIXES = (".scaffold-tmp", ".scaffold-bak")
 SMALL_STACK = """\
@@ -188,7 +188,7 @@ def test_init_into_an_empty_folder_is_all_or_nothing(
 
 KILL_SCRIPT = """\
 import os, signal, sys
-from homelab_scaffold import write
+from homelab_scaffold.repo import write
 from homelab_scaffold.cli import main
 calls = 0
 def hook(path):

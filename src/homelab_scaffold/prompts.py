@@ -10,11 +10,16 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from homelab_scaffold.answers import DEFAULTS, MANUAL_SECRETS, SEALED_SECRETS, SECRETS_MODES
-from homelab_scaffold.catalog import Catalog, Option
+from homelab_scaffold.catalog.loader import Catalog, Option
+from homelab_scaffold.catalog.options import CHECKERS
 from homelab_scaffold.errors import UsageError
-from homelab_scaffold.graph import ALWAYS_SELECTED, resolve_selection
-from homelab_scaffold.options import CHECKERS
+from homelab_scaffold.generate.answers import (
+    DEFAULTS,
+    MANUAL_SECRETS,
+    SEALED_SECRETS,
+    SECRETS_MODES,
+)
+from homelab_scaffold.generate.plan import ALWAYS_SELECTED, resolve_selection
 
 _SECRETS_MODE_HELP = {
     SEALED_SECRETS: "sealed-secrets: SealedSecrets in Git, decrypted by a controller (recommended)",

@@ -12,20 +12,20 @@ from ruamel.yaml.error import CommentMark
 from ruamel.yaml.tokens import CommentToken
 
 from homelab_scaffold import ui
-from homelab_scaffold.answers import ANSWERS_FILE, parse_answers
-from homelab_scaffold.catalog import GENERIC_KEY, Catalog, Component, with_instances
+from homelab_scaffold.catalog.loader import GENERIC_KEY, Catalog, Component, with_instances
+from homelab_scaffold.catalog.options import check_version
 from homelab_scaffold.commands.common import directory_option
 from homelab_scaffold.commands.init import CHART_VERSION
 from homelab_scaffold.errors import ConfigError, MergeConflictError, RepoError, UsageError
-from homelab_scaffold.gitutil import dirty_paths
-from homelab_scaffold.graph import ALWAYS_SELECTED, build_plan, resolve_selection
-from homelab_scaffold.keymoves import moved_keys
-from homelab_scaffold.options import check_version
-from homelab_scaffold.pipeline import load_catalog_for
-from homelab_scaffold.render import SECRETS_DIR
-from homelab_scaffold.state import STATE_FILE
-from homelab_scaffold.sync import Repo, SyncPlan, open_repo, plan_sync
-from homelab_scaffold.write import FileChange, apply_changes, recover_interrupted, unified_diff
+from homelab_scaffold.generate.answers import ANSWERS_FILE, parse_answers
+from homelab_scaffold.generate.keymoves import moved_keys
+from homelab_scaffold.generate.pipeline import load_catalog_for
+from homelab_scaffold.generate.plan import ALWAYS_SELECTED, build_plan, resolve_selection
+from homelab_scaffold.generate.render import SECRETS_DIR
+from homelab_scaffold.repo.git import dirty_paths
+from homelab_scaffold.repo.state import STATE_FILE
+from homelab_scaffold.repo.sync import Repo, SyncPlan, open_repo, plan_sync
+from homelab_scaffold.repo.write import FileChange, apply_changes, recover_interrupted, unified_diff
 
 _NOT_CHECKED_FOR_DIRT = {ANSWERS_FILE, STATE_FILE}
 

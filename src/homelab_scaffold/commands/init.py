@@ -12,7 +12,9 @@ import click
 from ruamel.yaml.comments import CommentedMap
 
 from homelab_scaffold import ui
-from homelab_scaffold.answers import (
+from homelab_scaffold.catalog.loader import GENERIC_KEY, Catalog
+from homelab_scaffold.errors import UsageError
+from homelab_scaffold.generate.answers import (
     ANSWERS_FILE,
     MANUAL_SECRETS,
     Answers,
@@ -25,20 +27,18 @@ from homelab_scaffold.answers import (
     split_secret_sets,
     to_plain,
 )
-from homelab_scaffold.catalog import GENERIC_KEY, Catalog
-from homelab_scaffold.errors import UsageError
-from homelab_scaffold.gitutil import origin_url
-from homelab_scaffold.graph import SEALED_SECRETS_COMPONENT, build_plan
-from homelab_scaffold.pipeline import Rendered, load_catalog_for, render_answers
-from homelab_scaffold.seal import BOOTSTRAP_FILE, KEY_DIR, key_files
-from homelab_scaffold.secretvalues import (
+from homelab_scaffold.generate.pipeline import Rendered, load_catalog_for, render_answers
+from homelab_scaffold.generate.plan import SEALED_SECRETS_COMPONENT, build_plan
+from homelab_scaffold.generate.sealed import BOOTSTRAP_FILE, KEY_DIR, key_files
+from homelab_scaffold.generate.secret_values import (
     VALUES_FILE,
     check_secret_value,
     missing_provided,
     resolve_secret_name,
     secret_specs,
 )
-from homelab_scaffold.state import (
+from homelab_scaffold.repo.git import origin_url
+from homelab_scaffold.repo.state import (
     SECRET_STATE_FILE,
     SECRET_STATE_MODE,
     STATE_FILE,
@@ -47,14 +47,14 @@ from homelab_scaffold.state import (
     dump_state,
     text_hash,
 )
-from homelab_scaffold.sync import (
+from homelab_scaffold.repo.sync import (
     given_secrets,
     load_sealing,
     missing_secrets_message,
     read_secret_values,
     values_text,
 )
-from homelab_scaffold.write import FileChange, apply_changes
+from homelab_scaffold.repo.write import FileChange, apply_changes
 
 SECRET_MODE = 0o600
 # The option of every chart component that pins its chart version.

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from homelab_scaffold import ui
-from homelab_scaffold.catalog import Catalog, Component, load_catalog
+from homelab_scaffold.catalog.loader import Catalog, Component, load_catalog
 
 
 def describe_component(catalog: Catalog, component: Component, with_options: bool) -> list[str]:

@@ -9,7 +9,7 @@ import click
 from homelab_scaffold import ui
 from homelab_scaffold.commands.common import directory_option, output_option
 from homelab_scaffold.errors import NetworkError
-from homelab_scaffold.outdated import check_outdated, text_lines, to_json, unreachable
+from homelab_scaffold.inspect.outdated import check_outdated, text_lines, to_json, unreachable
 
 
 @click.command("outdated")

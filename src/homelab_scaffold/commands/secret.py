@@ -16,23 +16,29 @@ from typing import Any
 import click
 
 from homelab_scaffold import ui
-from homelab_scaffold.answers import ANSWERS_FILE, parse_answers
-from homelab_scaffold.catalog import SecretSpec
+from homelab_scaffold.catalog.loader import SecretSpec
 from homelab_scaffold.commands.common import directory_option
 from homelab_scaffold.commands.evolve import check_clean, report_sync
 from homelab_scaffold.errors import UsageError
-from homelab_scaffold.graph import Plan, build_plan
-from homelab_scaffold.pipeline import load_catalog_for
-from homelab_scaffold.seal import BOOTSTRAP_FILE, KEY_DIR, Holder, sealing_namespace, secret_holders
-from homelab_scaffold.sealing import generate_key_pair
-from homelab_scaffold.secretvalues import (
+from homelab_scaffold.generate.answers import ANSWERS_FILE, parse_answers
+from homelab_scaffold.generate.pipeline import load_catalog_for
+from homelab_scaffold.generate.plan import Plan, build_plan
+from homelab_scaffold.generate.sealed import (
+    BOOTSTRAP_FILE,
+    KEY_DIR,
+    Holder,
+    sealing_namespace,
+    secret_holders,
+)
+from homelab_scaffold.generate.sealing_crypto import generate_key_pair
+from homelab_scaffold.generate.secret_values import (
     ProvidedSecret,
     check_secret_value,
     resolve_secret_name,
     secret_specs,
 )
-from homelab_scaffold.sync import Repo, SyncPlan, open_repo, plan_sync, read_secret_values
-from homelab_scaffold.write import apply_changes
+from homelab_scaffold.repo.sync import Repo, SyncPlan, open_repo, plan_sync, read_secret_values
+from homelab_scaffold.repo.write import apply_changes
 
 
 def _directory(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -9,8 +9,8 @@ import click
 from homelab_scaffold import ui
 from homelab_scaffold.commands.common import directory_option, output_option
 from homelab_scaffold.errors import ValidationFailed
-from homelab_scaffold.validate import ValidateOptions, validate_repo
-from homelab_scaffold.validate.report import text_lines, to_json
+from homelab_scaffold.inspect.report import text_lines, to_json
+from homelab_scaffold.inspect.validate import ValidateOptions, validate_repo
 
 
 @click.command("validate")

@@ -21,11 +21,11 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from homelab_scaffold.answers import dump_yaml
 from homelab_scaffold.errors import RenderError, RepoError, UsageError
-from homelab_scaffold.graph import SEALED_SECRETS_COMPONENT, Plan
-from homelab_scaffold.render import SECRETS_DIR, render_secrets
-from homelab_scaffold.sealing import (
+from homelab_scaffold.generate.answers import dump_yaml
+from homelab_scaffold.generate.plan import SEALED_SECRETS_COMPONENT, Plan
+from homelab_scaffold.generate.render import SECRETS_DIR, render_secrets
+from homelab_scaffold.generate.sealing_crypto import (
     CERTIFICATE_FILE,
     KEY_FILE,
     KeyPair,
@@ -36,7 +36,7 @@ from homelab_scaffold.sealing import (
     sealed_secret_document,
     unseal,
 )
-from homelab_scaffold.secretvalues import secret_specs
+from homelab_scaffold.generate.secret_values import secret_specs
 
 SEALED_SUFFIX = ".sealedsecret.yaml"
 KEY_DIR = f"{SECRETS_DIR}/sealing-key"

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from homelab_scaffold.validate.apps import ARGO_GROUP, Application, Inventory
-from homelab_scaffold.validate.model import (
+from homelab_scaffold.inspect.apps import ARGO_GROUP, Application, Inventory
+from homelab_scaffold.inspect.model import (
     SYNC_OPTIONS_ANNOTATION,
     Document,
     Problem,
@@ -20,7 +20,7 @@ from homelab_scaffold.validate.model import (
     items,
     text_at,
 )
-from homelab_scaffold.validate.schemas import is_builtin_group
+from homelab_scaffold.inspect.schemas import is_builtin_group
 
 CHECK = "ordering"
 SKIP_DRY_RUN = "SkipDryRunOnMissingResource=true"

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from homelab_scaffold import __version__
-from homelab_scaffold.answers import Answers, parse_answers
-from homelab_scaffold.catalog import Catalog, SecretSpec, load_catalog
-from homelab_scaffold.graph import Plan, build_plan
-from homelab_scaffold.render import SECRETS_DIR, render_plan, render_secrets
-from homelab_scaffold.seal import (
+from homelab_scaffold.catalog.loader import Catalog, SecretSpec, load_catalog
+from homelab_scaffold.generate.answers import Answers, parse_answers
+from homelab_scaffold.generate.plan import Plan, build_plan
+from homelab_scaffold.generate.render import SECRETS_DIR, render_plan, render_secrets
+from homelab_scaffold.generate.sealed import (
     BOOTSTRAP_FILE,
     KEY_DIR,
     Sealing,
@@ -24,8 +24,8 @@ from homelab_scaffold.seal import (
     seal_manifests,
     sealing_namespace,
 )
-from homelab_scaffold.sealing import KeyPair, generate_key_pair
-from homelab_scaffold.secretvalues import (
+from homelab_scaffold.generate.sealing_crypto import KeyPair, generate_key_pair
+from homelab_scaffold.generate.secret_values import (
     VALUES_FILE,
     NewSecret,
     ProvidedSecret,
@@ -35,7 +35,7 @@ from homelab_scaffold.secretvalues import (
     missing_provided,
     secret_specs,
 )
-from homelab_scaffold.skeleton import render_skeleton
+from homelab_scaffold.generate.skeleton import render_skeleton
 
 
 @dataclass(frozen=True)

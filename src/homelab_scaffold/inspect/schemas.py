@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from homelab_scaffold.errors import NetworkError, UsageError
-from homelab_scaffold.validate import remote
-from homelab_scaffold.validate.model import Document, Problem
+from homelab_scaffold.inspect import http
+from homelab_scaffold.inspect.model import Document, Problem
 
 CHECK = "schema"
 CATALOG_URL = "https://raw.githubusercontent.com/datreeio/CRDs-catalog/main"
@@ -210,7 +210,7 @@ class SchemaStore:
 
     def fetch(self, url: str) -> bytes | None:
         """Read a URL (None when it does not exist)."""
-        return remote.fetch(url, self.timeout)
+        return http.fetch(url, self.timeout)
 
     def announce_download(self, catalog_url: str, cache_dir: Path) -> None:
         """Tell the user once that schemas are being downloaded, and where to."""

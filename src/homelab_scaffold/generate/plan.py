@@ -16,11 +16,18 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
-from homelab_scaffold.answers import Answers
-from homelab_scaffold.catalog import GENERIC_KEY, AppSpec, Catalog, Chart, Component, with_instances
+from homelab_scaffold.catalog.loader import (
+    GENERIC_KEY,
+    AppSpec,
+    Catalog,
+    Chart,
+    Component,
+    with_instances,
+)
+from homelab_scaffold.catalog.versions import require_version
 from homelab_scaffold.errors import ConfigError
-from homelab_scaffold.secretvalues import secret_users
-from homelab_scaffold.versions import require_version
+from homelab_scaffold.generate.answers import Answers
+from homelab_scaffold.generate.secret_values import secret_users
 
 ALWAYS_SELECTED = ("argocd",)
 ROOT_APP = "argocd"

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from homelab_scaffold.validate.apps import (
+from homelab_scaffold.inspect.apps import (
     ARGO_GROUP,
     Application,
     AppSource,
@@ -19,7 +19,7 @@ from homelab_scaffold.validate.apps import (
     source_members,
     uses_tool,
 )
-from homelab_scaffold.validate.model import WAVE_ANNOTATION, Document, Problem, dig, items
+from homelab_scaffold.inspect.model import WAVE_ANNOTATION, Document, Problem, dig, items
 
 CHECK = "argocd"
 IN_CLUSTER_SERVER = "https://kubernetes.default.svc"

@@ -18,14 +18,14 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
-from homelab_scaffold.errors import ConfigError, UsageError
-from homelab_scaffold.options import (
+from homelab_scaffold.catalog.options import (
     check_domain,
     check_email,
     check_revision,
     check_string,
     check_url,
 )
+from homelab_scaffold.errors import ConfigError, UsageError
 
 ANSWERS_FILE = "scaffold.yaml"
 # How Secrets reach the cluster: sealed into Git (default), or gitignored manifests applied by hand.

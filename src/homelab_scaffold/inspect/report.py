@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from homelab_scaffold.validate.model import Problem, Report
+from homelab_scaffold.inspect.model import Problem, Report
 
 
 def location(problem: Problem) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from homelab_scaffold.validate.model import Document, Problem, Repo, SourceFile
+from homelab_scaffold.inspect.model import Document, Problem, Repo, SourceFile
 
 YAML_SUFFIXES = (".yaml", ".yml")
 MAX_BYTES = 4 * 1024 * 1024

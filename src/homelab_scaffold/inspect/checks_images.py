@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from homelab_scaffold.validate.apps import Inventory
-from homelab_scaffold.validate.model import Document, Problem
+from homelab_scaffold.inspect.apps import Inventory
+from homelab_scaffold.inspect.model import Document, Problem
 
 CHECK = "images"
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")

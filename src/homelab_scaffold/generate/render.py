@@ -13,11 +13,11 @@ from typing import Any
 
 import jinja2
 
+from homelab_scaffold.catalog.resources import templates_root
+from homelab_scaffold.catalog.versions import version_at_least, version_below
 from homelab_scaffold.errors import RenderError
-from homelab_scaffold.graph import Plan, PlannedApp, PlannedComponent
-from homelab_scaffold.resources import templates_root
-from homelab_scaffold.versions import version_at_least, version_below
-from homelab_scaffold.yamltext import to_yaml_flow, to_yaml_value
+from homelab_scaffold.generate.plan import Plan, PlannedApp, PlannedComponent
+from homelab_scaffold.generate.yamltext import to_yaml_flow, to_yaml_value
 
 ARGOCD_CONFIG_DIR = "kubernetes/system/argocd-config"
 ROOT_APP_FILE = f"{ARGOCD_CONFIG_DIR}/root-app.yaml"

@@ -16,9 +16,9 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from homelab_scaffold.catalog.options import CHECKERS, check_k8s_name, check_url, check_version
+from homelab_scaffold.catalog.resources import templates_root
 from homelab_scaffold.errors import CatalogError
-from homelab_scaffold.options import CHECKERS, check_k8s_name, check_url, check_version
-from homelab_scaffold.resources import templates_root
 
 APP_TYPES = ("helm", "manifests")
 PROJECTS = ("system", "apps")

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from homelab_scaffold.catalog.resources import templates_root
 from homelab_scaffold.errors import RenderError
-from homelab_scaffold.resources import templates_root
 
 SKELETON = "skeleton"
 

@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from homelab_scaffold.catalog.versions import Version, parse_version
 from homelab_scaffold.errors import NetworkError
-from homelab_scaffold.validate import remote
-from homelab_scaffold.validate.apps import AppSource, build_inventory
-from homelab_scaffold.validate.loader import load_repo, parse_yaml_documents
-from homelab_scaffold.versions import Version, parse_version
+from homelab_scaffold.inspect import http
+from homelab_scaffold.inspect.apps import AppSource, build_inventory
+from homelab_scaffold.inspect.loader import load_repo, parse_yaml_documents
 
 UP_TO_DATE = "up-to-date"
 OUTDATED = "outdated"
@@ -122,7 +122,7 @@ def index_url(repository: str) -> str:
 def _download_index(repository: str, timeout: float) -> str | IndexFailure:
     url = index_url(repository)
     try:
-        body = remote.fetch(url, timeout)
+        body = http.fetch(url, timeout)
     except NetworkError as exc:
         return IndexFailure(exc.message)
     if body is None:

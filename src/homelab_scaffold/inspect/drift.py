@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from homelab_scaffold.errors import UsageError
-from homelab_scaffold.validate.model import Problem, Repo
+from homelab_scaffold.inspect.model import Problem, Repo
 
 CHECK = "drift"
 ANSWERS_FILE = "scaffold.yaml"
@@ -41,8 +41,8 @@ def check_drift(repo: Repo) -> list[Problem]:
 def _render(answers_path: Path, root: Path) -> dict[str, str]:
     """The tracked files scaffold.yaml renders to (gitignored secrets are not compared)."""
     # Imported here: the render pipeline (Jinja, cookiecutter) is only needed for --drift.
-    from homelab_scaffold.answers import read_answers_file
-    from homelab_scaffold.pipeline import render_config
+    from homelab_scaffold.generate.answers import read_answers_file
+    from homelab_scaffold.generate.pipeline import render_config
 
     rendered = render_config(read_answers_file(answers_path), base=root)
     return dict(rendered.files)

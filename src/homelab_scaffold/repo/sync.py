@@ -20,7 +20,8 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
 
-from homelab_scaffold.answers import (
+from homelab_scaffold.errors import RepoError, UsageError
+from homelab_scaffold.generate.answers import (
     ANSWERS_FILE,
     Answers,
     dump_yaml,
@@ -28,14 +29,24 @@ from homelab_scaffold.answers import (
     read_answers_file,
     to_plain,
 )
-from homelab_scaffold.errors import RepoError, UsageError
-from homelab_scaffold.graph import SEALED_SECRETS_COMPONENT, Plan
-from homelab_scaffold.merge import merge_texts
-from homelab_scaffold.pipeline import Rendered, load_catalog_for, render_answers
-from homelab_scaffold.seal import BOOTSTRAP_FILE, KEY_DIR, SEALED_SUFFIX, Sealing, key_files
-from homelab_scaffold.sealing import CERTIFICATE_FILE, KEY_FILE, KeyPair, load_key_pair
-from homelab_scaffold.secretvalues import VALUES_FILE, ProvidedSecret, provided_from_env
-from homelab_scaffold.state import (
+from homelab_scaffold.generate.pipeline import Rendered, load_catalog_for, render_answers
+from homelab_scaffold.generate.plan import SEALED_SECRETS_COMPONENT, Plan
+from homelab_scaffold.generate.sealed import (
+    BOOTSTRAP_FILE,
+    KEY_DIR,
+    SEALED_SUFFIX,
+    Sealing,
+    key_files,
+)
+from homelab_scaffold.generate.sealing_crypto import (
+    CERTIFICATE_FILE,
+    KEY_FILE,
+    KeyPair,
+    load_key_pair,
+)
+from homelab_scaffold.generate.secret_values import VALUES_FILE, ProvidedSecret, provided_from_env
+from homelab_scaffold.repo.merge import merge_texts
+from homelab_scaffold.repo.state import (
     SECRET_STATE_FILE,
     SECRET_STATE_MODE,
     STATE_FILE,
@@ -45,7 +56,7 @@ from homelab_scaffold.state import (
     read_state,
     text_hash,
 )
-from homelab_scaffold.write import FileChange
+from homelab_scaffold.repo.write import FileChange
 
 SECRET_MODE = 0o600
 _UNREADABLE = object()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from homelab_scaffold.validate.model import (
+from homelab_scaffold.inspect.model import (
     WAVE_ANNOTATION,
     Document,
     Repo,
@@ -236,7 +236,7 @@ def _source(raw: dict[str, Any], where: str) -> AppSource:
 
 def _helm_values(raw: dict[str, Any]) -> tuple[Any, ...]:
     """Inline values: ``helm.valuesObject`` and ``helm.values`` (a YAML string or a mapping)."""
-    from homelab_scaffold.validate.loader import parse_yaml_documents, plain_data
+    from homelab_scaffold.inspect.loader import parse_yaml_documents, plain_data
 
     found: list[Any] = []
     values_object = dig(raw, "helm", "valuesObject")

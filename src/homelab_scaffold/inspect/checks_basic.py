@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from homelab_scaffold.validate.apps import Inventory
-from homelab_scaffold.validate.model import Document, Problem, dig
+from homelab_scaffold.inspect.apps import Inventory
+from homelab_scaffold.inspect.model import Document, Problem, dig
 
 CHECK = "manifest"
 

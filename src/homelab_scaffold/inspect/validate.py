@@ -6,12 +6,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from homelab_scaffold.validate import checks_argocd, checks_basic, checks_images, checks_secrets
-from homelab_scaffold.validate.apps import build_inventory
-from homelab_scaffold.validate.checks_ordering import check_ordering
-from homelab_scaffold.validate.loader import load_repo
-from homelab_scaffold.validate.model import Problem, Report
-from homelab_scaffold.validate.schemas import CATALOG_URL, SchemaStore, check_schemas
+from homelab_scaffold.inspect import checks_argocd, checks_basic, checks_images, checks_secrets
+from homelab_scaffold.inspect.apps import build_inventory
+from homelab_scaffold.inspect.checks_ordering import check_ordering
+from homelab_scaffold.inspect.loader import load_repo
+from homelab_scaffold.inspect.model import Problem, Report
+from homelab_scaffold.inspect.schemas import CATALOG_URL, SchemaStore, check_schemas
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def validate_repo(options: ValidateOptions) -> Report:
         *checks_secrets.check_secrets(inventory),
     ]
     if options.drift:
-        from homelab_scaffold.validate.drift import check_drift
+        from homelab_scaffold.inspect.drift import check_drift
 
         problems.extend(check_drift(loaded.repo))
     return Report(
@@ -64,8 +64,8 @@ def validate_repo(options: ValidateOptions) -> Report:
 
 def _repo_urls(root: Path) -> list[str]:
     """This repository's own URLs: git's origin and scaffold.yaml's repo_url, when present."""
-    from homelab_scaffold.gitutil import origin_url
-    from homelab_scaffold.validate.loader import parse_yaml_documents
+    from homelab_scaffold.inspect.loader import parse_yaml_documents
+    from homelab_scaffold.repo.git import origin_url
 
     urls = [origin_url(root) or ""]
     try:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from homelab_scaffold.validate.apps import Inventory
-from homelab_scaffold.validate.model import Problem
+from homelab_scaffold.inspect.apps import Inventory
+from homelab_scaffold.inspect.model import Problem
 
 CHECK = "secrets"
 

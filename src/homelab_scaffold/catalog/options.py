@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from homelab_scaffold.versions import is_version
+from homelab_scaffold.catalog.versions import is_version
 
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
 # \Z, not $: "$" also matches before a final newline, which would let "name\n" through.

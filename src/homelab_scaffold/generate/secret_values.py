@@ -13,12 +13,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from homelab_scaffold.catalog import SecretSpec
+from homelab_scaffold.catalog.loader import SecretSpec
 from homelab_scaffold.errors import UsageError
 
 if TYPE_CHECKING:
     # graph imports this module (secret users drive the selection), so only for typing.
-    from homelab_scaffold.graph import Plan, PlannedComponent
+    from homelab_scaffold.generate.plan import Plan, PlannedComponent
 
 VALUES_FILE = "secrets/values.yaml"
 _ALPHABET = string.ascii_letters + string.digits
