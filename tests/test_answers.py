@@ -14,11 +14,10 @@ from homelab_scaffold.generate.answers import (
     TOP_LEVEL_KEYS,
     Answers,
     apply_sets,
-    dump_answers,
     parse_answers,
-    read_answers_file,
 )
 from homelab_scaffold.errors import ConfigError, UsageError
+from homelab_scaffold.repo.answers_file import AnswersDocument, read_config_file
 from homelab_scaffold.catalog.options import (
     check_domain,
     check_email,
@@ -143,7 +142,7 @@ def test_bad_set_items_are_usage_errors(item: str, fragment: str) -> None:
 def test_read_keeps_comments_for_later_edits(tmp_path: Path) -> None:
     path = tmp_path / "scaffold.yaml"
     path.write_text("# mine\ndomain: lab.example.com  # the lab\ncomponents: {}\n")
-    data = read_answers_file(path)
+    data = read_config_file(path)
     assert data["domain"] == "lab.example.com"
     assert data.ca.items["domain"]  # the end-of-line comment survived the load
 
@@ -165,14 +164,14 @@ def test_unreadable_answer_files_are_one_line_errors(
     path = tmp_path / "answers.yaml"
     path.write_bytes(content)
     with pytest.raises(ConfigError, match=fragment) as error:
-        read_answers_file(path)
+        read_config_file(path)
     assert str(path) in error.value.message
     assert "\n" not in error.value.message
 
 
 def test_a_folder_is_not_an_answers_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as error:
-        read_answers_file(tmp_path)
+        read_config_file(tmp_path)
     assert str(tmp_path) in error.value.message
 
 
@@ -194,17 +193,17 @@ def _answers(**overrides: Any) -> Answers:
 def test_dump_then_read_gives_the_same_answers(tmp_path: Path) -> None:
     answers = _answers()
     path = tmp_path / "scaffold.yaml"
-    path.write_text(dump_answers(answers))
-    assert parse_answers(read_answers_file(path), "again") == answers
+    path.write_text(AnswersDocument.fresh(answers).text())
+    assert parse_answers(read_config_file(path), "again") == answers
 
 
 def test_dump_is_readable_and_marks_the_placeholder() -> None:
-    text = dump_answers(_answers(repo_url=None))
+    text = AnswersDocument.fresh(_answers(repo_url=None)).text()
     assert text.startswith("# ")
     (line,) = [line for line in text.splitlines() if line.startswith("repo_url:")]
     assert PLACEHOLDER_REPO_URL in line and "CHANGE ME" in line
     assert "  traefik: {}\n" in text
-    assert "CHANGE ME" not in dump_answers(_answers())
+    assert "CHANGE ME" not in AnswersDocument.fresh(_answers()).text()
 
 
 # ---------------------------------------------------------------------------------------------

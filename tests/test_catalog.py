@@ -224,10 +224,11 @@ def test_a_missing_catalog_folder_is_an_error(tmp_path: Path) -> None:
 
 
 def test_a_bad_user_catalog_fails_init_in_one_line(tmp_path: Path, scaffold: Scaffold) -> None:
-    write_component(tmp_path / "catalog", "whoami", {**GOOD, "colour": "blue"})
+    write_component(tmp_path / "homelab" / "catalog", "whoami", {**GOOD, "colour": "blue"})
     config = tmp_path / "answers.yaml"
     config.write_text("catalog_paths: [catalog]\ncomponents:\n  whoami: {}\n")
-    run = scaffold("init", tmp_path / "homelab", "--config", config)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    run = scaffold("init", tmp_path / "homelab", "--config", config, "--force")
     assert run.exit_code == 2
     assert len(run.stderr_lines) == 1 and "colour" in run.stderr
-    assert not (tmp_path / "homelab").exists()
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before

@@ -322,7 +322,7 @@ def test_main_reports_bad_input_with_exit_2(
 def test_main_turns_a_crash_into_one_line_and_a_traceback_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import homelab_scaffold.commands.init as init_module
+    import homelab_scaffold.generate.pipeline as pipeline_module
 
     def crash(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
@@ -330,7 +330,7 @@ def test_main_turns_a_crash_into_one_line_and_a_traceback_file(
     logs = tmp_path / "logs"
     logs.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(logs))
-    monkeypatch.setattr(init_module, "render_answers", crash)
+    monkeypatch.setattr(pipeline_module, "render_plan", crash)
     dest = tmp_path / "homelab"
     run = _run_main(["init", str(dest), "--no-input"], capsys)
     assert run.exit_code == 3
@@ -346,12 +346,12 @@ def test_main_turns_a_crash_into_one_line_and_a_traceback_file(
 def test_main_with_debug_lets_the_traceback_through(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import homelab_scaffold.commands.init as init_module
+    import homelab_scaffold.generate.pipeline as pipeline_module
 
     def crash(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(init_module, "render_answers", crash)
+    monkeypatch.setattr(pipeline_module, "render_plan", crash)
     with pytest.raises(RuntimeError, match="boom"):
         main(["--debug", "init", str(tmp_path / "homelab"), "--no-input"])
 
@@ -359,12 +359,12 @@ def test_main_with_debug_lets_the_traceback_through(
 def test_main_reports_ctrl_c_as_aborted(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import homelab_scaffold.commands.init as init_module
+    import homelab_scaffold.generate.pipeline as pipeline_module
 
     def interrupt(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(init_module, "render_answers", interrupt)
+    monkeypatch.setattr(pipeline_module, "render_plan", interrupt)
     run = _run_main(["init", str(tmp_path / "homelab"), "--no-input"], capsys)
     assert run.exit_code == 130
     assert run.stderr_lines == ["Aborted."]
@@ -690,12 +690,15 @@ def test_git_ignores_exactly_the_secrets(in_git_repo: Generated) -> None:
     assert tracked == set(in_git_repo.tree(secrets=False))
 
 
-def test_announced_secrets_are_printed_once(in_git_repo: Generated) -> None:
+def test_announced_secrets_are_not_printed_when_stdout_is_not_a_terminal(
+    in_git_repo: Generated,
+) -> None:
     values = yaml.safe_load((in_git_repo.root / "secrets/values.yaml").read_text())
-    announced = values["authelia"]["admin_password"]
-    assert in_git_repo.run.stdout.count(announced) == 1
-    assert announced not in in_git_repo.run.stderr
-    assert values["authelia"]["jwt_secret"] not in in_git_repo.run.stdout
+    output = in_git_repo.run.stdout + in_git_repo.run.stderr
+    for component in values.values():
+        for value in component.values():
+            assert value not in output
+    assert "authelia admin_password: generated and stored in secrets/values.yaml" in output
 
 
 def test_force_over_a_generated_repo_announces_no_secret_it_did_not_store(

@@ -538,7 +538,7 @@ def test_an_unexpected_exception_is_one_line_naming_the_traceback_file(
     assert "Traceback" not in run.stderr
     text = log.read_text(encoding="utf-8")
     assert text.startswith("Traceback (most recent call last):")
-    assert "in render_answers" in text and "RuntimeError: injected bug" in text
+    assert "in render_repository" in text and "RuntimeError: injected bug" in text
     assert tree(work) == before
     with pytest.raises(RuntimeError, match="injected bug"):
         main(["--debug", *COMMANDS[command](repo, work)])

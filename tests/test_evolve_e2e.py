@@ -273,10 +273,13 @@ def test_overlapping_edit_leaves_conflict_markers_and_exits_4(old_cert_manager_r
     assert text.index("<<<<<<<") < ours < text.index("=======") < new < text.index(">>>>>>>")
     # Everything else of the upgrade was applied.
     assert application(root, "cert-manager")["spec"]["sources"][0]["targetRevision"] == "v1.21.1"
-    # A second run does not stack new markers on top or lose the user's text.
-    again = invoke("regenerate", "-C", root, "--force")
-    assert again.exit_code == 0
-    assert (root / CERT_MANAGER_VALUES).read_text(encoding="utf-8") == text
+    # Until the markers are resolved every writing command refuses (exit 4, naming the file),
+    # even with --force, rather than stack new markers on top; the file stays as it is.
+    for args in (("regenerate",), ("regenerate", "--force"), ("add", "longhorn")):
+        again = invoke(*args, "-C", root)
+        assert again.exit_code == 4, again.stderr
+        assert "unresolved conflict markers" in again.stderr and CERT_MANAGER_VALUES in again.stderr
+        assert (root / CERT_MANAGER_VALUES).read_text(encoding="utf-8") == text
 
 
 def test_conflicting_upgrade_still_names_the_moved_keys(old_cert_manager_repo: Path) -> None:

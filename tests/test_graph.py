@@ -246,13 +246,14 @@ def manifests_component(root: Path, name: str, needs: list[str], **extra: Any) -
 
 
 def test_user_catalog_component_gets_its_wave_from_its_needs(tmp_path: Path) -> None:
-    catalog_dir = tmp_path / "catalog"
+    # catalog_paths are relative to the repository root: the catalog lives inside the repo.
+    catalog_dir = tmp_path / "homelab" / "catalog"
     manifests_component(catalog_dir, "whoami", ["traefik"])
     config = write_config(
         tmp_path / "answers.yaml",
         {"repo_url": REPO_URL, "catalog_paths": ["catalog"], "components": {"whoami": {}}},
     )
-    generated = generate(tmp_path / "homelab", "--config", config)
+    generated = generate(tmp_path / "homelab", "--config", config, "--force")
     waves = application_waves(generated.root)
     assert waves["whoami"] == str(int(waves["traefik"]) + 1)
     (configmap,) = yaml_documents(
@@ -262,7 +263,7 @@ def test_user_catalog_component_gets_its_wave_from_its_needs(tmp_path: Path) -> 
 
 
 def test_a_cycle_in_a_user_catalog_is_an_error(tmp_path: Path, scaffold: Scaffold) -> None:
-    catalog_dir = tmp_path / "catalog"
+    catalog_dir = tmp_path / "homelab" / "catalog"
     manifests_component(catalog_dir, "alpha", ["beta"])
     manifests_component(catalog_dir, "beta", ["alpha"])
     with pytest.raises(ConfigError, match="cycle"):
@@ -273,7 +274,7 @@ def test_a_cycle_in_a_user_catalog_is_an_error(tmp_path: Path, scaffold: Scaffol
         tmp_path / "answers.yaml", {"catalog_paths": ["catalog"], "components": {"alpha": {}}}
     )
     before = snapshot(tmp_path)
-    run = scaffold("init", tmp_path / "homelab", "--config", config)
+    run = scaffold("init", tmp_path / "homelab", "--config", config, "--force")
     assert run.exit_code == 2
     assert len(run.stderr_lines) == 1
     assert "cycle" in run.stderr and "alpha -> beta -> alpha" in run.stderr

@@ -23,9 +23,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from homelab_scaffold.generate import sealing_crypto as sealing
 from homelab_scaffold.errors import RepoError, UsageError
-from homelab_scaffold.generate.sealed import key_files
+from homelab_scaffold.repo.secret_store import SecretStore, key_files
 from homelab_scaffold.generate.sealing_crypto import KeyPair
-from homelab_scaffold.repo.write import FileChange, apply_changes
+from homelab_scaffold.repo.changes import FileChange
+from homelab_scaffold.repo.write import apply_changes
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -322,23 +323,31 @@ def test_written_key_files_are_private_whatever_the_umask(
 
 
 def test_write_then_load_returns_the_same_pair(tmp_path: Path, key_pair: KeyPair) -> None:
-    assert sealing.load_key_pair(write_pair(key_pair, tmp_path)) == key_pair
+    write_pair(key_pair, tmp_path)
+    assert SecretStore(tmp_path).key_pair() == key_pair
 
 
-def test_load_reports_a_missing_key(tmp_path: Path) -> None:
-    with pytest.raises(RepoError, match="cannot read the sealing key"):
-        sealing.load_key_pair(tmp_path)
+def test_no_key_folder_means_no_key_yet(tmp_path: Path) -> None:
+    assert SecretStore(tmp_path).key_pair() is None
+
+
+@pytest.mark.parametrize("kept", ["tls.key", "tls.crt"])
+def test_half_a_key_pair_is_refused_with_how_to_restore(
+    tmp_path: Path, key_pair: KeyPair, kept: str
+) -> None:
+    directory = write_pair(key_pair, tmp_path)
+    (directory / ("tls.crt" if kept == "tls.key" else "tls.key")).unlink()
+    with pytest.raises(RepoError, match="is missing but .* is there; restore secrets/"):
+        SecretStore(tmp_path).key_pair()
 
 
 def test_load_rejects_a_mismatched_pair(
     tmp_path: Path, key_pair: KeyPair, other_key_pair: KeyPair
 ) -> None:
-    directory = write_pair(
-        KeyPair(key_pair.private_key_pem, other_key_pair.certificate_pem), tmp_path
-    )
+    write_pair(KeyPair(key_pair.private_key_pem, other_key_pair.certificate_pem), tmp_path)
 
     with pytest.raises(RepoError, match="does not belong to"):
-        sealing.load_key_pair(directory)
+        SecretStore(tmp_path).key_pair()
 
 
 # --- documents ----------------------------------------------------------------------------

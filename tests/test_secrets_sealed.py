@@ -28,8 +28,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from homelab_scaffold.generate import sealing_crypto as sealing
 from homelab_scaffold.generate.answers import parse_answers
 from homelab_scaffold.errors import RepoError
-from homelab_scaffold.generate.pipeline import load_catalog_for, render_answers
+from homelab_scaffold.generate.pipeline import SecretInputs, load_catalog_for, render_answers
 from homelab_scaffold.generate.sealed import Sealing
+from homelab_scaffold.repo.secret_store import SecretStore
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SEALED_SECRET_SCHEMA = SHARED / "schemas" / "bitnami.com" / "sealedsecret_v1alpha1.json"
@@ -60,7 +61,9 @@ def sealed_files(root: Path) -> dict[str, dict[str, Any]]:
 
 
 def key_pair_of(root: Path) -> sealing.KeyPair:
-    return sealing.load_key_pair(root / KEY_DIR)
+    key_pair = SecretStore(root).key_pair()
+    assert key_pair is not None
+    return key_pair
 
 
 def values_of(root: Path) -> dict[str, dict[str, str]]:
@@ -72,7 +75,7 @@ def plaintext_secrets(root: Path) -> dict[str, dict[str, bytes]]:
     """namespace/name -> data of the Secrets the repo's answers and values render to (unsealed)."""
     answers = parse_answers(yaml.safe_load((root / "scaffold.yaml").read_text()), "scaffold.yaml")
     rendered = render_answers(
-        answers, load_catalog_for(answers, root), existing_secrets=values_of(root)
+        answers, load_catalog_for(answers, root), secrets=SecretInputs(values_of(root))
     )
     secrets: dict[str, dict[str, bytes]] = {}
     for text in rendered.secret_manifests.values():
@@ -242,7 +245,9 @@ def test_init_says_to_back_up_the_key_and_shows_passwords_once(sealed_repo: Gene
     stdout = sealed_repo.run.stdout
     assert "back it up" in stdout and "secrets/sealing-key" in stdout
     values = values_of(sealed_repo.root)
-    assert stdout.count(values["authelia"]["admin_password"]) == 1
+    # Not a terminal (a log, CI): no value is printed, only where it is stored.
+    assert values["authelia"]["admin_password"] not in stdout
+    assert "authelia admin_password: generated and stored in secrets/values.yaml" in stdout
     assert values["authelia"]["jwt_secret"] not in stdout
 
 
@@ -337,8 +342,7 @@ def _seal_again(root: Path, existing: dict[str, str]) -> dict[str, str]:
     rendered = render_answers(
         answers,
         load_catalog_for(answers, root),
-        existing_secrets=values_of(root),
-        sealing=Sealing(key_pair_of(root), existing),
+        secrets=SecretInputs(values_of(root), sealing=Sealing(key_pair_of(root), existing)),
     )
     return {p: t for p, t in rendered.files.items() if p.endswith(".sealedsecret.yaml")}
 
@@ -482,7 +486,8 @@ def test_secret_rotate_generates_announces_and_reseals_one_value(repo_copy: Path
     assert run.exit_code == 0, run.stderr
     new = values_of(repo_copy)["vaultwarden"]["admin_token"]
     assert new != old and len(new) == 48
-    assert run.stdout.count(new) == 1, "a generated token is shown once"
+    assert new not in run.stdout + run.stderr, "never printed where it is not a terminal"
+    assert "vaultwarden admin_token: generated and stored in secrets/values.yaml" in run.stdout
     after = _encrypted(repo_copy)
     admin = "kubernetes/apps/vaultwarden/vaultwarden-admin.sealedsecret.yaml"
     assert sorted(k for k in before if before[k] != after[k]) == [(admin, "ADMIN_TOKEN")]

@@ -21,7 +21,8 @@ from conftest import git, invoke
 
 from homelab_scaffold.repo import write
 from homelab_scaffold.errors import RepoError
-from homelab_scaffold.repo.write import FileChange, apply_changes, unified_diff
+from homelab_scaffold.repo.changes import FileChange, unified_diff
+from homelab_scaffold.repo.write import apply_changes
 
 LEFTOVER_SUFFIXES = (".scaffold-tmp", ".scaffold-bak")
 SMALL_STACK = """\
@@ -116,11 +117,12 @@ def assert_all_or_nothing(
     new = tree(root)
     assert new != old
     total = len(counting.calls)
-    # Every written file is staged and then renamed into place; a deleted one only goes.
+    # Every written file is staged and then renamed into place; a deleted one only goes; the
+    # journal (.scaffold/transaction.json) is written before staging, committing and the end.
     changed = {p for p in old.keys() | new.keys() if old.get(p) != new.get(p) and p in new}
     written = {p for p in changed if new[p][1] is not None}
     deleted = {p for p in old.keys() - new.keys() if old[p][1] is not None}
-    assert total == 2 * len(written) + len(deleted)
+    assert total == 2 * len(written) + len(deleted) + 3
 
     for fail_at in range(1, total + 1):
         root = prepare()
@@ -152,8 +154,8 @@ def test_add_is_all_or_nothing(
         lambda root: ["add", "longhorn", "-C", root],
     )
     # scaffold.yaml, README, renovate.json, projects, the Application, the values file, the
-    # state: each staged, then committed.
-    assert total == 2 * 7
+    # state: each staged, then committed; and the three journal writes.
+    assert total == 2 * 7 + 3
 
 
 def test_remove_is_all_or_nothing(
@@ -211,11 +213,17 @@ def run_killed(root: Path, kill_at: int, *args: str) -> None:
     assert result.returncode == -signal.SIGKILL, result.stderr
 
 
+# What a killed run leaves for the next one: its lock and its journal.
+RUN_FILES = (".scaffold/lock", ".scaffold/transaction.json")
+
+
 def whole_files(root: Path) -> dict[str, bytes]:
     return {
         path: content
         for path, (_, content) in tree(root).items()
-        if content is not None and not path.endswith(LEFTOVER_SUFFIXES)
+        if content is not None
+        and not path.endswith(LEFTOVER_SUFFIXES)
+        and path not in RUN_FILES
     }
 
 
@@ -236,6 +244,7 @@ def test_a_killed_add_leaves_no_partial_file_and_the_next_run_recovers(
     recovered = invoke("regenerate", "--force", "-C", root)
     assert recovered.exit_code == 0, recovered.stderr
     assert whole_files(root) in (old, new)
+    assert leftovers(root) == [] and not any((root / p).exists() for p in RUN_FILES)
 
 
 def test_after_a_killed_run_later_runs_clean_up_and_still_work(
@@ -296,7 +305,12 @@ def test_apply_changes_writes_last_after_everything_else(
         last=[FileChange(".scaffold/state.json", "create", "{}\n")],
     )
     names = [p.name for p in recorder.calls]
-    assert names == ["z.yaml", "a.yaml", "state.json", "z.yaml", "a.yaml", "state.json"]
+    journal = "transaction.json"
+    assert names == [
+        *(journal, "z.yaml", "a.yaml", "state.json"),
+        *(journal, "z.yaml", "a.yaml", "state.json"),
+        journal,
+    ]
 
 
 def test_apply_changes_skips_changes_that_do_not_write(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 
 import click
@@ -45,6 +46,12 @@ def warn_all(messages: Iterable[str]) -> None:
         warn(message)
 
 
-def secret_notice(what: str, value: str) -> None:
-    """A generated secret, shown once at creation."""
-    click.echo(click.style(f"{what}: ", bold=True) + value + "  (shown once; stored in secrets/)")
+def secret_notice(what: str, value: str, stored_in: str) -> None:
+    """A generated secret: shown once, on a terminal only; elsewhere (a log, a pipe) only where
+    it is stored, so it never lands in a CI log."""
+    if sys.stdout.isatty():
+        click.echo(
+            click.style(f"{what}: ", bold=True) + value + f"  (shown once; stored in {stored_in})"
+        )
+    else:
+        click.echo(f"{what}: generated and stored in {stored_in} (not printed: not a terminal)")

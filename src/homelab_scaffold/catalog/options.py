@@ -73,10 +73,45 @@ def check_quantity(value: Any) -> str:
 
 
 def check_url(value: Any) -> str:
-    """A Git or Helm repository URL (https://, ssh://, git@host:path)."""
+    """A Git or Helm repository URL (https://, ssh://, git@host:path) without a password."""
     if not isinstance(value, str) or not _URL.match(value) or not value.isprintable():
         raise ValueError("expected a repository URL such as https://github.com/you/homelab.git")
+    if url_credentials(value):
+        raise ValueError(
+            "the URL holds credentials (user:token@); they would be written to Git. Give the URL "
+            "without them: Argo CD reads repository credentials from a Secret, not from the URL"
+        )
     return value
+
+
+def url_credentials(url: str) -> str:
+    """The ``user:password`` part of a URL ("" when there is none; a user name alone, as in
+    ``ssh://git@host``, is not a credential)."""
+    _, sep, rest = url.partition("://")
+    if not sep:
+        return ""
+    userinfo, at, _ = rest.partition("/")[0].rpartition("@")
+    return userinfo if at and ":" in userinfo else ""
+
+
+def without_credentials(url: str) -> str:
+    """``url`` with any ``user:password@`` removed."""
+    userinfo = url_credentials(url)
+    return url.replace(userinfo + "@", "", 1) if userinfo else url
+
+
+def check_relative_path(value: Any) -> str:
+    """A relative POSIX path that stays inside the repository (no leading /, no '..')."""
+    parts = [p for p in value.split("/") if p not in ("", ".")] if isinstance(value, str) else []
+    if (
+        not parts
+        or not value.isprintable()
+        or "\\" in value
+        or value.startswith("/")
+        or ".." in parts
+    ):
+        raise ValueError("expected a relative path inside the repository (no leading /, no '..')")
+    return str(value)
 
 
 def check_chart_repo(value: Any) -> str:

@@ -18,11 +18,10 @@ import click
 from homelab_scaffold import ui
 from homelab_scaffold.catalog.loader import SecretSpec
 from homelab_scaffold.commands.common import directory_option
-from homelab_scaffold.commands.evolve import check_clean, report_sync
+from homelab_scaffold.commands.report import report_outcome
+from homelab_scaffold.engine import Engine, RunOptions, SecretRequest
 from homelab_scaffold.errors import UsageError
-from homelab_scaffold.generate.answers import ANSWERS_FILE, parse_answers
-from homelab_scaffold.generate.pipeline import load_catalog_for
-from homelab_scaffold.generate.plan import Plan, build_plan
+from homelab_scaffold.generate.plan import Plan
 from homelab_scaffold.generate.sealed import (
     BOOTSTRAP_FILE,
     KEY_DIR,
@@ -37,8 +36,7 @@ from homelab_scaffold.generate.secret_values import (
     resolve_secret_name,
     secret_specs,
 )
-from homelab_scaffold.repo.sync import Repo, SyncPlan, open_repo, plan_sync, read_secret_values
-from homelab_scaffold.repo.write import apply_changes
+from homelab_scaffold.repo.secret_store import SecretStore
 
 
 def _directory(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -48,26 +46,28 @@ def _directory(func: Callable[..., Any]) -> Callable[..., Any]:
     return decorated
 
 
-def _force(func: Callable[..., Any]) -> Callable[..., Any]:
-    option = click.option(
-        "--force", is_flag=True, help="Touch files with uncommitted changes; overwrite edits."
+def _writing(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--force and --dry-run, as on every writing command."""
+    func = click.option("--dry-run", is_flag=True, help="Print what would change; write nothing.")(
+        func
     )
-    return option(func)
+    return click.option(
+        "--force", is_flag=True, help="Touch files with uncommitted changes; overwrite edits."
+    )(func)
 
 
-def plan_of(repo: Repo) -> Plan:
+def plan_of(engine: Engine) -> Plan:
     """The plan of the repository's answers (which secrets exist, and where they go)."""
-    answers = parse_answers(repo.answers_doc, ANSWERS_FILE)
-    return build_plan(answers, load_catalog_for(answers, repo.root), ANSWERS_FILE)
+    return engine.catalog_plan(engine.open_repo().document().answers())
 
 
-def write_sync(repo: Repo, plan: SyncPlan, *, force: bool, notes: list[str]) -> None:
-    """Check, write and report a sync plan (then ``notes``), as ``scaffold regenerate`` does."""
-    if not force:
-        check_clean(repo, plan)
-    if plan.writes:
-        apply_changes(repo.root, [c for c in plan.changes if c.writes], last=[plan.state_change])
-    report_sync(plan, False, notes if plan.writes else [])
+def sync_secrets(engine: Engine, request: SecretRequest, notes: list[str]) -> None:
+    """One engine sync with ``request``; ``notes`` are told when something changed."""
+    repo = engine.open_repo()
+    outcome = engine.sync(repo, repo.document(), secrets=request)
+    report_outcome(
+        outcome, dry_run=engine.options.dry_run, notes=notes if outcome.changes_anything else []
+    )
 
 
 @click.group("secret")
@@ -80,11 +80,11 @@ def _where(holder: Holder, sealed: bool) -> str:
     return f"{kind} {holder.secret} (key {holder.data_key}) in {holder.path}"
 
 
-def describe_secrets(repo: Repo) -> list[str]:
+def describe_secrets(engine: Engine) -> list[str]:
     """One line per secret value: its name, origin, whether it has a value, where it goes."""
-    plan = plan_of(repo)
+    plan = plan_of(engine)
     specs = secret_specs(plan)
-    stored = read_secret_values(repo.root)
+    stored = SecretStore(engine.root).read_values() or {}
     holders = secret_holders(plan)
     lines = []
     for name, spec in specs.items():
@@ -100,7 +100,8 @@ def describe_secrets(repo: Repo) -> list[str]:
 @_directory
 def list_command(directory: Path) -> None:
     """Show every secret value's name and the Secret that carries it (never the value)."""
-    lines = describe_secrets(open_repo(directory))
+    with Engine(directory, RunOptions(dry_run=True)) as engine:
+        lines = describe_secrets(engine)
     for line in lines:
         ui.info(line)
     if not lines:
@@ -132,18 +133,20 @@ def read_value(name: str, env_var: str | None) -> str:
     help="Read the value from environment variable VAR (for scripts; or pipe it on stdin).",
 )
 @_directory
-@_force
-def set_command(name: str, env_var: str | None, directory: Path, force: bool) -> None:
+@_writing
+def set_command(
+    name: str, env_var: str | None, directory: Path, force: bool, dry_run: bool
+) -> None:
     """Give secret NAME (component.key) a value of your own and seal it again."""
-    repo = open_repo(directory)
-    specs = secret_specs(plan_of(repo))
-    component, key = resolve_secret_name(name, specs)
-    full = f"{component}.{key}"
-    value = check_secret_value(full, read_value(full, env_var), specs[full])
-    overrides = {component: {key: value}}
-    plan = plan_sync(repo, repo.answers_doc, force=force, secret_overrides=overrides)
-    notes = [f"{full} is sealed; commit and push the changed SealedSecret."]
-    write_sync(repo, plan, force=force, notes=notes if plan.rendered.sealed else [])
+    with Engine(directory, RunOptions(dry_run=dry_run, force=force)) as engine:
+        specs = secret_specs(plan_of(engine))
+        component, key = resolve_secret_name(name, specs)
+        full = f"{component}.{key}"
+        value = check_secret_value(full, read_value(full, env_var), specs[full])
+        request = SecretRequest(overrides={component: {key: value}})
+        plan = plan_of(engine)
+        notes = [f"{full} is sealed; commit and push the changed SealedSecret."]
+        sync_secrets(engine, request, notes if plan.sealed else [])
 
 
 def rotatable(name: str, specs: dict[str, SecretSpec | ProvidedSecret]) -> frozenset[str]:
@@ -181,9 +184,14 @@ def _new_key_notice(plan: Plan) -> str:
     "--new-key", is_flag=True, help="With --all: make a new sealing key pair first (lost key)."
 )
 @_directory
-@_force
+@_writing
 def rotate_command(
-    name: str | None, everything: bool, new_key: bool, directory: Path, force: bool
+    name: str | None,
+    everything: bool,
+    new_key: bool,
+    directory: Path,
+    force: bool,
+    dry_run: bool,
 ) -> None:
     """Generate a new value for NAME (component.key, or a component) and seal it; or, with
     --all, seal every value again (--new-key: with a new key pair)."""
@@ -191,17 +199,17 @@ def rotate_command(
         raise UsageError("give a secret NAME (e.g. authelia.admin_password) or --all, not both")
     if new_key and not everything:
         raise UsageError("--new-key seals every value again; use it with --all")
-    repo = open_repo(directory)
-    planned = plan_of(repo)
-    if everything and not planned.sealed:
-        raise UsageError(
-            "nothing is sealed in this repository (secrets: manual, or no sealed-secrets); "
-            "--all re-seals SealedSecrets"
-        )
-    if everything:
-        key_pair = generate_key_pair() if new_key else None
-        plan = plan_sync(repo, repo.answers_doc, force=force, reseal_all=True, new_key=key_pair)
-    else:
-        fresh = rotatable(str(name), secret_specs(planned))
-        plan = plan_sync(repo, repo.answers_doc, force=force, fresh_secrets=fresh)
-    write_sync(repo, plan, force=force, notes=[_new_key_notice(planned)] if new_key else [])
+    with Engine(directory, RunOptions(dry_run=dry_run, force=force)) as engine:
+        planned = plan_of(engine)
+        if everything and not planned.sealed:
+            raise UsageError(
+                "nothing is sealed in this repository (secrets: manual, or no sealed-secrets); "
+                "--all re-seals SealedSecrets"
+            )
+        if everything:
+            key_pair = generate_key_pair() if new_key else None
+            # With values.yaml lost, --all is the explicit way to make every value anew.
+            request = SecretRequest(reseal_all=True, new_key=key_pair, regenerate_all=True)
+        else:
+            request = SecretRequest(fresh=rotatable(str(name), secret_specs(planned)))
+        sync_secrets(engine, request, [_new_key_notice(planned)] if new_key else [])

@@ -7,20 +7,15 @@ quoting; this module turns it into a checked, frozen ``Answers`` value.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.error import YAMLError
 
 from homelab_scaffold.catalog.options import (
     check_domain,
     check_email,
+    check_relative_path,
     check_revision,
     check_string,
     check_url,
@@ -116,49 +111,6 @@ def split_secret_sets(sets: Iterable[str]) -> tuple[tuple[str, ...], dict[str, s
     return tuple(others), provided
 
 
-def _yaml() -> YAML:
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.width = 4096
-    return yaml
-
-
-def load_yaml_text(text: str, source: str) -> Any:
-    """Parse YAML round-trip; any parse problem becomes one ConfigError line."""
-    try:
-        return _yaml().load(text)
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        if "\t" in text and "\t" in str(exc):
-            problem = "a tab character; indent YAML with spaces, not tabs"
-        raise ConfigError(f"{source}: not valid YAML{where}: {problem}") from exc
-
-
-def read_answers_file(path: Path) -> Any:
-    """Read scaffold.yaml (or a --config file) keeping comments; returns the round-trip mapping."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a text file (expected UTF-8 YAML)") from None
-    if "\x00" in text:
-        raise ConfigError(f"{path}: not a text file (expected UTF-8 YAML)")
-    data = load_yaml_text(text, str(path))
-    if data is None:
-        raise ConfigError(f"{path}: the file is empty; expected a mapping with a 'components' key")
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
-    return data
-
-
 def _set_path(target: dict[str, Any], dotted: str, value: str) -> None:
     parts = dotted.split(".")
     if parts[0] == "components" and len(parts) == 2:
@@ -230,14 +182,16 @@ def _components(source: str, raw: Any) -> dict[str, dict[str, Any]]:
     return result
 
 
-def _string_list(source: str, key: str, raw: Any) -> tuple[str, ...]:
+def _catalog_paths(source: str, raw: Any) -> tuple[str, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list) or not all(isinstance(v, str) and v for v in raw):
-        raise ConfigError(f"{source}: {key}: expected a list of folder paths")
+        raise ConfigError(f"{source}: catalog_paths: expected a list of folder paths")
     for item in raw:
-        if "\x00" in item or "\n" in item:
-            raise ConfigError(f"{source}: {key}: {item!r} is not a folder path")
+        try:
+            check_relative_path(item)
+        except ValueError as exc:
+            raise ConfigError(f"{source}: catalog_paths: {item!r}: {exc}") from None
     return tuple(raw)
 
 
@@ -257,54 +211,7 @@ def parse_answers(data: Mapping[str, Any], source: str) -> Answers:
     checked = {key: _check_global(source, key, values[key]) for key in _GLOBAL_CHECKS}
     return Answers(
         components=MappingProxyType(_components(source, plain.get("components"))),
-        catalog_paths=_string_list(source, "catalog_paths", plain.get("catalog_paths")),
+        catalog_paths=_catalog_paths(source, plain.get("catalog_paths")),
         repo_url_is_placeholder=placeholder,
         **checked,
     )
-
-
-_HEADER = """\
-scaffold answers: the one source `scaffold regenerate` renders this repository from.
-Edit by hand, then run `scaffold regenerate` (or `scaffold diff` to preview).
-Options of every component: `scaffold list --options`.
-"""
-
-
-def dump_answers(answers: Answers) -> str:
-    """scaffold.yaml text for fresh answers (init), with a header comment."""
-    doc = CommentedMap()
-    doc["repo_url"] = answers.repo_url
-    if answers.repo_url_is_placeholder:
-        doc.yaml_add_eol_comment("CHANGE ME: the Git URL ArgoCD pulls this repo from", "repo_url")
-    doc["target_revision"] = answers.target_revision
-    doc["domain"] = answers.domain
-    doc["email"] = answers.email
-    doc["timezone"] = answers.timezone
-    doc["secrets"] = answers.secrets
-    doc.yaml_add_eol_comment(
-        "sealed-secrets: SealedSecrets in Git | manual: Secret manifests in secrets/", "secrets"
-    )
-    if answers.catalog_paths:
-        doc["catalog_paths"] = list(answers.catalog_paths)
-    components = CommentedMap()
-    for name, options in answers.components.items():
-        components[name] = flow_map(options)
-    doc["components"] = components
-    doc.yaml_set_start_comment(_HEADER)
-    return dump_yaml(doc)
-
-
-def flow_map(options: Mapping[str, Any]) -> CommentedMap:
-    result = CommentedMap()
-    for key, value in options.items():
-        result[key] = value
-    if not options:
-        result.fa.set_flow_style()
-    return result
-
-
-def dump_yaml(data: Any) -> str:
-    """Serialise round-trip YAML (keeps comments and quoting of loaded documents)."""
-    stream = io.StringIO()
-    _yaml().dump(data, stream)
-    return stream.getvalue()

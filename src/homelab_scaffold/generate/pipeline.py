@@ -12,9 +12,10 @@ from typing import Any
 
 from homelab_scaffold import __version__
 from homelab_scaffold.catalog.loader import Catalog, SecretSpec, load_catalog
+from homelab_scaffold.errors import CatalogError
 from homelab_scaffold.generate.answers import Answers, parse_answers
 from homelab_scaffold.generate.plan import Plan, build_plan
-from homelab_scaffold.generate.render import SECRETS_DIR, render_plan, render_secrets
+from homelab_scaffold.generate.render import render_plan, render_secrets
 from homelab_scaffold.generate.sealed import (
     BOOTSTRAP_FILE,
     KEY_DIR,
@@ -26,6 +27,7 @@ from homelab_scaffold.generate.sealed import (
 )
 from homelab_scaffold.generate.sealing_crypto import KeyPair, generate_key_pair
 from homelab_scaffold.generate.secret_values import (
+    SECRETS_DIR,
     VALUES_FILE,
     NewSecret,
     ProvidedSecret,
@@ -36,6 +38,7 @@ from homelab_scaffold.generate.secret_values import (
     secret_specs,
 )
 from homelab_scaffold.generate.skeleton import render_skeleton
+from homelab_scaffold.paths import inside, refuse_links_under
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class Rendered:
         missing_secrets: User-provided secrets the plan needs but nobody gave.
         sealed: True when the Secrets were sealed into ``files``.
         hash_cache: The argon2 hashes this render used, to keep for the next run.
+        secrets_rendered: False when the render left secrets out (see ``render_answers``).
     """
 
     plan: Plan
@@ -67,6 +71,7 @@ class Rendered:
     missing_secrets: tuple[ProvidedSecret, ...] = ()
     sealed: bool = False
     hash_cache: dict[str, str] = field(default_factory=dict)
+    secrets_rendered: bool = True
 
     @property
     def warnings(self) -> list[str]:
@@ -75,9 +80,27 @@ class Rendered:
 
 
 def load_catalog_for(answers: Answers, base: Path | None) -> Catalog:
-    """The catalog with the answers' ``catalog_paths`` (relative to the repo root) applied."""
-    root = base if base is not None else Path.cwd()
-    return load_catalog(tuple(root / p for p in answers.catalog_paths))
+    """The catalog with the answers' ``catalog_paths`` (relative to the repo root) applied.
+
+    Each catalog folder must lie inside the repository with no symbolic link on the way to it or
+    under it (its templates are read and rendered).
+
+    Raises:
+        UsageError / RepoError: A path leaves the repository or meets a link.
+        CatalogError: A folder is missing or a component in it is invalid.
+    """
+    root = (base if base is not None else Path.cwd()).resolve()
+    folders = []
+    for relative in answers.catalog_paths:
+        folder = inside(root, relative, "catalog path")
+        if not folder.is_dir():
+            raise CatalogError(
+                f"catalog folder {relative} does not exist in {root} (catalog_paths are "
+                "relative to the repository root; keep your catalog inside the repository)"
+            )
+        refuse_links_under(folder, root)
+        folders.append(folder)
+    return load_catalog(tuple(folders))
 
 
 def chart_facts(plan: Plan) -> list[dict[str, str]]:
@@ -147,36 +170,53 @@ def skeleton_variables(plan: Plan) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class SecretInputs:
+    """What the secret stage starts from.
+
+    Attributes:
+        existing: Known secret values (kept ones, and any the user gives this run).
+        fresh: ``component.key`` values to generate anew (rotation).
+        sealing: The key pair and current SealedSecret files. Without it (tools, tests) the
+            Secret manifests stay plaintext in ``secret_files`` even when the answers seal.
+        hash_cache: argon2 hashes a previous run computed (each costs 64 MiB and ~0.3 s).
+    """
+
+    existing: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    fresh: frozenset[str] = frozenset()
+    sealing: Sealing | None = None
+    hash_cache: Mapping[str, str] = field(default_factory=dict)
+
+
 def render_answers(
     answers: Answers,
     catalog: Catalog,
     *,
-    existing_secrets: Mapping[str, Mapping[str, str]] | None = None,
-    fresh_secrets: frozenset[str] = frozenset(),
-    sealing: Sealing | None = None,
+    secrets: SecretInputs | None = None,
     source: str = "scaffold.yaml",
-    hash_cache: Mapping[str, str] | None = None,
 ) -> Rendered:
-    """Render every file the answers describe (tracked files and gitignored secrets).
+    """Plan and render every file the answers describe (see :func:`render_repository`)."""
+    return render_repository(build_plan(answers, catalog, source), secrets=secrets)
+
+
+def render_repository(plan: Plan, *, secrets: SecretInputs | None = None) -> Rendered:
+    """Render every file of a plan.
 
     Args:
-        answers: The answers.
-        catalog: The catalog.
-        existing_secrets: Known secret values (kept, and any the user gives this run).
-        fresh_secrets: ``component.key`` values to generate anew (rotation).
-        sealing: The key pair and current SealedSecret files. Without it (tools, tests) the
-            Secret manifests stay plaintext in ``secret_files`` even when the answers seal.
-        source: Name of the answers in error messages.
-        hash_cache: argon2 hashes a previous run computed (each costs 64 MiB and ~0.3 s).
+        plan: The plan.
+        secrets: Where secret values come from; None renders only what does not depend on them
+            (``diff``, drift): no value is generated or hashed, and the SealedSecrets are left out
+            (``Rendered.secrets_rendered`` is False).
     """
-    plan = build_plan(answers, catalog, source)
     files = render_plan(plan)
     files.update(render_skeleton(skeleton_variables(plan)))
-    values, created = fill_values(plan, existing_secrets or {}, fresh_secrets)
+    if secrets is None:
+        return Rendered(plan, dict(sorted(files.items())), secrets_rendered=False)
+    values, created = fill_values(plan, secrets.existing, secrets.fresh)
     used: dict[str, str] = {}
     # argon2id is looked up here, at call time, so tests can swap in a cheap hash.
-    hasher = cached_argon2id(hash_cache or {}, used, argon2id)
-    manifests = render_secrets(plan, values, {"argon2id": hasher})
+    hasher = cached_argon2id(secrets.hash_cache, used, argon2id)
+    manifests = render_secrets(plan, values, hasher)
     rendered = Rendered(
         plan,
         dict(sorted(files.items())),
@@ -187,9 +227,9 @@ def render_answers(
         missing_secrets=missing_provided(plan, values),
         hash_cache=used,
     )
-    if sealing is None or not plan.sealed:
+    if secrets.sealing is None or not plan.sealed:
         return rendered
-    return seal_rendered(rendered, sealing)
+    return seal_rendered(rendered, secrets.sealing)
 
 
 def seal_rendered(rendered: Rendered, sealing: Sealing) -> Rendered:
@@ -215,4 +255,4 @@ def seal_rendered(rendered: Rendered, sealing: Sealing) -> Rendered:
 def render_config(mapping: Mapping[str, Any], *, base: Path | None = None) -> Rendered:
     """Convenience for tests and tools: a scaffold.yaml mapping -> Rendered."""
     answers = parse_answers(mapping, "scaffold.yaml")
-    return render_answers(answers, load_catalog_for(answers, base))
+    return render_answers(answers, load_catalog_for(answers, base), secrets=SecretInputs())

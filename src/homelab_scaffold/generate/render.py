@@ -12,18 +12,21 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import jinja2
+from jinja2.sandbox import SandboxedEnvironment
 
 from homelab_scaffold.catalog.resources import templates_root
 from homelab_scaffold.catalog.versions import version_at_least, version_below
 from homelab_scaffold.errors import RenderError
 from homelab_scaffold.generate.plan import Plan, PlannedApp, PlannedComponent
+from homelab_scaffold.generate.secret_values import SECRETS_DIR
 from homelab_scaffold.generate.yamltext import to_yaml_flow, to_yaml_value
 
 ARGOCD_CONFIG_DIR = "kubernetes/system/argocd-config"
 ROOT_APP_FILE = f"{ARGOCD_CONFIG_DIR}/root-app.yaml"
 PROJECTS_FILE = f"{ARGOCD_CONFIG_DIR}/projects.yaml"
-SECRETS_DIR = "secrets"
 _SECRET_TEMPLATES = "_secrets"
+# The context name of the secret templates' hash function (see the argon2id filter).
+HASHER = "_hasher"
 
 
 def _load_template(name: str) -> tuple[str, str, Callable[[], bool]]:
@@ -31,10 +34,21 @@ def _load_template(name: str) -> tuple[str, str, Callable[[], bool]]:
     return path.read_text(encoding="utf-8"), str(path), lambda: True
 
 
-def _environment(filters: tuple[tuple[str, Callable[..., Any]], ...]) -> jinja2.Environment:
-    # Templates are named by their absolute path, so every instance of a generic component
-    # (300 helm-apps) shares one compiled template.
-    env = jinja2.Environment(
+@jinja2.pass_context
+def _argon2id(context: jinja2.runtime.Context, value: str) -> str:
+    """``{{ value | argon2id }}``: the hash function of this render (secret templates only)."""
+    hasher = context.get(HASHER)
+    if hasher is None:
+        raise jinja2.TemplateRuntimeError("the argon2id filter is only available in _secrets/")
+    return str(hasher(value))
+
+
+@cache
+def environment() -> SandboxedEnvironment:
+    """The one Jinja environment of the process: sandboxed (templates from a user's catalog
+    must not reach Python internals), strict about undefined names, templates cached by path so
+    every instance of a generic component (300 helm-apps) shares one compiled template."""
+    env = SandboxedEnvironment(
         loader=jinja2.FunctionLoader(_load_template),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -44,20 +58,11 @@ def _environment(filters: tuple[tuple[str, Callable[..., Any]], ...]) -> jinja2.
         auto_reload=False,
         cache_size=-1,
     )
-    env.filters.update({"to_yaml_value": to_yaml_value, "to_yaml_flow": to_yaml_flow})
-    env.filters.update(dict(filters))
+    env.filters.update(
+        {"to_yaml_value": to_yaml_value, "to_yaml_flow": to_yaml_flow, "argon2id": _argon2id}
+    )
     env.tests.update({"version_at_least": version_at_least, "version_below": version_below})
     return env
-
-
-@cache
-def _cached_environment(filters: tuple[tuple[str, Callable[..., Any]], ...]) -> jinja2.Environment:
-    return _environment(filters)
-
-
-def environment_for(filters: Mapping[str, Callable[..., Any]] | None = None) -> jinja2.Environment:
-    """The one Jinja environment (per set of extra filters), cached for the process."""
-    return _cached_environment(tuple(sorted((filters or {}).items())))
 
 
 def _core(name: str) -> str:
@@ -72,6 +77,8 @@ def _shown(name: str) -> str:
 def _render(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> str:
     try:
         text = env.get_template(name).render(context)
+    except jinja2.exceptions.SecurityError as exc:
+        raise RenderError(f"template {_shown(name)}: refused by the sandbox: {exc}") from exc
     except jinja2.TemplateError as exc:
         line = getattr(exc, "lineno", None)
         where = f" line {line}" if line else ""
@@ -151,7 +158,7 @@ def _render_app(
 
 def render_plan(plan: Plan) -> dict[str, str]:
     """Every tracked Kubernetes file of the repository: {posix path: text}, sorted by path."""
-    env = environment_for()
+    env = environment()
     context = base_context(plan)
     files = {
         ROOT_APP_FILE: _render(env, _core("root-app.yaml.j2"), context),
@@ -163,10 +170,11 @@ def render_plan(plan: Plan) -> dict[str, str]:
 
 
 def render_secrets(
-    plan: Plan, values: Mapping[str, Mapping[str, str]], filters: Mapping[str, Callable[..., Any]]
+    plan: Plan, values: Mapping[str, Mapping[str, str]], hasher: Callable[[str], str]
 ) -> dict[str, str]:
-    """Secret manifests (gitignored) from each component's ``_secrets/`` templates."""
-    env = environment_for(filters)
+    """Secret manifests (gitignored) from each component's ``_secrets/`` templates; ``hasher``
+    is what their ``argon2id`` filter calls."""
+    env = environment()
     context = base_context(plan)
     files: dict[str, str] = {}
     for name, planned in sorted(plan.components.items()):
@@ -174,6 +182,7 @@ def render_secrets(
             **context,
             "component": context["components"][name],
             "secrets": dict(values.get(name, {})),
+            HASHER: hasher,
         }
         for relative in _template_files(planned.component.root, _SECRET_TEMPLATES):
             inside = (

@@ -22,9 +22,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from homelab_scaffold.errors import RenderError, RepoError, UsageError
-from homelab_scaffold.generate.answers import dump_yaml
 from homelab_scaffold.generate.plan import SEALED_SECRETS_COMPONENT, Plan
-from homelab_scaffold.generate.render import SECRETS_DIR, render_secrets
+from homelab_scaffold.generate.render import render_secrets
 from homelab_scaffold.generate.sealing_crypto import (
     CERTIFICATE_FILE,
     KEY_FILE,
@@ -36,7 +35,8 @@ from homelab_scaffold.generate.sealing_crypto import (
     sealed_secret_document,
     unseal,
 )
-from homelab_scaffold.generate.secret_values import secret_specs
+from homelab_scaffold.generate.secret_values import SECRETS_DIR, VALUES_FILE, secret_specs
+from homelab_scaffold.generate.yamltext import dump_yaml
 
 SEALED_SUFFIX = ".sealedsecret.yaml"
 KEY_DIR = f"{SECRETS_DIR}/sealing-key"
@@ -227,7 +227,7 @@ def _sealed_text(
     header = _SEALED_HEADER.format(
         namespace=manifest.namespace,
         name=manifest.name,
-        values=f"{SECRETS_DIR}/values.yaml",
+        values=VALUES_FILE,
         key_dir=KEY_DIR,
     )
     return header + dump_yaml(document)
@@ -275,12 +275,6 @@ def bootstrap_text(plan: Plan, key_pair: KeyPair) -> str:
     return _BOOTSTRAP_HEADER.format(path=BOOTSTRAP_FILE) + dump_yaml(document)
 
 
-def key_files(key_pair: KeyPair) -> dict[str, str]:
-    """The key pair as the files of the gitignored key folder: {path: PEM text}."""
-    pems = (key_pair.private_key_pem, key_pair.certificate_pem)
-    return {path: pem.decode("ascii") for path, pem in zip(KEY_PATHS, pems, strict=True)}
-
-
 def _marker(index: int) -> str:
     return f"scaffold-secret-{index:04d}-marker"
 
@@ -301,7 +295,7 @@ def secret_holders(plan: Plan) -> dict[str, list[Holder]]:
     for name, marker in markers.items():
         component, _, key = name.partition(".")
         values.setdefault(component, {})[key] = marker
-    rendered = render_secrets(plan, values, {"argon2id": _readable_hash})
+    rendered = render_secrets(plan, values, _readable_hash)
     manifests = parse_secret_manifests(rendered)
     holders: dict[str, list[Holder]] = {name: [] for name in names}
     for manifest in manifests:

@@ -22,7 +22,6 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal, get_args
 
 from cryptography import x509
@@ -127,29 +126,16 @@ def _self_signed_certificate(
     )
 
 
-def load_key_pair(directory: Path) -> KeyPair:
-    """Read the key pair (``tls.key``, ``tls.crt`` in ``directory``) and check it belongs together.
+def check_key_pair(key_pair: KeyPair) -> KeyPair:
+    """``key_pair`` when its key is a PEM RSA key and its certificate belongs to that key.
 
     Raises:
-        RepoError: A file is missing or unreadable, or the key and certificate do not match.
+        RepoError: Unreadable PEM, not RSA, or a certificate of another key.
     """
-    try:
-        key_pair = KeyPair(
-            private_key_pem=(directory / KEY_FILE).read_bytes(),
-            certificate_pem=(directory / CERTIFICATE_FILE).read_bytes(),
-        )
-    except OSError as e:
-        raise RepoError(
-            f"cannot read the sealing key in {directory} "
-            f"(expected {KEY_FILE} and {CERTIFICATE_FILE}): {e.strerror or e}"
-        ) from e
-    try:
-        private_key = _load_private_key(key_pair.private_key_pem)
-        public_key = _load_certificate_key(key_pair.certificate_pem, check_expiry=False)
-    except RepoError as e:
-        raise RepoError(f"{directory}: {e.message}") from e
+    private_key = _load_private_key(key_pair.private_key_pem)
+    public_key = _load_certificate_key(key_pair.certificate_pem, check_expiry=False)
     if private_key.public_key().public_numbers() != public_key.public_numbers():
-        raise RepoError(f"{directory / CERTIFICATE_FILE} does not belong to {directory / KEY_FILE}")
+        raise RepoError(f"{CERTIFICATE_FILE} does not belong to {KEY_FILE}")
     return key_pair
 
 
@@ -345,7 +331,7 @@ def _oaep(label: bytes) -> padding.OAEP:
 @functools.lru_cache(maxsize=4)
 def _load_private_key(pem: bytes) -> rsa.RSAPrivateKey:
     # The key is one scaffold generated and keeps in a 0600 file: the expensive RSA consistency
-    # check (~0.5 s for 4096 bits) adds nothing here, and load_key_pair still checks that it
+    # check (~0.5 s for 4096 bits) adds nothing here, and check_key_pair still checks that it
     # matches the certificate.
     try:
         key = serialization.load_pem_private_key(

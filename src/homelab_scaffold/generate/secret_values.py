@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     # graph imports this module (secret users drive the selection), so only for typing.
     from homelab_scaffold.generate.plan import Plan, PlannedComponent
 
-VALUES_FILE = "secrets/values.yaml"
+SECRETS_DIR = "secrets"
+VALUES_FILE = f"{SECRETS_DIR}/values.yaml"
 _ALPHABET = string.ascii_letters + string.digits
 # Authelia's default argon2id parameters (also fine for Vaultwarden's ADMIN_TOKEN).
 ARGON2_TIME_COST = 3

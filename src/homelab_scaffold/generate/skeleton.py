@@ -1,45 +1,99 @@
-"""The repository skeleton (README, .gitignore, ...): the only module that imports cookiecutter.
+"""The repository skeleton (README, .gitignore, ...): a cookiecutter template rendered in memory.
 
 ``templates/skeleton/`` is a plain cookiecutter template, so it stays usable on its own
-(``cookiecutter templates/skeleton``). scaffold renders it into a temporary folder with the plan's
-facts in the private ``_scaffold`` variable and reads the result back into memory.
+(``cookiecutter templates/skeleton`` gives the same files). scaffold renders it the way
+cookiecutter does (the context from ``cookiecutter.json`` under the ``cookiecutter`` key with the
+plan's facts as extra context, its ``_jinja2_env_vars``, cookiecutter's own Jinja extensions,
+file and folder names rendered too) but straight into memory, in a sandboxed environment, with
+each template compiled once per process: no temporary folder per render.
 """
 
 from __future__ import annotations
 
-import tempfile
+import json
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
 
 from homelab_scaffold.catalog.resources import templates_root
 from homelab_scaffold.errors import RenderError
 
 SKELETON = "skeleton"
+CONTEXT_FILE = "cookiecutter.json"
+
+
+@cache
+def _template_dir() -> Path:
+    return templates_root() / SKELETON
+
+
+@cache
+def _defaults() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((_template_dir() / CONTEXT_FILE).read_text(encoding="utf-8"))
+    return data
+
+
+@cache
+def _environment() -> SandboxedEnvironment:
+    """cookiecutter's environment (its extensions, StrictUndefined, trailing newlines kept and
+    the template's ``_jinja2_env_vars``), sandboxed."""
+    from cookiecutter.environment import ExtensionLoaderMixin
+
+    class SkeletonEnvironment(ExtensionLoaderMixin, SandboxedEnvironment):  # type: ignore[misc]
+        pass
+
+    env_vars = _defaults().get("_jinja2_env_vars", {})
+    return SkeletonEnvironment(
+        context={"cookiecutter": _defaults()},
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        loader=jinja2.FileSystemLoader(str(_template_dir())),
+        auto_reload=False,
+        **env_vars,
+    )
+
+
+@cache
+def _files() -> tuple[str, ...]:
+    """The template's files, as posix paths below the template folder, sorted."""
+    root = _template_dir()
+    return tuple(
+        sorted(
+            path.relative_to(root).as_posix()
+            for path in root.rglob("*")
+            if path.is_file() and path.name != CONTEXT_FILE
+        )
+    )
+
+
+@cache
+def _name_template(relative: str) -> jinja2.Template:
+    return _environment().from_string(relative)
+
+
+def skeleton_context(variables: Mapping[str, Any]) -> dict[str, Any]:
+    """cookiecutter's context: the defaults of cookiecutter.json, overridden by ``variables``."""
+    unknown = sorted(set(variables) - set(_defaults()))
+    if unknown:
+        raise RenderError(f"repository skeleton: unknown variable {unknown[0]!r}")
+    return {"cookiecutter": {**_defaults(), **variables}}
 
 
 def render_skeleton(variables: Mapping[str, Any]) -> dict[str, str]:
     """Render the skeleton with ``variables`` (cookiecutter.json keys) -> {posix path: text}."""
-    from cookiecutter.exceptions import CookiecutterException
-    from cookiecutter.generate import generate_context, generate_files
-
-    template = templates_root() / SKELETON
+    env = _environment()
+    context = skeleton_context(variables)
+    files: dict[str, str] = {}
     try:
-        context = generate_context(
-            context_file=str(template / "cookiecutter.json"), extra_context=dict(variables)
-        )
-        with tempfile.TemporaryDirectory(prefix="scaffold-skeleton-") as out:
-            project = generate_files(
-                repo_dir=str(template), context=context, output_dir=out, accept_hooks=False
-            )
-            return _read_tree(Path(project))
-    except (CookiecutterException, ValueError) as exc:
+        for relative in _files():
+            _, _, inside = _name_template(relative).render(context).partition("/")
+            if not inside:
+                continue  # a file beside the project folder is not part of the output
+            files[inside] = env.get_template(relative).render(context)
+    except jinja2.TemplateError as exc:
         raise RenderError(f"repository skeleton: {exc}") from exc
-
-
-def _read_tree(root: Path) -> dict[str, str]:
-    return {
-        path.relative_to(root).as_posix(): path.read_text(encoding="utf-8")
-        for path in sorted(root.rglob("*"))
-        if path.is_file()
-    }
+    return dict(sorted(files.items()))

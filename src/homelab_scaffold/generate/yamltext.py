@@ -55,3 +55,61 @@ def to_yaml_flow(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + ", ".join(to_yaml_value(v) for v in value) + "]"
     return to_yaml_value(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Round-trip YAML text: scaffold.yaml and the documents scaffold writes with ruamel.yaml
+
+
+def round_trip_yaml() -> Any:
+    """ruamel.yaml's round-trip loader/dumper, set up the way scaffold writes YAML."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096
+    return yaml
+
+
+def load_yaml_text(text: str, source: str) -> Any:
+    """Parse YAML round-trip (comments kept) after the size, depth and alias caps.
+
+    Raises:
+        ConfigError: One line naming ``source`` and what is wrong.
+    """
+    from ruamel.yaml.error import YAMLError
+
+    from homelab_scaffold.errors import ConfigError
+    from homelab_scaffold.yamlio import YAMLLimitError, check_yaml_limits
+
+    try:
+        check_yaml_limits(text)
+    except YAMLLimitError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    try:
+        return round_trip_yaml().load(text)
+    except (YAMLError, RecursionError) as exc:
+        raise ConfigError(f"{source}: not valid YAML{_where(exc)}: {_problem(exc, text)}") from exc
+
+
+def _where(exc: BaseException) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    return f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+
+
+def _problem(exc: BaseException, text: str) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if "\t" in text and "\t" in str(exc):
+        return "a tab character; indent YAML with spaces, not tabs"
+    return str(getattr(exc, "problem", None) or str(exc).splitlines()[0])
+
+
+def dump_yaml(data: Any) -> str:
+    """Serialise round-trip YAML (keeps comments and quoting of loaded documents)."""
+    import io
+
+    stream = io.StringIO()
+    round_trip_yaml().dump(data, stream)
+    return stream.getvalue()

@@ -1,48 +1,62 @@
-"""Drift: tracked files that differ from what the repository's scaffold.yaml renders.
+"""Drift: what ``scaffold regenerate`` would change, as validate problems.
 
-Hand edits are allowed in a scaffold repo, so this runs only with ``--drift``; CI uses it to catch
-a chart bump (e.g. by Renovate) that the values template has not followed yet.
+Drift runs the same three-way decision as regenerate (the engine's plan, without secrets): a hand
+edit that regenerate keeps is not drift; a file regenerate would update, merge into, delete or
+recreate is, and the message says which. CI runs it (``validate --drift``) to catch, for example,
+a chart bump by Renovate that the values have not followed yet.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from homelab_scaffold.errors import UsageError
-from homelab_scaffold.inspect.model import Problem, Repo
+from homelab_scaffold.errors import ScaffoldError, UsageError
+from homelab_scaffold.inspect.model import Problem
+from homelab_scaffold.repo.changes import FileChange
 
 CHECK = "drift"
 ANSWERS_FILE = "scaffold.yaml"
+_REASONS = {
+    "create": "is generated from scaffold.yaml but missing; `scaffold regenerate` would create it",
+    "update": (
+        "differs from what scaffold.yaml renders and was not edited by hand (e.g. a version "
+        "bump the values must follow); `scaffold regenerate` would update it"
+    ),
+    "merge": (
+        "has hand edits that are kept, but scaffold.yaml now renders other changes; "
+        "`scaffold regenerate` would merge them in"
+    ),
+    "conflict": (
+        "has hand edits that overlap what scaffold.yaml now renders; `scaffold regenerate` "
+        "would leave conflict markers to resolve"
+    ),
+    "delete": "is no longer generated from scaffold.yaml; `scaffold regenerate` would delete it",
+}
+_ANSWERS_REASON = (
+    "lacks components the selection needs (or their chart versions); `scaffold regenerate` "
+    "would add them"
+)
 
 
-def check_drift(repo: Repo) -> list[Problem]:
-    """A problem for each generated file that is missing or differs from a fresh render."""
-    answers_path = repo.root / ANSWERS_FILE
-    if not answers_path.is_file():
+def check_drift(root: Path) -> list[Problem]:
+    """A problem for each file ``scaffold regenerate`` would change in the repo at ``root``."""
+    from homelab_scaffold.engine import Engine, RunOptions
+
+    if not (root / ANSWERS_FILE).is_file():
         raise UsageError(
-            f"--drift needs a scaffold repository, but {answers_path} does not exist; "
+            f"--drift needs a scaffold repository, but {root / ANSWERS_FILE} does not exist; "
             "drop --drift for a repository scaffold did not generate"
         )
-    rendered = _render(answers_path, repo.root)
-    texts = {source.path: source.text for source in repo.files}
-    problems = []
-    for path, expected in sorted(rendered.items()):
-        if path not in texts and not (repo.root / path).exists():
-            problems.append(Problem(path, CHECK, "is generated from scaffold.yaml but missing; "
-                                                 "run scaffold regenerate"))
-        elif texts.get(path) != expected:
-            problems.append(Problem(path, CHECK, (
-                "differs from what scaffold.yaml renders (a hand edit, or a version bump the "
-                "template must follow); run scaffold regenerate --dry-run to see the difference"
-            )))
-    return problems
+    try:
+        with Engine(root, RunOptions(dry_run=True)) as engine:
+            repo = engine.open_repo()
+            outcome = engine.plan(repo, repo.document(), secrets=None)
+    except ScaffoldError as exc:
+        return [Problem(ANSWERS_FILE, CHECK, f"cannot compute drift: {exc.message}")]
+    return [_problem(change) for change in outcome.writes if change.path != ".scaffold/state.json"]
 
 
-def _render(answers_path: Path, root: Path) -> dict[str, str]:
-    """The tracked files scaffold.yaml renders to (gitignored secrets are not compared)."""
-    # Imported here: the render pipeline (Jinja, cookiecutter) is only needed for --drift.
-    from homelab_scaffold.generate.answers import read_answers_file
-    from homelab_scaffold.generate.pipeline import render_config
-
-    rendered = render_config(read_answers_file(answers_path), base=root)
-    return dict(rendered.files)
+def _problem(change: FileChange) -> Problem:
+    if change.path == ANSWERS_FILE:
+        return Problem(change.path, CHECK, _ANSWERS_REASON)
+    return Problem(change.path, CHECK, _REASONS[change.action])

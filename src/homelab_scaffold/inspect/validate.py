@@ -52,7 +52,7 @@ def validate_repo(options: ValidateOptions) -> Report:
     if options.drift:
         from homelab_scaffold.inspect.drift import check_drift
 
-        problems.extend(check_drift(loaded.repo))
+        problems.extend(check_drift(options.root))
     return Report(
         root=options.root,
         problems=_unique_sorted(problems),

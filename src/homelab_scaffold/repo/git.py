@@ -48,3 +48,13 @@ def dirty_paths(root: Path, paths: Iterable[str]) -> list[str]:
             if relative in wanted:
                 dirty.append(relative)
     return sorted(dirty)
+
+
+def tracked_under(root: Path, folder: str) -> list[str]:
+    """Files git tracks under ``folder`` (relative to ``root``); [] outside a work tree."""
+    if not is_work_tree(root):
+        return []
+    result = _git(root, "ls-files", "-z", "--", folder)
+    if result.returncode != 0:
+        return []
+    return sorted(name for name in result.stdout.split("\0") if name)

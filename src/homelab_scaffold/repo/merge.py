@@ -9,6 +9,7 @@ taken once, and everything else becomes a conflict hunk that keeps the base line
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -566,3 +567,13 @@ def _terminated(lines: list[str], eol: str) -> list[str]:
 def _marker(char: str, label: str, eol: str) -> str:
     head = char * _MARKER_SIZE
     return f"{head} {label}{eol}" if label else f"{head}{eol}"
+
+
+_MARKER_LINE = re.compile(r"^(<{7} |>{7} |\|{7} |={7}\r?$)", re.MULTILINE)
+
+
+def conflict_marker_lines(text: str) -> list[int]:
+    """1-based numbers of the lines that are conflict markers of an unresolved merge."""
+    if "<<<<<<< " not in text:
+        return []
+    return [text.count("\n", 0, match.start()) + 1 for match in _MARKER_LINE.finditer(text)]

@@ -1,4 +1,9 @@
-"""What scaffold generated last time (the base of three-way merges): ``.scaffold/state.json``."""
+"""What scaffold generated last time (the base of three-way merges): ``.scaffold/state.json``.
+
+Beside it, gitignored, ``secrets/.scaffold-hashes.json`` holds the hashes of the secret files
+scaffold wrote (so a hand-edited one is kept) and the argon2 hash cache. Every path recorded in
+either file is checked to be a plain relative path inside the repository before it is used.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from pathlib import Path
 
 from homelab_scaffold import __version__
 from homelab_scaffold.errors import RepoError
+from homelab_scaffold.paths import check_relative, read_bytes
 
 STATE_FILE = ".scaffold/state.json"
 # Hashes of the generated secret files live beside them, gitignored: they change with every
@@ -26,32 +32,52 @@ class State:
     secret_hashes: Mapping[str, str] = field(default_factory=dict)
     argon2_cache: Mapping[str, str] = field(default_factory=dict)
 
+    @property
+    def recorded(self) -> bool:
+        """True when scaffold has written this repository before."""
+        return bool(self.files)
 
-def _read_mapping(path: Path, key: str, how: str, *, optional: bool = False) -> dict[str, str]:
-    if not path.exists():
+
+def _read_mapping(
+    root: Path, path: str, key: str, how: str, *, optional: bool = False
+) -> dict[str, str]:
+    raw = read_bytes(root, path)
+    if raw is None:
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(raw.decode("utf-8"))
         mapping = data.get(key, {}) if optional and isinstance(data, dict) else data[key]
         if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
             raise TypeError
-    except (OSError, ValueError, KeyError, TypeError):
-        raise RepoError(f"{path} is damaged; {how}") from None
+    except (ValueError, KeyError, TypeError):
+        raise RepoError(f"{root / path} is damaged; {how}") from None
     return dict(mapping)
 
 
+def _confined(mapping: dict[str, str], source: str) -> dict[str, str]:
+    for path in mapping:
+        check_relative(path, f"{source} entry")
+    return mapping
+
+
 def read_state(root: Path) -> State:
-    """The state of the repo at ``root`` (empty when none was recorded)."""
+    """The state of the repo at ``root`` (empty when none was recorded).
+
+    Raises:
+        RepoError: A state file is damaged or not text.
+        UsageError: An entry names a path outside the repository (absolute, ``..``).
+    """
     files = _read_mapping(
-        root / STATE_FILE,
+        root,
+        STATE_FILE,
         "files",
         f"restore it from git (git checkout -- {STATE_FILE}) "
         "or delete it to treat every file as hand-edited",
     )
     how = "delete it to treat every secret file as hand-edited"
-    hashes = _read_mapping(root / SECRET_STATE_FILE, "secret_hashes", how)
-    cache = _read_mapping(root / SECRET_STATE_FILE, "argon2", how, optional=True)
-    return State(files, hashes, cache)
+    hashes = _read_mapping(root, SECRET_STATE_FILE, "secret_hashes", how)
+    cache = _read_mapping(root, SECRET_STATE_FILE, "argon2", how, optional=True)
+    return State(_confined(files, STATE_FILE), _confined(hashes, SECRET_STATE_FILE), cache)
 
 
 def text_hash(text: str) -> str:
