@@ -50,14 +50,22 @@ def bootstrap_command(
     if dry_run:
         _print_dry_run(root, plan.answers, bootstrap, wait)
         return
-    check_tools()
-    ui.warn_all(check_repository(root, plan.answers, bootstrap, os.environ))
-    check_cluster(cluster, root)
+    _preflight(root, plan.answers, bootstrap, cluster)
     _run_steps(root, bootstrap)
     if wait:
         _follow_waves(root, cluster, bootstrap, timeout)
     else:
         ui.info("Argo CD syncs the rest from Git; follow it with `scaffold bootstrap --wait`.")
+
+
+def _preflight(root: Path, answers: Answers, bootstrap: Bootstrap, cluster: Cluster) -> None:
+    """Tools first (git is needed for the rest), then the repository, then the cluster."""
+    check_tools()
+    notes = check_repository(root, answers, bootstrap, os.environ)
+    ui.warn_all(notes)
+    check_cluster(cluster, root)
+    pushed = "" if notes else f"; {answers.repo_url} has HEAD at {answers.target_revision}"
+    ui.info(f"Checked: kubectl, helm and git on PATH; the cluster answers{pushed}")
 
 
 def _print_dry_run(root: Path, answers: Answers, bootstrap: Bootstrap, wait: bool) -> None:
@@ -88,7 +96,8 @@ def _run_steps(root: Path, bootstrap: Bootstrap) -> None:
 def _follow_waves(root: Path, cluster: Cluster, bootstrap: Bootstrap, timeout: float) -> None:
     expected = Expected.of(bootstrap.children, bootstrap.root_app, bootstrap.apps_namespace)
     count = sum(len(names) for names in expected.waves.values())
-    ui.info(f"Waiting for {count} Applications in {len(expected.waves)} waves ({timeout:g}s)")
+    waves = len(expected.waves)
+    ui.info(f"Waiting for {count} Applications in {waves} waves (timeout {timeout:g}s)")
     poll = functools.partial(poll_applications, cluster, bootstrap.apps_namespace, root)
     for ready in watch_waves(expected, poll, timeout):
         ui.info(f"  wave {ready.wave}: {', '.join(ready.names)} Healthy and Synced")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from homelab_scaffold.generate.plan import Plan
 
@@ -79,19 +79,9 @@ def _waits(node: GraphNode) -> str:
 
 
 def graph_json(nodes: Sequence[GraphNode]) -> str:
-    """JSON for scripts: ``{"applications": [...]}`` in sync order."""
-    apps = [
-        {
-            "name": node.name,
-            "component": node.component,
-            "wave": node.wave,
-            "namespace": node.namespace,
-            "needs": list(node.needs),
-            "after": list(node.after),
-        }
-        for node in nodes
-    ]
-    return json.dumps({"applications": apps}, indent=2)
+    """JSON for scripts: ``{"applications": [...]}`` in sync order, one object per node with
+    the node's fields."""
+    return json.dumps({"applications": [asdict(node) for node in nodes]}, indent=2)
 
 
 def graph_mermaid(nodes: Sequence[GraphNode]) -> str:
