@@ -24,6 +24,7 @@ from conftest import Run, git, invoke, read_tree
 
 from homelab_scaffold.cluster import health
 from homelab_scaffold.cluster.bootstrap import ChildApp
+from homelab_scaffold.cluster.pushed import Target, check_pushed
 from homelab_scaffold.cluster.health import (
     AppStatus,
     Expected,
@@ -361,12 +362,66 @@ def test_a_pushed_commit_passes_after_the_push(sealed: Cluster) -> None:
 
 
 def test_a_missing_branch_on_the_remote_is_refused(sealed: Cluster) -> None:
-    answers = sealed.repo / "scaffold.yaml"
-    answers.write_text(answers.read_text().replace("target_revision: main", "target_revision: lab"))
-    assert invoke("regenerate", "-C", sealed.repo, env=sealed.env).exit_code == 0
-    sealed.commit("lab branch")
+    set_revision(sealed, "lab")
     run = sealed.run()
     assert_refused(run, "has no branch or tag 'lab'", "git push origin HEAD:lab")
+
+
+def set_revision(cluster: Cluster, revision: str) -> None:
+    """Point scaffold.yaml and the Applications at ``revision`` and commit (not push)."""
+    answers = cluster.repo / "scaffold.yaml"
+    text = answers.read_text().replace("target_revision: main", f"target_revision: {revision}")
+    answers.write_text(text)
+    assert invoke("regenerate", "-C", cluster.repo, env=cluster.env).exit_code == 0
+    cluster.commit(f"deploy {revision}")
+
+
+def test_an_annotated_tag_is_followed_to_its_commit(sealed: Cluster) -> None:
+    set_revision(sealed, "v1.0")
+    assert git(sealed.repo, "-c", "user.name=t", "-c", "user.email=t@example.com",
+               "tag", "-a", "v1.0", "-m", "release").returncode == 0  # fmt: skip
+    assert git(sealed.repo, "push", "-q", str(sealed.remote), "v1.0").returncode == 0
+    run = sealed.run()
+    assert run.exit_code == 0, run.stderr
+    assert f"{REPO_URL} has HEAD at v1.0" in run.stdout
+
+
+def test_a_commit_revision_must_be_head(sealed: Cluster) -> None:
+    old = git(sealed.repo, "rev-parse", "HEAD").stdout.strip()
+    set_revision(sealed, old)
+    sealed.push()
+    run = sealed.run()
+    assert_refused(run, f"target_revision {old} is a commit, but HEAD is")
+
+
+def test_a_commit_revision_equal_to_head_passes_with_a_note(
+    sealed: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in sealed.env.items():
+        monkeypatch.setenv(name, value)
+    head = git(sealed.repo, "rev-parse", "HEAD").stdout.strip()
+    notes = check_pushed(sealed.repo, Target(REPO_URL, head[:10]), {})
+    assert notes == [f"target_revision {head[:10]} is a commit: checked that it is HEAD, "
+                     f"not that {REPO_URL} has it"]  # fmt: skip
+
+
+def test_an_unreachable_remote_falls_back_to_the_last_fetch(sealed: Cluster) -> None:
+    fetched = git(sealed.repo, "fetch", "-q", str(sealed.remote), "main:refs/remotes/origin/main")
+    assert fetched.returncode == 0, fetched.stderr
+    gitconfig = Path(sealed.env["GIT_CONFIG_GLOBAL"])
+    gitconfig.write_text(f'[url "{sealed.remote}-gone"]\n\tinsteadOf = {REPO_URL}\n')
+    run = sealed.run()
+    assert run.exit_code == 0, run.stderr
+    assert "checked origin/main as last fetched instead" in run.stderr
+    (sealed.repo / "kubernetes" / "apps" / "extra.yaml").write_text("# later\n")
+    sealed.commit("not pushed, and not fetched")
+    assert_refused(sealed.run(), "is not pushed")
+
+
+def test_an_unreachable_remote_without_a_fetched_copy_is_refused(sealed: Cluster) -> None:
+    gitconfig = Path(sealed.env["GIT_CONFIG_GLOBAL"])
+    gitconfig.write_text(f'[url "{sealed.remote}-gone"]\n\tinsteadOf = {REPO_URL}\n')
+    assert_refused(sealed.run(), f"cannot read {REPO_URL} with git ls-remote")
 
 
 def test_uncommitted_changes_under_kubernetes_are_refused(sealed: Cluster) -> None:

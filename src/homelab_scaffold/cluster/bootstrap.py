@@ -25,7 +25,7 @@ from homelab_scaffold.generate.render import (
     secret_namespaces,
 )
 from homelab_scaffold.generate.sealed import BOOTSTRAP_FILE
-from homelab_scaffold.inspect.apps import ARGO_GROUP, parse_wave
+from homelab_scaffold.inspect.apps import ARGO_GROUP, MANIFEST_SUFFIXES, parse_wave
 from homelab_scaffold.inspect.loader import parse_yaml_documents
 from homelab_scaffold.inspect.model import WAVE_ANNOTATION, Document, dig, items, text_at
 
@@ -219,8 +219,10 @@ def _child_applications(root: Path) -> list[Document]:
     folder = root / ARGOCD_CONFIG_DIR
     paths = sorted(
         p.relative_to(root).as_posix()
-        for p in folder.glob("*.y*ml")
-        if p.is_file() and p.relative_to(root).as_posix() != ROOT_APP_FILE
+        for p in folder.iterdir()
+        if p.suffix in MANIFEST_SUFFIXES
+        and p.is_file()
+        and p.relative_to(root).as_posix() != ROOT_APP_FILE
     )
     return [doc for path in paths for doc in _applications(root, path)]
 

@@ -19,8 +19,8 @@ from homelab_scaffold.repo.git import is_work_tree
 
 WATCHED_DIR = "kubernetes"
 LS_REMOTE_SECONDS = 30.0
-# Never wait on a password prompt or an unknown host key: fail, and say why.
-_NO_PROMPTS = {"GIT_TERMINAL_PROMPT": "0", "GIT_SSH_COMMAND": "ssh -o BatchMode=yes"}
+# Never wait on a username/password prompt (output is captured, so it would hang unseen).
+_NO_PROMPTS = {"GIT_TERMINAL_PROMPT": "0"}
 _COMMIT = re.compile(r"^[0-9a-fA-F]{7,40}\Z")
 _SHOWN_PATHS = 3
 
@@ -39,7 +39,7 @@ def check_pushed(root: Path, target: Target, environ: Mapping[str, str]) -> list
     Args:
         root: The repository.
         target: Where Argo CD reads it.
-        environ: The environment (``GIT_SSH_COMMAND`` of the user's is kept).
+        environ: The environment (a ``GIT_TERMINAL_PROMPT`` of the user's is kept).
 
     Returns:
         Notes for the user (e.g. that the check used the last fetched state).
@@ -55,28 +55,27 @@ def check_pushed(root: Path, target: Target, environ: Mapping[str, str]) -> list
     _refuse_nested(root, target)
     head = _head(root)
     _refuse_uncommitted(root, target)
-    if _COMMIT.match(target.revision) and not _ref_names(target.revision):
+    listed = _ls_remote(root, target, environ)
+    if not listed.ok:
+        return _check_tracking_ref(root, head, target, listed.reason)
+    remote = _listed_commit(listed.stdout, target.revision)
+    if remote is None and _COMMIT.match(target.revision):
         return _check_commit(head, target)
-    listed = _git(
-        root,
-        "ls-remote",
-        target.repo_url,
-        target.revision,
-        f"{target.revision}^{{}}",
-        env=_prompt_free(environ),
-        timeout=LS_REMOTE_SECONDS,
-    )
-    if listed.ok:
-        remote = _listed_commit(listed.stdout, target.revision)
-        _refuse_unpushed(root, head, remote, target)
-        return []
-    return _check_tracking_ref(root, head, target, listed.reason)
+    _refuse_unpushed(root, head, remote, target)
+    return []
 
 
 def _git(
     root: Path, *args: str, env: Mapping[str, str] | None = None, timeout: float | None = None
 ) -> Outcome:
     return run(Command(("git", *args)), root, env=env, timeout=timeout)
+
+
+def _ls_remote(root: Path, target: Target, environ: Mapping[str, str]) -> Outcome:
+    """What the remote has for the revision (``^{}`` lines: the commits annotated tags name)."""
+    patterns = (target.revision, f"{target.revision}^{{}}")
+    env = _prompt_free(environ)
+    return _git(root, "ls-remote", target.repo_url, *patterns, env=env, timeout=LS_REMOTE_SECONDS)
 
 
 def _prompt_free(environ: Mapping[str, str]) -> dict[str, str]:
@@ -173,6 +172,8 @@ def _check_tracking_ref(root: Path, head: str, target: Target, reason: str) -> l
             root, "rev-parse", "--verify", "-q", f"refs/remotes/{name}/{target.revision}^{{commit}}"
         )
         tracked = ref.stdout.strip() if ref.ok else None
+    if tracked is None and _COMMIT.match(target.revision):
+        return _check_commit(head, target)
     if tracked is None:
         raise RepoError(
             f"cannot read {target.repo_url} with git ls-remote ({reason}); scaffold checks there "
