@@ -260,6 +260,22 @@ def test_the_helm_install_follows_the_argocd_application_in_the_repository(
     assert helm[helm.index("--version") + 1] == "9.9.9"
 
 
+def test_an_oci_chart_is_installed_from_its_registry(sealed: Cluster) -> None:
+    path = sealed.repo / ARGOCD_APP
+    repo = argocd_source(sealed.repo)["repoURL"]
+    path.write_text(path.read_text().replace(f'"{repo}"', '"oci://ghcr.io/argoproj/argo-helm"'))
+    helm = sealed.run("--dry-run").stdout.splitlines()[0].split()
+    assert helm[4] == "oci://ghcr.io/argoproj/argo-helm/argo-cd"
+    assert "--repo" not in helm
+
+
+def test_a_value_file_outside_the_repository_is_refused(sealed: Cluster) -> None:
+    path = sealed.repo / ARGOCD_APP
+    path.write_text(path.read_text().replace('"$values/kubernetes/', '"kubernetes/'))
+    run = sealed.run("--dry-run")
+    assert_refused(run, f"{ARGOCD_APP}: value file", "is not in this repository")
+
+
 def test_a_second_run_succeeds_and_runs_the_same_commands(sealed: Cluster) -> None:
     first = sealed.run()
     calls = changing(sealed.calls())

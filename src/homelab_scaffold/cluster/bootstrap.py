@@ -100,6 +100,18 @@ class Bootstrap:
     argocd: HelmInstall
 
 
+_VALUES_HINT = "run `scaffold regenerate` to write it, then commit and push"
+_KEY_HINT = (
+    "it holds the key that decrypts the SealedSecrets in Git: restore secrets/ from your "
+    "backup, or make a new key with `scaffold secret rotate --all --new-key` (then commit and "
+    "push the re-sealed files)"
+)
+_SECRETS_HINT = "run `scaffold regenerate` to write the Secret manifests"
+_ROOT_HINT = "run `scaffold regenerate` to write it"
+# Steps, and the files they read.
+_Steps = tuple[list[Step], list[Requirement]]
+
+
 def plan_bootstrap(root: Path, plan: Plan, cluster: Cluster) -> Bootstrap:
     """Decide the bootstrap of the repository at ``root`` (reads files, runs nothing).
 
@@ -109,23 +121,18 @@ def plan_bootstrap(root: Path, plan: Plan, cluster: Cluster) -> Bootstrap:
     root_doc = _root_application(root)
     children = _child_applications(root)
     argocd = _argocd_install(_find(children, ARGOCD_APP))
-    credentials = sorted(p.relative_to(root).as_posix() for p in _credential_files(root))
-    secret_steps, secret_needs = _secret_steps(plan, cluster, credentials)
-    steps = (
-        Step(
-            f"Install Argo CD (chart {argocd.chart} {argocd.version})", (argocd.command(cluster),)
-        ),
-        *secret_steps,
-        Step("Apply the root Application", (cluster.kubectl("apply", "-f", ROOT_APP_FILE),)),
-    )
-    requirements = (
-        *(Requirement(path, _VALUES_HINT) for path in argocd.values_files),
-        *secret_needs,
-        Requirement(ROOT_APP_FILE, "run `scaffold regenerate` to write it"),
-    )
+    install = Step(f"Install Argo CD (chart {argocd.chart} {argocd.version})",
+                   (argocd.command(cluster),))  # fmt: skip
+    apply_root = Step("Apply the root Application",
+                      (cluster.kubectl("apply", "-f", ROOT_APP_FILE),))  # fmt: skip
+    secrets, needs = _secret_steps(root, plan, cluster)
     return Bootstrap(
-        steps=steps,
-        requirements=requirements,
+        steps=(install, *secrets, apply_root),
+        requirements=(
+            *(Requirement(path, _VALUES_HINT) for path in argocd.values_files),
+            *needs,
+            Requirement(ROOT_APP_FILE, _ROOT_HINT),
+        ),
         root_app=root_doc.name,
         apps_namespace=root_doc.namespace or ARGOCD_NAMESPACE,
         root_source=_git_source(root_doc.body),
@@ -136,42 +143,48 @@ def plan_bootstrap(root: Path, plan: Plan, cluster: Cluster) -> Bootstrap:
     )
 
 
-_VALUES_HINT = "run `scaffold regenerate` to write it, then commit and push"
-_KEY_HINT = (
-    "it holds the key that decrypts the SealedSecrets in Git: restore secrets/ from your "
-    "backup, or make a new key with `scaffold secret rotate --all --new-key` (then commit and "
-    "push the re-sealed files)"
-)
-_SECRETS_HINT = "run `scaffold regenerate` to write the Secret manifests"
-
-
-def _secret_steps(
-    plan: Plan, cluster: Cluster, credentials: list[str]
-) -> tuple[list[Step], list[Requirement]]:
+def _secret_steps(root: Path, plan: Plan, cluster: Cluster) -> _Steps:
     """The sealing key (sealed) or the Secret manifests (manual), and Argo CD's repository
     credentials: all before the root Application, so nothing starts without them."""
     steps: list[Step] = []
     needs: list[Requirement] = []
-    if plan.sealed:
-        steps.append(
-            Step(
-                "Apply the sealing key (before the Sealed Secrets controller starts)",
-                (cluster.kubectl("apply", "-f", BOOTSTRAP_FILE),),
-            )
-        )
-        needs.append(Requirement(BOOTSTRAP_FILE, _KEY_HINT))
-    if credentials:
-        args = [arg for path in credentials for arg in ("-f", path)]
-        steps.append(
-            Step("Apply Argo CD's repository credentials", (cluster.kubectl("apply", *args),))
-        )
-    folders = [f for f in secret_folders(plan) if f.rstrip("/") != REPO_CREDENTIALS_DIR]
-    if not plan.answers.sealed and folders:
-        steps.extend(_namespace_step(cluster, ns) for ns in secret_namespaces(plan))
-        args = [arg for folder in folders for arg in ("-f", folder)]
-        steps.append(Step("Apply the Secrets", (cluster.kubectl("apply", "--recursive", *args),)))
-        needs.extend(Requirement(folder, _SECRETS_HINT) for folder in folders)
+    for more_steps, more_needs in (
+        _sealing_key_step(plan, cluster),
+        _credentials_step(root, cluster),
+        _manual_secret_steps(plan, cluster),
+    ):
+        steps.extend(more_steps)
+        needs.extend(more_needs)
     return steps, needs
+
+
+def _sealing_key_step(plan: Plan, cluster: Cluster) -> _Steps:
+    if not plan.sealed:
+        return [], []
+    step = Step("Apply the sealing key (before the Sealed Secrets controller starts)",
+                (cluster.kubectl("apply", "-f", BOOTSTRAP_FILE),))  # fmt: skip
+    return [step], [Requirement(BOOTSTRAP_FILE, _KEY_HINT)]
+
+
+def _credentials_step(root: Path, cluster: Cluster) -> _Steps:
+    folder = root / REPO_CREDENTIALS_DIR
+    files = sorted(p for p in folder.glob("*.yaml") if p.is_file()) if folder.is_dir() else []
+    if not files:
+        return [], []
+    args = [arg for path in files for arg in ("-f", path.relative_to(root).as_posix())]
+    return [Step("Apply Argo CD's repository credentials", (cluster.kubectl("apply", *args),))], []
+
+
+def _manual_secret_steps(plan: Plan, cluster: Cluster) -> _Steps:
+    folders = [f for f in secret_folders(plan) if f.rstrip("/") != REPO_CREDENTIALS_DIR]
+    if plan.answers.sealed or not folders:
+        return [], []
+    args = [arg for folder in folders for arg in ("-f", folder)]
+    steps = [
+        *(_namespace_step(cluster, namespace) for namespace in secret_namespaces(plan)),
+        Step("Apply the Secrets", (cluster.kubectl("apply", "--recursive", *args),)),
+    ]
+    return steps, [Requirement(folder, _SECRETS_HINT) for folder in folders]
 
 
 def _namespace_step(cluster: Cluster, namespace: str) -> Step:
@@ -183,11 +196,6 @@ def _namespace_step(cluster: Cluster, namespace: str) -> Step:
             cluster.kubectl("apply", "-f", "-"),
         ),
     )
-
-
-def _credential_files(root: Path) -> list[Path]:
-    folder = root / REPO_CREDENTIALS_DIR
-    return sorted(p for p in folder.glob("*.yaml") if p.is_file()) if folder.is_dir() else []
 
 
 def _documents(root: Path, path: str) -> list[Document]:
