@@ -41,6 +41,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "secret_command",
         "List, set and rotate secret values (never shown).",
     ),
+    "graph": (
+        "homelab_scaffold.commands.graph",
+        "graph_command",
+        "Show the Applications by sync wave and what each needs.",
+    ),
+    "bootstrap": (
+        "homelab_scaffold.commands.bootstrap",
+        "bootstrap_command",
+        "Install Argo CD and the root Application on a cluster.",
+    ),
     "outdated": (
         "homelab_scaffold.commands.outdated",
         "outdated_command",

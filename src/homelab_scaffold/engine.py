@@ -514,6 +514,17 @@ def rewrite(current: str | None, text: str) -> Action:
     return "unchanged" if current == text else "update"
 
 
+def read_plan(root: Path) -> Plan:
+    """The plan of the repository at ``root``, read-only (``scaffold graph``, ``bootstrap``).
+
+    Raises:
+        RepoError: ``root`` holds no scaffold.yaml.
+        ConfigError: scaffold.yaml is malformed or names unknown components or options.
+    """
+    with Engine(root, RunOptions(dry_run=True)) as engine:
+        return engine.catalog_plan(engine.open_repo().document().answers())
+
+
 @dataclass(frozen=True)
 class _SecretInputs:
     """The secret side of a plan: what the render starts from, what the store held."""

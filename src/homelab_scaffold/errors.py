@@ -47,6 +47,18 @@ class NetworkError(ScaffoldError):
     """A remote (Helm repository index, schema catalog) could not be reached."""
 
 
+class ClusterCommandError(ScaffoldError):
+    """A kubectl or helm command of ``scaffold bootstrap`` failed against the cluster."""
+
+    exit_code = 5
+
+
+class WaitTimeout(ScaffoldError):
+    """``scaffold bootstrap --wait`` gave up before every Application was Healthy."""
+
+    exit_code = 6
+
+
 class InternalError(ScaffoldError):
     """An unexpected exception: a bug. The traceback is written to a file."""
 

@@ -22,12 +22,14 @@ def directory_option(help_text: str, *, must_exist: bool = False) -> Callable[..
     )
 
 
-def output_option(help_text: str) -> Callable[..., Any]:
-    """``--output text|json``."""
+def output_option(
+    help_text: str, formats: tuple[str, ...] = ("text", "json")
+) -> Callable[..., Any]:
+    """``--output text|json`` (or the ``formats`` a command offers; the first is the default)."""
     return click.option(
         "--output",
-        type=click.Choice(["text", "json"]),
-        default="text",
+        type=click.Choice(formats),
+        default=formats[0],
         show_default=True,
         help=help_text,
     )

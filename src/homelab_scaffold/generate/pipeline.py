@@ -14,8 +14,14 @@ from homelab_scaffold import __version__
 from homelab_scaffold.catalog.loader import Catalog, SecretSpec, load_catalog
 from homelab_scaffold.errors import CatalogError
 from homelab_scaffold.generate.answers import Answers, parse_answers
+from homelab_scaffold.generate.appgraph import app_graph, graph_mermaid
 from homelab_scaffold.generate.plan import Plan, build_plan
-from homelab_scaffold.generate.render import render_plan, render_secrets
+from homelab_scaffold.generate.render import (
+    render_plan,
+    render_secrets,
+    secret_folders,
+    secret_namespaces,
+)
 from homelab_scaffold.generate.sealed import (
     BOOTSTRAP_FILE,
     KEY_DIR,
@@ -27,7 +33,6 @@ from homelab_scaffold.generate.sealed import (
 )
 from homelab_scaffold.generate.sealing_crypto import KeyPair, generate_key_pair
 from homelab_scaffold.generate.secret_values import (
-    SECRETS_DIR,
     VALUES_FILE,
     NewSecret,
     ProvidedSecret,
@@ -134,13 +139,7 @@ def skeleton_variables(plan: Plan) -> dict[str, Any]:
         }
         for app in plan.apps
     ]
-    secret_namespaces = sorted(
-        {c.component.namespace for c in plan.components.values() if c.component.secrets}
-    )
-    # Manual mode applies these folders (not secrets/ itself: values.yaml is no manifest).
-    secret_dirs = sorted(
-        f"{SECRETS_DIR}/{name}/" for name, c in plan.components.items() if c.component.secrets
-    )
+    namespaces = secret_namespaces(plan)
     specs = secret_specs(plan)
     argocd = plan.components["argocd"]
     chart = argocd.component.chart
@@ -154,9 +153,9 @@ def skeleton_variables(plan: Plan) -> dict[str, Any]:
             "selected": sorted(plan.components),
             "argocd_chart_repo": chart.repo if chart else "",
             "argocd_chart_version": str(argocd.version),
-            "has_secrets": bool(secret_namespaces),
-            "secret_namespaces": secret_namespaces,
-            "secret_dirs": secret_dirs,
+            "has_secrets": bool(namespaces),
+            "secret_namespaces": namespaces,
+            "secret_dirs": secret_folders(plan),
             "secret_names": list(specs),
             "generated_secret_names": [n for n, s in specs.items() if isinstance(s, SecretSpec)],
             "sealed": plan.sealed,
@@ -166,6 +165,7 @@ def skeleton_variables(plan: Plan) -> dict[str, Any]:
             "secret_values_file": VALUES_FILE,
             "scaffold_version": __version__,
             "charts": chart_facts(plan),
+            "graph_mermaid": graph_mermaid(app_graph(plan)),
         },
     }
 

@@ -169,6 +169,19 @@ def render_plan(plan: Plan) -> dict[str, str]:
     return dict(sorted(files.items()))
 
 
+def secret_folders(plan: Plan) -> list[str]:
+    """The ``secrets/<component>/`` folders that hold Secret manifests with ``secrets: manual``
+    (not ``secrets/`` itself: ``values.yaml`` there is no manifest)."""
+    return sorted(
+        f"{SECRETS_DIR}/{name}/" for name, c in plan.components.items() if c.component.secrets
+    )
+
+
+def secret_namespaces(plan: Plan) -> list[str]:
+    """The namespaces those Secrets live in (they must exist before the Secrets are applied)."""
+    return sorted({c.component.namespace for c in plan.components.values() if c.component.secrets})
+
+
 def render_secrets(
     plan: Plan, values: Mapping[str, Mapping[str, str]], hasher: Callable[[str], str]
 ) -> dict[str, str]:

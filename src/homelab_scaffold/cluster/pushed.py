@@ -1,0 +1,198 @@
+"""Is the commit Argo CD will read the one in this work tree?
+
+Argo CD deploys what ``repo_url`` holds at ``target_revision``, never the files on this disk. A
+bootstrap from a tree whose ``kubernetes/`` has uncommitted changes, or whose commit is not pushed,
+installs something else than what the user just reviewed: refuse it before touching the cluster.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from homelab_scaffold.cluster.tools import Command, Outcome, run
+from homelab_scaffold.errors import RepoError
+from homelab_scaffold.inspect.apps import normalize_url
+from homelab_scaffold.repo.git import is_work_tree
+
+WATCHED_DIR = "kubernetes"
+LS_REMOTE_SECONDS = 30.0
+# Never wait on a username/password prompt (output is captured, so it would hang unseen).
+_NO_PROMPTS = {"GIT_TERMINAL_PROMPT": "0"}
+_COMMIT = re.compile(r"^[0-9a-fA-F]{7,40}\Z")
+_SHOWN_PATHS = 3
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where Argo CD reads the repository: URL and branch, tag or commit."""
+
+    repo_url: str
+    revision: str
+
+
+def check_pushed(root: Path, target: Target, environ: Mapping[str, str]) -> list[str]:
+    """Check that ``target`` holds this work tree's HEAD and ``kubernetes/`` is committed.
+
+    Args:
+        root: The repository.
+        target: Where Argo CD reads it.
+        environ: The environment (a ``GIT_TERMINAL_PROMPT`` of the user's is kept).
+
+    Returns:
+        Notes for the user (e.g. that the check used the last fetched state).
+
+    Raises:
+        RepoError: Uncommitted changes, no commit yet, or a HEAD the target does not hold.
+    """
+    if not is_work_tree(root):
+        return [
+            f"{root} is not a git work tree, so scaffold cannot check that {target.repo_url} "
+            f"holds these files at {target.revision}"
+        ]
+    _refuse_nested(root, target)
+    head = _head(root)
+    _refuse_uncommitted(root, target)
+    listed = _ls_remote(root, target, environ)
+    if not listed.ok:
+        return _check_tracking_ref(root, head, target, listed.reason)
+    remote = _listed_commit(listed.stdout, target.revision)
+    if remote is None and _COMMIT.match(target.revision):
+        return _check_commit(head, target)
+    _refuse_unpushed(root, head, remote, target)
+    return []
+
+
+def _git(
+    root: Path, *args: str, env: Mapping[str, str] | None = None, timeout: float | None = None
+) -> Outcome:
+    return run(Command(("git", *args)), root, env=env, timeout=timeout)
+
+
+def _ls_remote(root: Path, target: Target, environ: Mapping[str, str]) -> Outcome:
+    """What the remote has for the revision (``^{}`` lines: the commits annotated tags name)."""
+    patterns = (target.revision, f"{target.revision}^{{}}")
+    env = _prompt_free(environ)
+    return _git(root, "ls-remote", target.repo_url, *patterns, env=env, timeout=LS_REMOTE_SECONDS)
+
+
+def _prompt_free(environ: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in _NO_PROMPTS.items() if k not in environ}
+
+
+def _refuse_nested(root: Path, target: Target) -> None:
+    """Applications name paths from the top of the repository Argo CD clones."""
+    prefix = _git(root, "rev-parse", "--show-prefix").stdout.strip()
+    if prefix:
+        raise RepoError(
+            f"{root} is the folder {prefix.rstrip('/')} inside its git repository, but Argo CD "
+            f"reads {WATCHED_DIR}/ from the top of {target.repo_url}: make this folder a git "
+            "repository of its own"
+        )
+
+
+def _head(root: Path) -> str:
+    head = _git(root, "rev-parse", "--verify", "-q", "HEAD^{commit}")
+    if not head.ok:
+        raise RepoError(
+            f"{root} has no commit yet; commit {WATCHED_DIR}/ and push it first (Argo CD reads "
+            "the repository, not this folder)"
+        )
+    return head.stdout.strip()
+
+
+def _refuse_uncommitted(root: Path, target: Target) -> None:
+    status = _git(root, "status", "--porcelain=v1", "--untracked-files=all", "--", WATCHED_DIR)
+    changed = [line[3:] for line in status.stdout.splitlines() if len(line) > 3]
+    if not changed:
+        return
+    shown = ", ".join(changed[:_SHOWN_PATHS]) + (
+        f" and {len(changed) - _SHOWN_PATHS} more" if len(changed) > _SHOWN_PATHS else ""
+    )
+    raise RepoError(
+        f"uncommitted changes under {WATCHED_DIR}/ ({shown}); Argo CD deploys what "
+        f"{target.repo_url} holds at {target.revision}, not these files: commit and push them "
+        "first"
+    )
+
+
+def _ref_names(revision: str) -> tuple[str, ...]:
+    """The ref names Argo CD may resolve a revision to, peeled tags included."""
+    if revision == "HEAD" or revision.startswith("refs/"):
+        return (revision,)
+    return (f"refs/heads/{revision}", f"refs/tags/{revision}^{{}}", f"refs/tags/{revision}")
+
+
+def _listed_commit(listing: str, revision: str) -> str | None:
+    """The commit ``git ls-remote`` shows for the revision (a peeled tag over the tag object)."""
+    found: dict[str, str] = {}
+    for line in listing.splitlines():
+        sha, _, name = line.partition("\t")
+        found[name.strip()] = sha.strip()
+    return next((found[name] for name in _ref_names(revision) if name in found), None)
+
+
+def _check_commit(head: str, target: Target) -> list[str]:
+    if head.lower().startswith(target.revision.lower()):
+        return [
+            f"target_revision {target.revision} is a commit: checked that it is HEAD, "
+            f"not that {target.repo_url} has it"
+        ]
+    raise RepoError(
+        f"target_revision {target.revision} is a commit, but HEAD is {head[:12]}; Argo CD "
+        f"deploys {target.revision}: check it out, or set target_revision to a branch"
+    )
+
+
+def _refuse_unpushed(root: Path, head: str, remote: str | None, target: Target) -> None:
+    push = (
+        f"git push {_remote_name(root, target.repo_url) or target.repo_url} HEAD:{target.revision}"
+    )
+    if remote is None:
+        raise RepoError(
+            f"{target.repo_url} has no branch or tag {target.revision!r}; push it first: {push}"
+        )
+    if remote != head:
+        raise RepoError(
+            f"HEAD ({head[:12]}) is not pushed: {target.repo_url} has {remote[:12]} at "
+            f"{target.revision}, which Argo CD would deploy; push first ({push}), or pull if the "
+            "remote is ahead"
+        )
+
+
+def _check_tracking_ref(root: Path, head: str, target: Target, reason: str) -> list[str]:
+    """When the URL cannot be read from here, the last fetched state of a remote with that URL
+    is the next best evidence."""
+    name = _remote_name(root, target.repo_url)
+    tracked = None
+    if name is not None:
+        ref = _git(
+            root, "rev-parse", "--verify", "-q", f"refs/remotes/{name}/{target.revision}^{{commit}}"
+        )
+        tracked = ref.stdout.strip() if ref.ok else None
+    if tracked is None and _COMMIT.match(target.revision):
+        return _check_commit(head, target)
+    if tracked is None:
+        raise RepoError(
+            f"cannot read {target.repo_url} with git ls-remote ({reason}); scaffold checks there "
+            "that your commit is pushed, and Argo CD reads it from there: check the URL and "
+            "your access"
+        )
+    _refuse_unpushed(root, head, tracked, target)
+    return [
+        f"could not read {target.repo_url} ({reason}); checked {name}/{target.revision} as "
+        "last fetched instead"
+    ]
+
+
+def _remote_name(root: Path, repo_url: str) -> str | None:
+    """The local name (e.g. origin) of the remote with this URL, if there is one."""
+    listed = _git(root, "config", "--get-regexp", r"^remote\..*\.url$")
+    wanted = normalize_url(repo_url)
+    for line in sorted(listed.stdout.splitlines()):
+        key, _, url = line.partition(" ")
+        if normalize_url(url) == wanted:
+            return key.removeprefix("remote.").removesuffix(".url")
+    return None
