@@ -34,7 +34,6 @@ from homelab_scaffold.generate.secret_values import (
 from homelab_scaffold.repo.answers_file import GLOBAL_ORDER, AnswersDocument, read_config_file
 from homelab_scaffold.repo.git import origin_url
 
-_ALLOWED_IN_EMPTY = {".git"}
 _KEPT = "exists and differs; left as it is"
 CREDENTIALS_HELP = (
     "Argo CD reads private repositories with credentials from a Secret, not from the URL"
@@ -51,12 +50,19 @@ def check_destination(dest: Path, force: bool) -> None:
             f"destination {dest} is inside {blocking}, which is a file; give a folder path"
         )
     if dest.is_dir() and not force:
-        entries = sorted(p.name for p in dest.iterdir() if p.name not in _ALLOWED_IN_EMPTY)
+        entries = sorted(p.name for p in dest.iterdir() if not _allowed_in_empty(p))
         if entries:
             raise UsageError(
                 f"destination {dest} is not empty (has {entries[0]}); choose an empty folder, "
                 "or pass --force to add the generated files (existing files are kept)"
             )
+
+
+def _allowed_in_empty(path: Path) -> bool:
+    """``.git``, and ``.scaffold`` holding nothing but this run's lock."""
+    if path.name == ".git":
+        return True
+    return path.name == ".scaffold" and sorted(p.name for p in path.iterdir()) == ["lock"]
 
 
 def gather_mapping(dest: Path, config: Path | None, no_input: bool) -> dict[str, Any]:
@@ -158,12 +164,10 @@ def init_repo(
     environ: Mapping[str, str] | None = None,
 ) -> tuple[Outcome, list[str]]:
     """Render a new repository into ``dest`` through the engine; nothing is written unless
-    everything rendered. Returns the outcome and warnings for the user."""
-    check_destination(dest, force)
-    sets, secret_sets = split_secret_sets(sets)
-    mapping, warnings = _prepared_mapping(dest, config, no_input, sets)
-    source = str(config) if config else "answers"
-    document = answers_document(config, mapping)
+    everything rendered. Returns the outcome and warnings for the user.
+
+    The engine is entered first: an init that was killed half-way is rolled back before the
+    destination is checked, so running the same init again just works."""
     options = RunOptions(
         dry_run=dry_run,
         force=force,
@@ -173,6 +177,11 @@ def init_repo(
         **({"environ": environ} if environ is not None else {}),
     )
     with Engine(dest, options) as engine:
+        check_destination(dest, force)
+        sets, secret_sets = split_secret_sets(sets)
+        mapping, warnings = _prepared_mapping(dest, config, no_input, sets)
+        source = str(config) if config else "answers"
+        document = answers_document(config, mapping)
         plan = engine.catalog_plan(document.answers(source), source)
         request = SecretRequest(overrides=secret_overrides(plan, secret_sets))
         outcome = engine.sync(
