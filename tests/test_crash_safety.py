@@ -226,7 +226,7 @@ SCENARIOS: dict[str, tuple[str | None, tuple[str, ...]]] = {
         ("upgrade", "cert-manager", "--version", "v1.14.4", "-C", "{repo}"),
     ),
     "regenerate after hand edits": ("edited", ("regenerate", "-C", "{repo}")),
-    "remove test-app": ("small", ("remove", "test-app", "-C", "{repo}")),
+    "remove test-app": ("small", ("remove", "--yes", "test-app", "-C", "{repo}")),
 }
 
 
@@ -506,7 +506,7 @@ def _crash(*args: object, **kwargs: object) -> None:
 COMMANDS = {
     "init": lambda repo, work: ["init", str(work / "new"), "--config", str(work / "small.yaml")],
     "add": lambda repo, work: ["add", "longhorn", "-C", str(repo)],
-    "remove": lambda repo, work: ["remove", "test-app", "-C", str(repo)],
+    "remove": lambda repo, work: ["remove", "--yes", "test-app", "-C", str(repo)],
     "upgrade": lambda repo, work: ["upgrade", "traefik", "--version", "40.0.0", "-C", str(repo)],
     "regenerate": lambda repo, work: ["regenerate", "-C", str(repo)],
     "diff": lambda repo, work: ["diff", "-C", str(repo)],

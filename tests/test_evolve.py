@@ -191,7 +191,7 @@ def unchanged(repo: Path) -> Iterator[Callable[[], None]]:
 def test_remove_of_a_needed_component_exits_2_naming_dependants_and_changes_nothing(
     repo: Path, unchanged: Callable[[], None], component: str, dependants: list[str]
 ) -> None:
-    run = invoke("remove", component, "-C", repo)
+    run = invoke("remove", "--yes", "--yes", component, "-C", repo)
     assert run.exit_code == 2
     assert component in run.stderr
     for name in dependants:
@@ -201,7 +201,7 @@ def test_remove_of_a_needed_component_exits_2_naming_dependants_and_changes_noth
 
 def test_remove_deletes_exactly_the_generated_files_of_the_component(repo: Path) -> None:
     before = file_stats(repo)
-    run = ok(invoke("remove", "test-app", "-C", repo))
+    run = ok(invoke("remove", "--yes", "--yes", "test-app", "-C", repo))
     after = file_stats(repo)
 
     assert set(before) - set(after) == TEST_APP_FILES
@@ -227,7 +227,7 @@ def test_remove_keeps_an_edited_generated_file_and_says_so(repo: Path) -> None:
     commit(repo)
     edited = ingress.read_bytes()
 
-    run = ok(invoke("remove", "test-app", "-C", repo))
+    run = ok(invoke("remove", "--yes", "--yes", "test-app", "-C", repo))
 
     assert ingress.read_bytes() == edited
     assert "keep  kubernetes/system/test-app/ingress.yml" in run.stdout
@@ -244,7 +244,7 @@ def test_remove_keeps_an_edited_generated_file_and_says_so(repo: Path) -> None:
 def test_remove_force_deletes_an_edited_generated_file(repo: Path) -> None:
     append_to(repo / "kubernetes/system/test-app/ingress.yml", "# ours\n")
     commit(repo)
-    ok(invoke("remove", "test-app", "--force", "-C", repo))
+    ok(invoke("remove", "--yes", "--yes", "test-app", "--force", "-C", repo))
     for path in TEST_APP_FILES:
         assert not (repo / path).exists(), path
     assert not (repo / "kubernetes/system/test-app").exists()
@@ -254,7 +254,7 @@ def test_remove_leaves_files_the_user_added_to_the_components_folder(repo: Path)
     mine = repo / "kubernetes/system/test-app/extra-configmap.yaml"
     mine.write_text("apiVersion: v1\nkind: ConfigMap\n", encoding="utf-8")
     commit(repo)
-    ok(invoke("remove", "test-app", "-C", repo))
+    ok(invoke("remove", "--yes", "--yes", "test-app", "-C", repo))
     assert mine.read_text(encoding="utf-8") == "apiVersion: v1\nkind: ConfigMap\n"
     assert sorted(p.name for p in mine.parent.iterdir()) == ["extra-configmap.yaml"]
 
@@ -262,9 +262,9 @@ def test_remove_leaves_files_the_user_added_to_the_components_folder(repo: Path)
 def test_remove_of_an_unknown_or_unremovable_component_exits_2(
     repo: Path, unchanged: Callable[[], None]
 ) -> None:
-    missing = invoke("remove", "vaultwarden", "-C", repo)
+    missing = invoke("remove", "--yes", "--yes", "vaultwarden", "-C", repo)
     assert missing.exit_code == 2 and "vaultwarden" in missing.stderr
-    argocd = invoke("remove", "argocd", "-C", repo)
+    argocd = invoke("remove", "--yes", "--yes", "argocd", "-C", repo)
     assert argocd.exit_code == 2 and "argocd" in argocd.stderr
     unchanged()
 
@@ -306,8 +306,8 @@ def test_files_the_user_added_are_never_touched(repo: Path) -> None:
         ("add", "longhorn"),
         ("upgrade", "traefik", "--version", "40.0.0"),
         ("regenerate",),
-        ("remove", "test-app"),
-        ("remove", "longhorn"),
+        ("remove", "--yes", "test-app"),
+        ("remove", "--yes", "longhorn"),
     ):
         ok(invoke(*args, "-C", repo))
         commit(repo)
@@ -409,7 +409,7 @@ def test_uncommitted_changes_are_found_when_the_repo_is_a_subfolder_of_a_git_wor
             ],
         ),
         (
-            ("remove", "test-app"),
+            ("remove", "--yes", "test-app"),
             ["--- a/kubernetes/system/test-app/test-app.yml", "+++ /dev/null"],
         ),
         (
@@ -528,7 +528,7 @@ def test_add_and_remove_recompute_the_waves_of_other_applications(
     }
     commit(root)
 
-    ok(invoke("remove", "cert-manager", "-C", root))
+    ok(invoke("remove", "--yes", "--yes", "cert-manager", "-C", root))
     assert waves(root)["test-app"] == "4"
     assert not (root / f"{ARGOCD_CONFIG}/cert-manager-config.yaml").exists()
 

@@ -200,11 +200,11 @@ def test_upgrade_of_an_instance_keeps_the_users_values(with_grafana: Path) -> No
 
 def test_remove_of_an_instance_and_of_what_it_needs(with_grafana: Path) -> None:
     before = tree(with_grafana)
-    refused = invoke("remove", "traefik", "-C", with_grafana)
+    refused = invoke("remove", "--yes", "--yes", "traefik", "-C", with_grafana)
     assert refused.exit_code == 2 and "grafana" in refused.stderr
     assert tree(with_grafana) == before
 
-    ok(invoke("remove", "grafana", "-C", with_grafana))
+    ok(invoke("remove", "--yes", "--yes", "grafana", "-C", with_grafana))
     assert not (with_grafana / f"{ARGOCD_CONFIG}/grafana.yaml").exists()
     assert not (with_grafana / "kubernetes/system/grafana").exists()
     assert GRAFANA_REPO not in project(with_grafana, "system")["spec"]["sourceRepos"]

@@ -718,7 +718,7 @@ def test_manual_mode_leaves_the_cloudflare_token_to_the_user(tmp_path: Path) -> 
 
 def test_removing_the_controller_while_secrets_are_sealed_is_refused(repo_copy: Path) -> None:
     before = tree_bytes(repo_copy)
-    run = scaffold_in(repo_copy, "remove", "sealed-secrets")
+    run = scaffold_in(repo_copy, "remove", "--yes", "sealed-secrets")
     assert run.exit_code == 2
     assert "secrets: manual" in run.stderr and "authelia" in run.stderr
     assert tree_bytes(repo_copy) == before

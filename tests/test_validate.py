@@ -243,18 +243,55 @@ def test_binary_empty_and_non_utf8_files(scaffold, clean_copy):
 
 
 @pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
-def test_symlink_loop_and_dangling_link(scaffold, clean_copy):
+def test_symbolic_links_are_reported_never_followed(scaffold, clean_copy, tmp_path):
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\nnot: [valid\n")
     (clean_copy / "manifests" / "web" / "loop.yaml").symlink_to("loop.yaml")
     (clean_copy / "manifests" / "web" / "gone.yaml").symlink_to("missing.yaml")
+    (clean_copy / "manifests" / "web" / "escape.yaml").symlink_to(outside)
     (clean_copy / "manifests" / "self").symlink_to("..", target_is_directory=True)
 
     exit_code, problems = problems_of(scaffold, clean_copy)
 
     assert exit_code == 1
-    assert sorted((p["file"], p["message"]) for p in problems) == [
-        ("manifests/web/gone.yaml", "cannot be read: it is a symbolic link to a missing file"),
-        ("manifests/web/loop.yaml", "cannot be read: it is a symbolic link loop"),
-    ]
+    links = ["manifests/self", *(f"manifests/web/{n}.yaml" for n in ("escape", "gone", "loop"))]
+    assert sorted(p["file"] for p in problems) == links
+    assert all(p["message"].startswith("is a symbolic link; not followed") for p in problems)
+
+
+def test_files_deleted_in_the_work_tree_are_not_problems(scaffold, clean_copy):
+    (clean_copy / "manifests" / "web" / "service.yaml").unlink()  # still in git's index
+
+    exit_code, problems = problems_of(scaffold, clean_copy)
+
+    assert "manifests/web/service.yaml" not in {p["file"] for p in problems}
+
+
+def test_unresolved_conflict_markers_are_named_with_their_line(scaffold, clean_copy):
+    path = clean_copy / "manifests" / "web" / "service.yaml"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join([*lines[:2], "<<<<<<< yours\n", "a: 1\n", "=======\n", "a: 2\n",
+                             ">>>>>>> scaffold (new)\n", *lines[2:]]))
+
+    exit_code, problems = problems_of(scaffold, clean_copy)
+
+    assert exit_code == 1
+    (marker,) = [p for p in problems if p["file"] == "manifests/web/service.yaml"]
+    assert marker["check"] == "conflict" and marker["line"] == 3
+    assert "unresolved conflict marker" in marker["message"]
+
+
+def test_a_folder_with_too_many_files_is_refused_at_once(scaffold, tmp_path, monkeypatch):
+    from homelab_scaffold.inspect import loader
+
+    monkeypatch.setattr(loader, "MAX_FILES", 50)
+    for index in range(60):
+        (tmp_path / f"note-{index}.txt").write_text("x\n")
+
+    run = scaffold("validate", "-C", tmp_path, "--offline")
+
+    assert run.exit_code == 2
+    assert "not an App-of-Apps repository" in run.stderr and "more than 50 files" in run.stderr
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")

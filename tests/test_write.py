@@ -164,7 +164,7 @@ def test_remove_is_all_or_nothing(
     assert_all_or_nothing(
         monkeypatch,
         lambda: fresh_copy(committed_repo, tmp_path / "homelab"),
-        lambda root: ["remove", "test-app", "-C", root],
+        lambda root: ["remove", "--yes", "test-app", "-C", root],
     )
 
 

@@ -40,6 +40,19 @@ def require_terminal() -> None:
         )
 
 
+def confirm(message: str) -> bool:
+    """Ask a yes/no question (default no) on the terminal.
+
+    Raises:
+        UsageError: No terminal to ask on.
+    """
+    import questionary
+
+    require_terminal()
+    answer: bool = questionary.confirm(message, default=False).unsafe_ask()
+    return answer
+
+
 def ask_secret(message: str, *, confirm: bool = False) -> str:
     """Ask for a secret value with hidden input; ``confirm`` asks twice (a chosen password).
 

@@ -94,6 +94,17 @@ def url_credentials(url: str) -> str:
     return userinfo if at and ":" in userinfo else ""
 
 
+def masked(value: Any) -> Any:
+    """``value`` fit for a message: a URL's password replaced by ``***``."""
+    if not isinstance(value, str):
+        return value
+    userinfo = url_credentials(value)
+    if not userinfo:
+        return value
+    user = userinfo.split(":", 1)[0]
+    return value.replace(userinfo + "@", f"{user}:***@", 1)
+
+
 def without_credentials(url: str) -> str:
     """``url`` with any ``user:password@`` removed."""
     userinfo = url_credentials(url)

@@ -22,6 +22,7 @@ from homelab_scaffold.errors import UsageError
 from homelab_scaffold.generate.answers import ANSWERS_FILE
 from homelab_scaffold.generate.keymoves import moved_keys
 from homelab_scaffold.generate.plan import ALWAYS_SELECTED
+from homelab_scaffold.generate.stateful import KeptResource, kept_resources
 from homelab_scaffold.repo.answers_file import AnswersDocument
 
 _REPO_HELP = "The homelab repository (default: the current folder)."
@@ -175,10 +176,12 @@ def dependants_of(catalog: Catalog, selected: list[str], name: str) -> list[str]
 @click.command("remove")
 @click.argument("component")
 @common_options
-def remove_command(component: str, directory: Path, dry_run: bool, force: bool) -> None:
-    """Remove COMPONENT; refuses while another component needs it."""
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (for scripts).")
+def remove_command(component: str, directory: Path, dry_run: bool, force: bool, yes: bool) -> None:
+    """Remove COMPONENT; refuses while another component needs it. Its data (volumes) stays."""
     with Engine(directory, RunOptions(dry_run=dry_run, force=force)) as engine:
-        document = engine.open_repo().document()
+        repo = engine.open_repo()
+        document = repo.document()
         components = document.component_names()
         if component not in components:
             raise UsageError(
@@ -193,7 +196,44 @@ def remove_command(component: str, directory: Path, dry_run: bool, force: bool) 
             )
         document.remove_component(component)
         _refuse_implicit_return(engine, document, component)
-        _sync_and_report(engine, document)
+        outcome = engine.plan(repo, document)
+        kept = kept_resources(c.old_text or "" for c in outcome.changes if c.action == "delete")
+        if not dry_run and not yes:
+            _confirm_removal(component, kept)
+        outcome = engine.apply(outcome)
+    report_outcome(outcome, dry_run=dry_run, notes=_kept_notes(kept))
+
+
+def _confirm_removal(component: str, kept: list[KeptResource]) -> None:
+    """Ask before removing (on a terminal); a script must say --yes."""
+    from homelab_scaffold.prompts import confirm, terminal_available
+
+    data = f"; its data stays ({', '.join(_names(kept))})" if kept else ""
+    what = (
+        f"remove {component}: Argo CD deletes its Application and resources on the next sync "
+        f"after you push{data}"
+    )
+    if not terminal_available():
+        raise UsageError(f"{what}. No terminal to confirm on: pass --yes")
+    if not confirm(f"{what[0].upper()}{what[1:]}. Remove it?"):
+        raise click.exceptions.Abort
+
+
+def _names(kept: list[KeptResource]) -> list[str]:
+    return [f"{r.kind} {r.namespace}/{r.name}" for r in kept]
+
+
+def _kept_notes(kept: list[KeptResource]) -> list[str]:
+    """Which data stays in the cluster, and how to delete it for real."""
+    if not kept:
+        return []
+    lines = [
+        "Data that stays in the cluster (Argo CD neither prunes nor deletes it; back it up, "
+        "then delete it yourself if you really want it gone):"
+    ]
+    names = _names(kept)
+    lines.extend(f"  {name}: {r.delete_command}" for name, r in zip(names, kept, strict=True))
+    return lines
 
 
 def _refuse_implicit_return(engine: Engine, document: AnswersDocument, component: str) -> None:

@@ -19,6 +19,7 @@ from homelab_scaffold.catalog.options import (
     check_revision,
     check_string,
     check_url,
+    masked,
 )
 from homelab_scaffold.errors import ConfigError, UsageError
 
@@ -158,7 +159,7 @@ def _check_global(source: str, key: str, value: Any) -> str:
     try:
         return str(_GLOBAL_CHECKS[key](value))
     except ValueError as exc:
-        raise ConfigError(f"{source}: {key}: {value!r} is not valid: {exc}") from None
+        raise ConfigError(f"{source}: {key}: {masked(value)!r} is not valid: {exc}") from None
 
 
 def _components(source: str, raw: Any) -> dict[str, dict[str, Any]]:

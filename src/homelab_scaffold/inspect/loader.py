@@ -7,7 +7,6 @@ that one broken file never hides the others.
 from __future__ import annotations
 
 import datetime
-import errno
 import fnmatch
 import json
 import os
@@ -18,14 +17,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from homelab_scaffold.errors import UsageError
 from homelab_scaffold.inspect.model import Document, Problem, Repo, SourceFile
+from homelab_scaffold.repo.merge import conflict_marker_lines
+from homelab_scaffold.yamlio import DEFAULT_LIMITS, Limits, YAMLLimitError, check_yaml_limits
 
 YAML_SUFFIXES = (".yaml", ".yml")
 MAX_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 64
 # Not part of the GitOps content: git itself and scaffold's own state.
 SKIPPED_DIRS = (".git", ".scaffold")
+# Folders that are never GitOps content, skipped when walking a folder git does not track.
+NEVER_CONTENT_DIRS = ("node_modules", ".venv", "venv", "__pycache__", ".tox", ".mypy_cache")
+# More files than any App-of-Apps repository holds: validate was pointed at the wrong folder.
+MAX_FILES = 20_000
 CHECK = "files"
+MARKER_REASON = (
+    "unresolved conflict marker (left by a scaffold merge that exited 4): resolve the "
+    "<<<<<<< ... >>>>>>> block, keeping the lines you want"
+)
+LINK_REASON = (
+    "is a symbolic link; not followed (a link can point outside the repository, and Argo CD "
+    "reads what it points to only when it stays inside): commit the file itself"
+)
 
 
 @dataclass(frozen=True)
@@ -57,11 +71,25 @@ def load_repo(root: Path) -> Loaded:
 
 
 def list_files(root: Path) -> list[str]:
-    """Relative POSIX paths of the files git tracks or would track, sorted."""
+    """Relative POSIX paths of the files git tracks or would track, sorted.
+
+    Raises:
+        UsageError: More files than any App-of-Apps repository holds (validate was pointed at a
+            home folder or a whole disk): said at once, before anything is read.
+    """
     listed = _git_files(root)
     if listed is None:
         listed = _walked_files(root)
+    if len(listed) > MAX_FILES:
+        raise _too_many(root)
     return sorted(p for p in set(listed) if p.split("/", 1)[0] not in SKIPPED_DIRS)
+
+
+def _too_many(root: Path) -> UsageError:
+    return UsageError(
+        f"{root} holds more than {MAX_FILES:,} files: it is not an App-of-Apps repository. Run "
+        "`scaffold validate` inside your GitOps repository, or point -C at it"
+    )
 
 
 def _git_files(root: Path) -> list[str] | None:
@@ -81,12 +109,20 @@ def _walked_files(root: Path) -> list[str]:
     patterns = _gitignore_patterns(root / ".gitignore")
     found: list[str] = []
     for current, dirs, names in os.walk(root, followlinks=False):
+        if len(found) > MAX_FILES:
+            raise _too_many(root)
         relative = Path(current).relative_to(root).as_posix()
         prefix = "" if relative == "." else relative + "/"
         dirs[:] = sorted(
-            d for d in dirs if d not in SKIPPED_DIRS and not _ignored(prefix + d, True, patterns)
+            d
+            for d in dirs
+            if d not in SKIPPED_DIRS
+            and d not in NEVER_CONTENT_DIRS
+            and not _ignored(prefix + d, True, patterns)
         )
         found.extend(prefix + n for n in names if not _ignored(prefix + n, False, patterns))
+        # A link to a folder is a file to git: listed, so that it is reported, never entered.
+        found.extend(prefix + d for d in dirs if Path(current, d).is_symlink())
     return found
 
 
@@ -148,6 +184,10 @@ def _load_file(root: Path, path: str) -> tuple[SourceFile | None, list[Problem],
         if is_yaml or is_json:
             return None, [Problem(path, CHECK, f"is {reason}, not {_format(path)} text")], ""
         return SourceFile(path, None), [], ""
+    marked = conflict_marker_lines(text)
+    if marked:
+        problem = Problem(path, "conflict", MARKER_REASON, line=marked[0])
+        return SourceFile(path, text), [problem], ""
     if is_yaml:
         return _parse_yaml_file(path, text)
     if is_json:
@@ -161,21 +201,21 @@ def _format(path: str) -> str:
 
 def _read_bytes(full: Path, path: str) -> tuple[bytes | None, Problem | None, str]:
     try:
-        info = full.stat()
+        info = full.lstat()
+        if stat.S_ISLNK(info.st_mode):
+            return None, Problem(path, CHECK, LINK_REASON), ""
         if not stat.S_ISREG(info.st_mode):
             return None, None, ""  # a directory link, socket or FIFO: nothing git would store
         if info.st_size > MAX_BYTES:
             return None, None, f"{path}: skipped, larger than {MAX_BYTES // (1024 * 1024)} MiB"
         return full.read_bytes(), None, ""
+    except FileNotFoundError:
+        return None, None, ""  # deleted in the work tree (git still has it in its index)
     except OSError as exc:
-        return None, Problem(path, CHECK, f"cannot be read: {_os_reason(exc, full)}"), ""
+        return None, Problem(path, CHECK, f"cannot be read: {_os_reason(exc)}"), ""
 
 
-def _os_reason(exc: OSError, full: Path) -> str:
-    if exc.errno == errno.ELOOP:
-        return "it is a symbolic link loop"
-    if exc.errno == errno.ENOENT and full.is_symlink():
-        return "it is a symbolic link to a missing file"
+def _os_reason(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
 
 
@@ -240,8 +280,15 @@ def _fast_load_all(text: str) -> list[Any]:
     return list(pyyaml.load_all(text, Loader=_UniqueKeys))
 
 
-def parse_yaml_documents(text: str) -> tuple[list[Any], tuple[str, int | None] | None]:
-    """Every document of a YAML stream, or (message, 1-based line) when it does not parse."""
+def parse_yaml_documents(
+    text: str, limits: Limits = DEFAULT_LIMITS
+) -> tuple[list[Any], tuple[str, int | None] | None]:
+    """Every document of a YAML stream, or (message, 1-based line) when it does not parse or
+    exceeds the caps on size, nesting and alias expansion."""
+    try:
+        check_yaml_limits(text, limits)
+    except YAMLLimitError as exc:
+        return [], (f"YAML {exc}", None)
     try:
         return list(_fast_load_all(text)), None
     except Exception:  # anything odd: the careful parser below says exactly what

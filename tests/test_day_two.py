@@ -1,0 +1,206 @@
+"""Day two without surprises: data outlives Git, the secret store is never lost silently,
+credentials never reach scaffold.yaml, dry runs exit like the real run.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO_URL, git, git_init, invoke, snapshot
+
+SEALED = f"""\
+repo_url: {REPO_URL}
+domain: lab.example.com
+components:
+  vaultwarden: {{}}
+  authelia: {{}}
+"""
+
+
+def _committed(root: Path) -> Path:
+    if not (root / ".git").exists():
+        assert git(root, "init", "-q").returncode == 0
+    git(root, "config", "user.name", "Test User")
+    git(root, "config", "user.email", "test@example.com")
+    assert git(root, "add", "-A").returncode == 0
+    assert git(root, "commit", "-q", "-m", "state").returncode == 0
+    return root
+
+
+@pytest.fixture(scope="module")
+def sealed_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("day-two")
+    config = base / "sealed.yaml"
+    config.write_text(SEALED)
+    root = base / "homelab"
+    run = invoke("init", root, "--config", config)
+    assert run.exit_code == 0, run.stderr
+    return _committed(root)
+
+
+@pytest.fixture
+def sealed(sealed_base: Path, tmp_path: Path) -> Path:
+    return shutil.copytree(sealed_base, tmp_path / "homelab", symlinks=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Data outlives Git
+
+
+def test_every_generated_claim_keeps_its_data_when_it_leaves_git(sealed: Path) -> None:
+    claims = []
+    for path in sorted((sealed / "kubernetes").rglob("*.y*ml")):
+        for document in yaml.safe_load_all(path.read_text()):
+            if isinstance(document, dict) and document.get("kind") == "PersistentVolumeClaim":
+                claims.append(document)
+    assert {c["metadata"]["name"] for c in claims} == {"vaultwarden-data", "authelia-data"}
+    for claim in claims:
+        options = claim["metadata"]["annotations"]["argocd.argoproj.io/sync-options"]
+        assert set(options.split(",")) == {"Prune=false", "Delete=false"}
+
+
+def test_remove_says_which_data_stays_and_how_to_delete_it(sealed: Path) -> None:
+    run = invoke("remove", "vaultwarden", "--yes", "-C", sealed)
+    assert run.exit_code == 0, run.stderr
+    assert "PersistentVolumeClaim vaultwarden/vaultwarden-data" in run.stdout
+    assert "kubectl -n vaultwarden delete pvc vaultwarden-data" in run.stdout
+    assert not (sealed / "kubernetes/apps/vaultwarden").exists()
+
+
+def test_remove_without_a_terminal_asks_for_yes_and_writes_nothing(sealed: Path) -> None:
+    before = snapshot(sealed)
+    run = invoke("remove", "vaultwarden", "-C", sealed)
+    assert run.exit_code == 2
+    assert "pass --yes" in run.stderr and "its data stays" in run.stderr
+    assert snapshot(sealed) == before
+
+
+def test_a_dry_run_exits_4_when_the_real_run_would_leave_conflicts(sealed: Path) -> None:
+    values = sealed / "kubernetes/system/traefik/values.yaml"
+    text = values.read_text()
+    assert "level: INFO" in text
+    values.write_text(text.replace("level: INFO", "level: WARN  # mine"))
+    _committed(sealed)
+    before = snapshot(sealed)
+    run = invoke("add", "traefik", "--set", "log_level=ERROR", "--dry-run", "-C", sealed)
+    assert run.exit_code == 4, run.stderr
+    assert "kubernetes/system/traefik/values.yaml" in run.stderr
+    assert snapshot(sealed) == before
+    real = invoke("add", "traefik", "--set", "log_level=ERROR", "-C", sealed)
+    assert real.exit_code == 4
+
+
+# ---------------------------------------------------------------------------------------------
+# The secret store cannot be lost silently
+
+
+def test_a_lost_values_file_is_refused_while_sealed_secrets_depend_on_it(sealed: Path) -> None:
+    (sealed / "secrets/values.yaml").unlink()
+    before = snapshot(sealed)
+    run = invoke("regenerate", "-C", sealed)
+    assert run.exit_code == 2
+    assert "secrets/values.yaml is missing" in run.stderr
+    assert "backup" in run.stderr and "scaffold secret rotate --all" in run.stderr
+    assert snapshot(sealed) == before
+
+
+def test_rotate_all_is_the_explicit_way_to_make_lost_values_anew(sealed: Path) -> None:
+    sealed_files = sorted((sealed / "kubernetes").rglob("*.sealedsecret.yaml"))
+    before = {p: p.read_text() for p in sealed_files}
+    (sealed / "secrets/values.yaml").unlink()
+    run = invoke("secret", "rotate", "--all", "-C", sealed)
+    assert run.exit_code == 0, run.stderr
+    values = yaml.safe_load((sealed / "secrets/values.yaml").read_text())
+    assert set(values) == {"authelia", "vaultwarden"}
+    assert all(p.read_text() != before[p] for p in sealed_files)
+
+
+def test_a_damaged_values_file_is_refused(sealed: Path) -> None:
+    (sealed / "secrets/values.yaml").write_text("authelia: [not, a, mapping]\n")
+    run = invoke("regenerate", "-C", sealed)
+    assert run.exit_code == 2
+    assert "secrets/values.yaml" in run.stderr and "damaged" in run.stderr
+
+
+def test_every_secret_command_has_a_dry_run(sealed: Path) -> None:
+    before = snapshot(sealed)
+    for args in (
+        ("secret", "rotate", "vaultwarden.admin_token", "--dry-run"),
+        ("secret", "rotate", "--all", "--dry-run"),
+        ("secret", "set", "vaultwarden.admin_token", "--value-from-env", "TOKEN", "--dry-run"),
+    ):
+        run = invoke(*args, "-C", sealed, env={"TOKEN": "a-new-admin-token-of-enough-length"})
+        assert run.exit_code == 0, (args, run.stderr)
+        assert "Dry run: nothing was written." in run.stdout
+        assert "a-new-admin-token-of-enough-length" not in run.stdout + run.stderr
+    assert snapshot(sealed) == before
+
+
+# ---------------------------------------------------------------------------------------------
+# secrets/ can never become committable
+
+
+def test_an_existing_gitignore_gets_the_secrets_rule(tmp_path: Path) -> None:
+    dest = git_init(tmp_path / "homelab")
+    (dest / ".gitignore").write_text("# mine\n*.log\n")
+    config = tmp_path / "sealed.yaml"
+    config.write_text(SEALED)
+    run = invoke("init", dest, "--config", config, "--force")
+    assert run.exit_code == 0, run.stderr
+    text = (dest / ".gitignore").read_text()
+    assert text.startswith("# mine\n*.log\n") and "/secrets/\n" in text
+    assert "secrets/ must never be committed" in run.stderr
+    ignored = git(dest, "check-ignore", "secrets/values.yaml")
+    assert ignored.returncode == 0
+
+
+def test_secrets_tracked_by_git_are_refused(sealed: Path) -> None:
+    assert git(sealed, "add", "-f", "secrets/values.yaml").returncode == 0
+    assert git(sealed, "commit", "-q", "-m", "oops").returncode == 0
+    run = invoke("secret", "rotate", "vaultwarden.admin_token", "-C", sealed)
+    assert run.exit_code == 2
+    assert "git tracks secrets/values.yaml" in run.stderr and "git rm -r --cached" in run.stderr
+
+
+def test_the_generated_gitignore_covers_virtualenvs_and_editor_files(sealed: Path) -> None:
+    for path in (".venv/bin/python", "venv/x", "__pycache__/a.pyc", ".idea/x", ".vscode/s.json",
+                 "notes.swp", ".scaffold/lock", ".scaffold/transaction.json"):
+        assert git(sealed, "check-ignore", "-q", path).returncode == 0, path
+    assert git(sealed, "check-ignore", "-q", ".scaffold/state.json").returncode == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Credentials never reach scaffold.yaml
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["--set", "config"],
+)
+def test_a_repo_url_with_credentials_is_refused(tmp_path: Path, where: str) -> None:
+    url = "https://alice:ghp_secret123@github.com/alice/homelab.git"
+    config = tmp_path / "c.yaml"
+    config.write_text(f"repo_url: {url}\ncomponents: {{}}\n" if where == "config" else "components: {}\n")
+    args = ["--set", f"repo_url={url}"] if where == "--set" else []
+    before = snapshot(tmp_path)
+    run = invoke("init", tmp_path / "homelab", "--config", config, *args)
+    assert run.exit_code == 2
+    assert "credentials" in run.stderr and "Secret" in run.stderr
+    assert "ghp_secret123" not in run.stderr + run.stdout
+    assert snapshot(tmp_path) == before
+
+
+def test_credentials_in_the_git_origin_are_stripped_with_a_warning(tmp_path: Path) -> None:
+    dest = git_init(tmp_path / "homelab", "https://x-access-token:ghp_secret123@github.com/a/h.git")
+    run = invoke("init", dest, "--no-input", "--set", "secrets=manual")
+    assert run.exit_code == 0, run.stderr
+    answers = (dest / "scaffold.yaml").read_text()
+    assert "repo_url: https://github.com/a/h.git" in answers
+    assert "ghp_secret123" not in answers + run.stdout + run.stderr
+    assert "holds credentials" in run.stderr
+    for path in dest.rglob("*"):
+        if path.is_file() and ".git" not in path.parts:
+            assert "ghp_secret123" not in path.read_text(errors="replace"), path
