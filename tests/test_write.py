@@ -375,9 +375,9 @@ def test_a_failure_while_writing_a_temp_file_leaves_nothing_behind(
     with pytest.raises(RepoError):
         apply_changes(
             tmp_path,
-            [
-                FileChange("a.yaml", "update", "new\n", old_text="old\n"),
-                FileChange("sub/b.yaml", "create", "b\n"),
+            [  # private files: they are synced to disk before they replace anything
+                FileChange("a.yaml", "update", "new\n", 0o600, old_text="old\n"),
+                FileChange("sub/b.yaml", "create", "b\n", 0o600),
             ],
         )
     monkeypatch.undo()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from importlib import metadata
 from importlib.resources import files
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -32,6 +31,8 @@ def templates_root() -> Path:
 
 def _editable_source_tree() -> Path | None:
     """The project folder of an editable install, from its ``direct_url.json`` (PEP 610)."""
+    from importlib import metadata
+
     try:
         text = metadata.distribution(DISTRIBUTION).read_text("direct_url.json")
     except metadata.PackageNotFoundError:

@@ -6,20 +6,24 @@ come from the shared templates in ``templates/core/`` so every Application follo
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import jinja2
+import jinja2.bccache
 from jinja2.sandbox import SandboxedEnvironment
 
+from homelab_scaffold import __version__
 from homelab_scaffold.catalog.resources import templates_root
 from homelab_scaffold.catalog.versions import version_at_least, version_below
 from homelab_scaffold.errors import RenderError
 from homelab_scaffold.generate.plan import Plan, PlannedApp, PlannedComponent
 from homelab_scaffold.generate.secret_values import SECRETS_DIR
 from homelab_scaffold.generate.yamltext import to_yaml_flow, to_yaml_value
+from homelab_scaffold.paths import user_cache_dir
 
 ARGOCD_CONFIG_DIR = "kubernetes/system/argocd-config"
 ROOT_APP_FILE = f"{ARGOCD_CONFIG_DIR}/root-app.yaml"
@@ -43,6 +47,25 @@ def _argon2id(context: jinja2.runtime.Context, value: str) -> str:
     return str(hasher(value))
 
 
+class _BytecodeCache(jinja2.FileSystemBytecodeCache):
+    """Compiled templates kept between runs (compiling them is most of a render's cost); a
+    cache that cannot be written only costs compiling again."""
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
+def bytecode_cache(kind: str) -> jinja2.BytecodeCache | None:
+    """The compiled-template cache of one kind of environment (None when it cannot be made)."""
+    folder = user_cache_dir("jinja", f"{kind}-{__version__}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError:
+        return None
+    return _BytecodeCache(str(folder))
+
+
 @cache
 def environment() -> SandboxedEnvironment:
     """The one Jinja environment of the process: sandboxed (templates from a user's catalog
@@ -57,6 +80,7 @@ def environment() -> SandboxedEnvironment:
         autoescape=False,
         auto_reload=False,
         cache_size=-1,
+        bytecode_cache=bytecode_cache("components"),
     )
     env.filters.update(
         {"to_yaml_value": to_yaml_value, "to_yaml_flow": to_yaml_flow, "argon2id": _argon2id}

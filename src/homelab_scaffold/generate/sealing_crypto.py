@@ -22,16 +22,15 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
-
-from cryptography import x509
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.x509.oid import NameOID
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from homelab_scaffold.errors import RepoError, UsageError
+
+if TYPE_CHECKING:
+    # cryptography is imported where it is used: a repository that does not seal never pays
+    # for loading it.
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 Scope = Literal["strict", "namespace-wide", "cluster-wide"]
 SCOPES: tuple[Scope, ...] = get_args(Scope)
@@ -81,6 +80,9 @@ def generate_key_pair(
     Raises:
         UsageError: The common name is empty or longer than 64 characters.
     """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     if not 1 <= len(common_name) <= 64:
         raise UsageError(f"certificate common name {common_name!r} must be 1 to 64 characters")
     start = (now or datetime.datetime.now(datetime.UTC)).replace(microsecond=0)
@@ -100,6 +102,10 @@ def generate_key_pair(
 def _self_signed_certificate(
     key: rsa.RSAPrivateKey, common_name: str, start: datetime.datetime
 ) -> x509.Certificate:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     usage = x509.KeyUsage(
         digital_signature=False,
@@ -174,6 +180,8 @@ def seal(value: bytes, *, namespace: str, name: str, scope: Scope, certificate_p
         UsageError: Bad scope, name or namespace.
         RepoError: The certificate is unreadable, not RSA, or expired.
     """
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     label = encryption_label(namespace, name, scope)
     public_key = _load_certificate_key(certificate_pem, check_expiry=True)
     session_key = os.urandom(_SESSION_KEY_BYTES)
@@ -203,6 +211,9 @@ def unseal(
         RepoError: The key is unreadable, or the value does not decrypt with this key for this
             namespace, name and scope.
     """
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     label = encryption_label(namespace, name, scope)
     private_key = _load_private_key(private_key_pem)
     place = f"scope {scope} in namespace {namespace!r} as {name!r}"
@@ -323,6 +334,9 @@ def bootstrap_secret_document(
 
 
 def _oaep(label: bytes) -> padding.OAEP:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
     return padding.OAEP(
         mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(), label=label
     )
@@ -330,6 +344,9 @@ def _oaep(label: bytes) -> padding.OAEP:
 
 @functools.lru_cache(maxsize=4)
 def _load_private_key(pem: bytes) -> rsa.RSAPrivateKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     # The key is one scaffold generated and keeps in a 0600 file: the expensive RSA consistency
     # check (~0.5 s for 4096 bits) adds nothing here, and check_key_pair still checks that it
     # matches the certificate.
@@ -345,6 +362,9 @@ def _load_private_key(pem: bytes) -> rsa.RSAPrivateKey:
 
 
 def _load_certificate_key(pem: bytes, *, check_expiry: bool) -> rsa.RSAPublicKey:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     try:
         certificate = x509.load_pem_x509_certificate(pem)
     except ValueError as e:

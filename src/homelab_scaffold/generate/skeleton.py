@@ -21,6 +21,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from homelab_scaffold.catalog.resources import templates_root
 from homelab_scaffold.errors import RenderError
+from homelab_scaffold.generate.render import bytecode_cache
 
 SKELETON = "skeleton"
 CONTEXT_FILE = "cookiecutter.json"
@@ -53,6 +54,7 @@ def _environment() -> SandboxedEnvironment:
         keep_trailing_newline=True,
         loader=jinja2.FileSystemLoader(str(_template_dir())),
         auto_reload=False,
+        bytecode_cache=bytecode_cache("skeleton"),
         **env_vars,
     )
 

@@ -158,13 +158,17 @@ def _make_parents(target: Path, private: bool) -> None:
             folder.mkdir(mode=PRIVATE_DIR_MODE)
 
 
-def _write_file(path: Path, text: str, mode: int | None) -> None:
+def _write_file(path: Path, text: str, mode: int | None, *, durable: bool = False) -> None:
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NOFOLLOW
     fd = os.open(path, flags, mode if mode is not None else 0o644)
     with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
         handle.write(text)
         handle.flush()
-        os.fsync(handle.fileno())
+        if durable:
+            # Secret files cannot be had again from Git: on disk before they replace anything.
+            # The rest survives a killed process without it (the page cache is the kernel's),
+            # and a power cut is what Git's history is for.
+            os.fsync(handle.fileno())
     if mode is not None:
         path.chmod(mode)
 
@@ -174,7 +178,7 @@ def _stage(entry: _Entry) -> None:
         return  # a deletion has nothing to stage
     _hook(entry.target)
     _make_parents(entry.target, entry.private)
-    _write_file(temp_for(entry.target), entry.text, entry.mode)
+    _write_file(temp_for(entry.target), entry.text, entry.mode, durable=entry.private)
 
 
 def _commit(entry: _Entry, done: list[_Entry]) -> None:
