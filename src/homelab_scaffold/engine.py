@@ -187,6 +187,7 @@ class Engine:
         self._notes: list[str] = []
         self._stack = contextlib.ExitStack()
         self._locked = False
+        self._repo: Repo | None = None
 
     # -- the lock ------------------------------------------------------------------------------
 
@@ -213,18 +214,20 @@ class Engine:
     # -- reading -------------------------------------------------------------------------------
 
     def open_repo(self) -> Repo:
-        """The repository's answers and state.
+        """The repository's answers and state (read once per run).
 
         Raises:
             RepoError: No scaffold.yaml (not a scaffold repository), or damaged files.
         """
-        raw = read_bytes(self.root, ANSWERS_FILE) if self.root.is_dir() else None
-        if raw is None:
-            raise RepoError(
-                f"no {ANSWERS_FILE} in {self.root}; run `scaffold init` first, "
-                "or pass -C DIR for the repository"
-            )
-        return Repo(self.root, AnswersDocument.from_bytes(raw), read_state(self.root))
+        if self._repo is None:
+            raw = read_bytes(self.root, ANSWERS_FILE) if self.root.is_dir() else None
+            if raw is None:
+                raise RepoError(
+                    f"no {ANSWERS_FILE} in {self.root}; run `scaffold init` first, "
+                    "or pass -C DIR for the repository"
+                )
+            self._repo = Repo(self.root, AnswersDocument.from_bytes(raw), read_state(self.root))
+        return self._repo
 
     def new_repo(self) -> Repo:
         """A repository about to be created (``init``): no answers, an empty state."""

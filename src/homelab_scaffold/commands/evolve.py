@@ -153,7 +153,7 @@ def add_command(
         options["needs"] = list(needs)
     with Engine(directory, RunOptions(dry_run=dry_run, force=force)) as engine:
         document = engine.open_repo().document()
-        existing = document.components().get(name or component)
+        existing = document.entry(name or component)
         if name and existing is not None and (
             not isinstance(existing, dict) or existing.get(GENERIC_KEY) != component
         ):

@@ -10,6 +10,9 @@ below whatever is appended.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,9 +21,11 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark
 from ruamel.yaml.tokens import CommentToken
 
+from homelab_scaffold import __version__
 from homelab_scaffold.errors import ConfigError
 from homelab_scaffold.generate.answers import ANSWERS_FILE, Answers, parse_answers, to_plain
 from homelab_scaffold.generate.yamltext import dump_yaml, load_yaml_text
+from homelab_scaffold.paths import user_cache_dir
 
 _HEADER = """\
 scaffold answers: the one source `scaffold regenerate` renders this repository from.
@@ -32,19 +37,23 @@ _SECRETS_COMMENT = "sealed-secrets: SealedSecrets in Git | manual: Secret manife
 GLOBAL_ORDER = ("repo_url", "target_revision", "domain", "email", "timezone", "secrets")
 
 
-def parse_answers_text(raw: bytes, source: str) -> Any:
-    """The round-trip mapping of an answers file's bytes.
-
-    Raises:
-        ConfigError: Not UTF-8 text, not YAML, over the caps, empty, or not a mapping.
-    """
+def _answers_text(raw: bytes, source: str) -> str:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{source}: not a text file (expected UTF-8 YAML)") from None
     if "\x00" in text:
         raise ConfigError(f"{source}: not a text file (expected UTF-8 YAML)")
-    data = load_yaml_text(text, source)
+    return text
+
+
+def parse_answers_text(raw: bytes, source: str) -> Any:
+    """The round-trip mapping of an answers file's bytes.
+
+    Raises:
+        ConfigError: Not UTF-8 text, not YAML, over the caps, empty, or not a mapping.
+    """
+    data = load_yaml_text(_answers_text(raw, source), source)
     if data is None:
         raise ConfigError(
             f"{source}: the file is empty; expected a mapping with a 'components' key"
@@ -52,6 +61,45 @@ def parse_answers_text(raw: bytes, source: str) -> Any:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping of settings at the top level")
     return data
+
+
+def cached_plain(text: str, source: str = ANSWERS_FILE) -> Any:
+    """The plain data of an answers text, from the user's cache when this text was read before
+    (ruamel.yaml's careful parse of a 300-component file costs a quarter of a second).
+
+    Raises:
+        ConfigError: The text is not a valid answers file.
+    """
+    path = _cache_path(text)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
+    plain = to_plain(parse_answers_text(text.encode("utf-8"), source))
+    _remember(text, plain)
+    return plain
+
+
+def _cache_path(text: str) -> Path:
+    key = hashlib.sha256(f"{__version__}\n{text}".encode()).hexdigest()
+    return user_cache_dir("answers", key[:2], f"{key}.json")
+
+
+def _remember(text: str, plain: Any) -> None:
+    """Keep the plain data of ``text`` when JSON holds it exactly (a date, say, it does not)."""
+    try:
+        dumped = json.dumps(plain, ensure_ascii=False)
+        if json.loads(dumped) != plain:
+            return
+        path = _cache_path(text)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w", dir=path.parent, delete=False, suffix=".tmp", encoding="utf-8"
+        ) as handle:
+            handle.write(dumped)
+        Path(handle.name).replace(path)
+    except (OSError, TypeError, ValueError):
+        return  # a cache that cannot be written only costs a parse next time
 
 
 def read_config_file(path: Path) -> Any:
@@ -66,19 +114,35 @@ def read_config_file(path: Path) -> Any:
 
 
 class AnswersDocument:
-    """The answers as round-trip YAML, with the edits scaffold makes to them."""
+    """The answers as round-trip YAML, with the edits scaffold makes to them.
 
-    def __init__(self, doc: CommentedMap, text: str | None = None) -> None:
-        self.doc = doc
+    Reading is cheap: a document made from a file's bytes keeps the text and reads its plain
+    data from a cache keyed by the text's hash (``answers_cache``); ruamel.yaml's round-trip
+    parse, needed to keep comments through an edit, runs only when something is edited.
+    """
+
+    def __init__(self, doc: CommentedMap | None = None, text: str | None = None) -> None:
+        self._doc = doc
         self.original_text = text
         # What the original text says, to tell an edit from a no-op without parsing it again.
-        self._original_plain = to_plain(doc) if text is not None else None
+        self._original_plain: Any = to_plain(doc) if text is not None and doc is not None else None
+        # An edit made on the text itself (see _append_as_text): the new text and its data.
+        self._text: str | None = None
+        self._plain: Any = None
+        if doc is None and text is None:
+            self._doc = CommentedMap()
 
     @classmethod
     def from_bytes(cls, raw: bytes, source: str = ANSWERS_FILE) -> AnswersDocument:
-        """scaffold.yaml's bytes as a document (its text kept, so no edit means no change)."""
-        doc = parse_answers_text(raw, source)
-        return cls(doc, raw.decode("utf-8"))
+        """scaffold.yaml's bytes as a document (its text kept, so no edit means no change).
+
+        Raises:
+            ConfigError: Not UTF-8 YAML holding a mapping (checked now, not at first use).
+        """
+        text = _answers_text(raw, source)
+        document = cls(None, text)
+        document._original_plain = cached_plain(text, source)
+        return document
 
     @classmethod
     def fresh(cls, answers: Answers) -> AnswersDocument:
@@ -99,17 +163,31 @@ class AnswersDocument:
             document.components()[name] = _new_entry(dict(options), block=False)
         return document
 
+    @property
+    def doc(self) -> CommentedMap:
+        """The round-trip document (parsed on first use)."""
+        if self._doc is None:
+            current = self._text if self._text is not None else self.original_text or ""
+            self._doc = parse_answers_text(current.encode("utf-8"), ANSWERS_FILE)
+            self._text = self._plain = None
+        return self._doc
+
     def copy(self) -> AnswersDocument:
         """An independent copy to edit."""
-        twin = AnswersDocument(copy.deepcopy(self.doc))
-        twin.original_text, twin._original_plain = self.original_text, self._original_plain
+        twin = AnswersDocument(
+            copy.deepcopy(self._doc) if self._doc is not None else None, self.original_text
+        )
+        twin._original_plain = self._original_plain
+        twin._text, twin._plain = self._text, copy.deepcopy(self._plain)
         return twin
 
     # -- reading ----------------------------------------------------------------------------
 
     def plain(self) -> Any:
         """The answers as plain dicts, lists and scalars."""
-        return to_plain(self.doc)
+        if self._doc is not None:
+            return to_plain(self._doc)
+        return copy.deepcopy(self._plain if self._text is not None else self._original_plain)
 
     def answers(self, source: str = ANSWERS_FILE) -> Answers:
         """The checked answers.
@@ -117,10 +195,10 @@ class AnswersDocument:
         Raises:
             ConfigError: A key or value is not valid.
         """
-        return parse_answers(self.doc, source)
+        return parse_answers(self.plain(), source)
 
     def components(self) -> CommentedMap:
-        """The ``components`` mapping (created when missing).
+        """The ``components`` mapping (created when missing), for editing.
 
         Raises:
             ConfigError: ``components`` is not a mapping.
@@ -135,24 +213,63 @@ class AnswersDocument:
 
     def component_names(self) -> list[str]:
         """The components listed, in file order."""
-        return [str(name) for name in self.components()]
+        components = self.plain().get("components")
+        if components is not None and not isinstance(components, dict):
+            raise ConfigError(f"{ANSWERS_FILE}: components: expected a mapping of name -> options")
+        return [str(name) for name in components or {}]
+
+    def entry(self, name: str) -> Any:
+        """What is written under ``components.<name>`` (None when it is not listed)."""
+        components = self.plain().get("components")
+        return components.get(name) if isinstance(components, dict) else None
 
     def options_of(self, name: str) -> Mapping[str, Any]:
         """The options written for ``name`` ({} when none or not listed)."""
-        entry = self.components().get(name)
+        components = self.plain().get("components")
+        entry = components.get(name) if isinstance(components, dict) else None
         return entry if isinstance(entry, dict) else {}
 
     def text(self) -> str:
         """The file's text: the original bytes when nothing changed, else the edited document."""
         if self.original_text is not None and not self.changed():
             return self.original_text
+        if self._doc is None and self._text is not None:
+            return self._text
         return dump_yaml(self.doc)
 
     def changed(self) -> bool:
         """True when the document no longer says what the original text said."""
-        return self._original_plain is None or bool(to_plain(self.doc) != self._original_plain)
+        if self._doc is None:
+            return self.original_text is None or self._text is not None
+        return self._original_plain is None or bool(to_plain(self._doc) != self._original_plain)
 
     # -- editing ----------------------------------------------------------------------------
+
+    def _append_as_text(self, name: str, options: Mapping[str, Any]) -> bool:
+        """Add a new component entry by inserting its lines after the last entry's, without the
+        round-trip parse (the common ``scaffold add``). False when the file's shape asks for the
+        careful way (no block ``components`` mapping, the name already there)."""
+        text = self._text if self._text is not None else self.original_text
+        plain = self.plain()
+        components = plain.get("components") if isinstance(plain, dict) else None
+        if text is None or not isinstance(components, dict) or not components or name in components:
+            return False
+        spot = _insertion_point(text)
+        if spot is None:
+            return False
+        position, column = spot
+        entry = dump_yaml(CommentedMap({name: _new_entry(dict(options), block=True)}))
+        lines = "".join(
+            " " * column + line if line.strip() else line
+            for line in entry.splitlines(keepends=True)
+        )
+        new_text = text[:position] + lines + text[position:]
+        new_plain = {**plain, "components": {**components, name: to_plain(dict(options))}}
+        if not _reads_as(new_text, new_plain):
+            return False
+        self._text, self._plain = new_text, new_plain
+        _remember(new_text, new_plain)
+        return True
 
     def set_global(self, key: str, value: Any) -> None:
         """Set a global setting, inserting a missing one where scaffold writes it."""
@@ -165,6 +282,8 @@ class AnswersDocument:
 
     def add_component(self, name: str, options: Mapping[str, Any]) -> None:
         """List ``name`` with ``options``, or set those options on its existing entry."""
+        if self._doc is None and self._append_as_text(name, options):
+            return
         components = self.components()
         entry = components.get(name)
         if name not in components:
@@ -267,3 +386,46 @@ def _append_entry(mapping: CommentedMap, key: str, value: Any) -> None:
         comment: list[CommentToken | None] = [None, None, None, None]
         comment[slot] = CommentToken("\n" + trailing, CommentMark(0), None)
         node.ca.items[last] = comment
+
+
+def _insertion_point(text: str) -> tuple[int, int] | None:
+    """Where a new component entry goes: just after the last line of the last entry of the
+    block ``components`` mapping (comment lines after it stay below the new entry), and the
+    column its keys are written at. None when the file is not in that shape."""
+    import yaml
+
+    try:
+        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return None
+    if not isinstance(root, yaml.MappingNode):
+        return None
+    value = next((v for k, v in root.value if getattr(k, "value", None) == "components"), None)
+    if not isinstance(value, yaml.MappingNode) or value.flow_style or not value.value:
+        return None
+    column = value.value[0][0].start_mark.column
+    leaf = value.value[-1][1]
+    while (
+        isinstance(leaf, yaml.MappingNode | yaml.SequenceNode)
+        and leaf.value
+        and not leaf.flow_style
+    ):
+        last = leaf.value[-1]
+        leaf = last[1] if isinstance(leaf, yaml.MappingNode) else last
+    end = text.find("\n", leaf.end_mark.index)
+    return (len(text) if end < 0 else end + 1), column
+
+
+def _reads_as(text: str, expected: Any) -> bool:
+    """True when ``text`` holds ``expected`` where it matters (the components, in order)."""
+    import yaml
+
+    try:
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return False
+    if not isinstance(data, dict) or not isinstance(data.get("components"), dict):
+        return False
+    ours, theirs = data["components"], expected["components"]
+    names = list(theirs)
+    return list(ours) == names and ours[names[-1]] == theirs[names[-1]]
