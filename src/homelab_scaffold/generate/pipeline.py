@@ -6,6 +6,7 @@ Commands call this and then hand the result to ``write``; nothing here touches t
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -202,24 +203,47 @@ def render_answers(
 def render_repository(plan: Plan, *, secrets: SecretInputs | None = None) -> Rendered:
     """Render every file of a plan.
 
+    The slow, memory-light steps run beside each other: the secret templates (their argon2id
+    hashes, ~0.2 s each, release the GIL) and a new sealing key (RSA-4096) are made in
+    background threads while the tracked files and the skeleton render here; the hashes stay
+    one after the other, so argon2's 64 MiB are needed once.
+
     Args:
         plan: The plan.
         secrets: Where secret values come from; None renders only what does not depend on them
             (``diff``, drift): no value is generated or hashed, and the SealedSecrets are left out
             (``Rendered.secrets_rendered`` is False).
     """
+    if secrets is None:
+        return Rendered(plan, _tracked_files(plan), secrets_rendered=False)
+    sealing = secrets.sealing if plan.sealed else None
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="scaffold") as pool:
+        new_key = pool.submit(generate_key_pair) if sealing and not sealing.key_pair else None
+        secret_part = pool.submit(_render_secret_part, plan, secrets)
+        files = _tracked_files(plan)
+        rendered = replace(secret_part.result(), files=files)
+        key_pair = new_key.result() if new_key else None
+    if sealing is None:
+        return rendered
+    return seal_rendered(rendered, sealing, key_pair)
+
+
+def _tracked_files(plan: Plan) -> dict[str, str]:
     files = render_plan(plan)
     files.update(render_skeleton(skeleton_variables(plan)))
-    if secrets is None:
-        return Rendered(plan, dict(sorted(files.items())), secrets_rendered=False)
+    return dict(sorted(files.items()))
+
+
+def _render_secret_part(plan: Plan, secrets: SecretInputs) -> Rendered:
+    """The secret values and the Secret manifests they render to (tracked files left empty)."""
     values, created = fill_values(plan, secrets.existing, secrets.fresh)
     used: dict[str, str] = {}
     # argon2id is looked up here, at call time, so tests can swap in a cheap hash.
     hasher = cached_argon2id(secrets.hash_cache, used, argon2id)
     manifests = render_secrets(plan, values, hasher)
-    rendered = Rendered(
+    return Rendered(
         plan,
-        dict(sorted(files.items())),
+        {},
         manifests,
         values,
         tuple(created),
@@ -227,15 +251,12 @@ def render_repository(plan: Plan, *, secrets: SecretInputs | None = None) -> Ren
         missing_secrets=missing_provided(plan, values),
         hash_cache=used,
     )
-    if secrets.sealing is None or not plan.sealed:
-        return rendered
-    return seal_rendered(rendered, secrets.sealing)
 
 
-def seal_rendered(rendered: Rendered, sealing: Sealing) -> Rendered:
+def seal_rendered(rendered: Rendered, sealing: Sealing, new_key: KeyPair | None = None) -> Rendered:
     """The sealing stage: SealedSecrets join the tracked files, the key Secret is the only
-    gitignored manifest, and a key pair is created when the repository has none yet."""
-    key_pair = sealing.key_pair or generate_key_pair()
+    gitignored manifest, and ``new_key`` (made when the repository has none) is used."""
+    key_pair = sealing.key_pair or new_key or generate_key_pair()
     sealed = seal_manifests(
         rendered.plan,
         parse_secret_manifests(rendered.secret_manifests),
