@@ -120,6 +120,9 @@ def _component_view(planned: PlannedComponent) -> dict[str, Any]:
         "options": dict(planned.options),
         "chart": component.chart,
         "description": component.description,
+        "provides": component.provides,
+        "stateful": component.stateful,
+        "images": component.images,
     }
 
 
@@ -135,6 +138,7 @@ def _app_view(app: PlannedApp) -> dict[str, Any]:
         "config": spec.config,
         "component": app.component,
         "chart": app.chart,
+        "sync_options": spec.sync_options,
     }
 
 

@@ -38,9 +38,39 @@ def default_cache_dir() -> Path:
     return Path(base) / "scaffold" / "schemas"
 
 
-def is_builtin_group(group: str) -> bool:
-    """True for Kubernetes' own API groups (core, ``apps``, ``*.k8s.io``)."""
-    return "." not in group or group.endswith(".k8s.io")
+# The API groups Kubernetes itself serves (1.33 and later; "" is the core group): the union of
+# the groups in kubernetes-validate's schemas. Any other group, including CRD groups that end in
+# .k8s.io (gateway.networking.k8s.io, snapshot.storage.k8s.io, externaldns.k8s.io), is looked up
+# like any custom resource and ordered after the Application that installs its CRD.
+BUILTIN_GROUPS = frozenset({
+    "",
+    "admission.k8s.io",
+    "admissionregistration.k8s.io",
+    "apiextensions.k8s.io",
+    "apiregistration.k8s.io",
+    "apps",
+    "authentication.k8s.io",
+    "authorization.k8s.io",
+    "autoscaling",
+    "batch",
+    "certificates.k8s.io",
+    "coordination.k8s.io",
+    "discovery.k8s.io",
+    "events.k8s.io",
+    "extensions",
+    "flowcontrol.apiserver.k8s.io",
+    "imagepolicy.k8s.io",
+    "internal.apiserver.k8s.io",
+    "lifecycle.k8s.io",
+    "networking.k8s.io",
+    "node.k8s.io",
+    "policy",
+    "rbac.authorization.k8s.io",
+    "resource.k8s.io",
+    "scheduling.k8s.io",
+    "storage.k8s.io",
+    "storagemigration.k8s.io",
+})
 
 
 @dataclass(frozen=True)
@@ -267,13 +297,12 @@ def _check_document(doc: Document, store: SchemaStore) -> list[Problem]:
     if not _valid_key(key):
         return [doc.problem(CHECK, f"apiVersion {doc.api_version!r} with kind {doc.kind!r} "
                                    "is not a valid Kubernetes API name")]
-    if is_builtin_group(key.group):
+    if key.group in BUILTIN_GROUPS:
         builtin = _check_builtin(doc)
         if builtin is not None:
             return builtin
-        if "." not in key.group:
-            return [doc.problem(CHECK, f"Kubernetes has no kind {doc.kind} in apiVersion "
-                                       f"{doc.api_version}")]
+        return [doc.problem(CHECK, f"Kubernetes has no kind {doc.kind} in apiVersion "
+                                   f"{doc.api_version}")]
     found = store.lookup(key)
     if found is None:
         return _no_schema(doc, key, store)
