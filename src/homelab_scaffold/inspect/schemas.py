@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from homelab_scaffold.catalog.schema import dotted, unexpected_keys
 from homelab_scaffold.errors import NetworkError, UsageError
 from homelab_scaffold.inspect import http
 from homelab_scaffold.inspect.model import Document, Problem
@@ -367,7 +368,7 @@ def describe(error: Any) -> str:
     """A jsonschema error in plain words, naming the field by its dotted path."""
     path = list(error.absolute_path)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        extras = _unexpected_keys(error.instance, error.schema)
+        extras = unexpected_keys(error.instance, error.schema)
         if extras:
             fields = ", ".join(dotted([*path, key]) for key in extras)
             return f"unknown field {fields} (not in the schema; check the spelling and nesting)"
@@ -376,26 +377,6 @@ def describe(error: Any) -> str:
         if match:
             return f"missing required field {dotted([*path, match.group(1)])}"
     return f"{dotted(path) or 'top level'}: {shorten(error.message)}"
-
-
-def _unexpected_keys(instance: dict[Any, Any], schema: Any) -> list[str]:
-    if not isinstance(schema, dict):
-        return []
-    known = schema.get("properties") or {}
-    patterns = list((schema.get("patternProperties") or {}).keys())
-    return sorted(
-        str(key)
-        for key in instance
-        if key not in known and not any(re.search(p, str(key)) for p in patterns)
-    )
-
-
-def dotted(path: Sequence[Any]) -> str:
-    """``["spec", "sources", 0, "repoURL"]`` -> ``spec.sources[0].repoURL``."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
 
 
 def shorten(text: str, limit: int = 200) -> str:
