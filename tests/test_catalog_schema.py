@@ -438,3 +438,49 @@ def test_the_catalog_loads_and_compiles_its_schema_once(tmp_path: Path) -> None:
     load_catalog([tmp_path / "widgets" / ".."])
     assert schema._validator(COMPONENT_SCHEMA) is compiled
     assert load_catalog([tmp_path]) is load_catalog([tmp_path])
+
+
+# ---------------------------------------------------------------------------------------------
+# docs/adding-a-component.md: its example is a working component
+
+
+def doc_block(text: str, starts_with: str) -> str:
+    """The fenced code block of ``text`` whose first line starts with ``starts_with``."""
+    blocks = [block.split("\n", 1)[1] for block in text.split("```")[1::2]]
+    (found,) = [b for b in blocks if b.startswith(starts_with)]
+    return found
+
+
+def test_the_walk_through_example_renders(tmp_path: Path) -> None:
+    from homelab_scaffold.generate.answers import parse_answers
+    from homelab_scaffold.generate.pipeline import render_answers
+
+    text = (ROOT / "docs" / "adding-a-component.md").read_text()
+    folder = tmp_path / "catalog" / "cloudnative-pg"
+    (folder / "cloudnative-pg").mkdir(parents=True)
+    (folder / "cloudnative-pg-config").mkdir()
+    (folder / "component.yaml").write_text(doc_block(text, "description: CloudNativePG"))
+    (folder / "cloudnative-pg" / "values.yaml.j2").write_text(doc_block(text, "# CloudNativePG"))
+    cluster = doc_block(text, "# cluster.yaml.j2").split("\n", 1)[1]
+    (folder / "cloudnative-pg-config" / "cluster.yaml.j2").write_text(cluster)
+
+    answers = parse_answers(
+        {
+            "repo_url": "https://github.com/alice/homelab.git",
+            "secrets": "manual",
+            "catalog_paths": ["catalog"],
+            "components": {"cloudnative-pg": {"instances": 2}},
+        },
+        "test",
+    )
+    catalog = load_catalog([tmp_path / "catalog"])
+    files = render_answers(answers, catalog).files
+    (cluster_doc,) = yaml.safe_load_all(files["kubernetes/apps/databases/cluster.yaml"])
+    assert cluster_doc["spec"]["instances"] == 2
+    assert cluster_doc["spec"]["storage"] == {"size": "5Gi", "storageClass": "longhorn"}
+    operator = yaml.safe_load(files["kubernetes/system/argocd-config/cloudnative-pg.yaml"])
+    assert "ServerSideApply=true" in operator["spec"]["syncPolicy"]["syncOptions"]
+    values = yaml.safe_load(files["kubernetes/system/cloudnative-pg/values.yaml"])
+    assert values == {"crds": {"create": True}, "config": {"clusterWide": True}}
+    component = catalog.get("cloudnative-pg")
+    assert component.chart is not None and component.chart.crd_groups == ("postgresql.cnpg.io",)
