@@ -19,7 +19,7 @@ import pytest
 import yaml
 from conftest import ROOT, Run
 
-from homelab_scaffold.catalog import loader
+from homelab_scaffold.catalog import loader, resources
 from homelab_scaffold.catalog.charts import KNOWN_CHARTS_FILE, known_charts
 from homelab_scaffold.catalog.loader import builtin_components_dir, component_dirs, load_catalog
 from homelab_scaffold.catalog.options import CHECKERS
@@ -268,9 +268,10 @@ def test_a_user_catalog_error_names_file_key_and_what_is_valid(tmp_path: Path, c
 
 @pytest.fixture
 def builtin_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A private copy of the built-in components, loaded instead of the installed ones."""
-    copy = Path(shutil.copytree(builtin_components_dir(), tmp_path / "components"))
+    """A private copy of the built-in components, loaded (and named) as the shipped ones."""
+    copy = Path(shutil.copytree(builtin_components_dir(), tmp_path / "templates" / "components"))
     monkeypatch.setattr(loader, "builtin_components_dir", lambda: copy)
+    monkeypatch.setattr(resources, "templates_root", lambda: copy.parent)
     loader._load_catalog.cache_clear()
     yield copy
     loader._load_catalog.cache_clear()
@@ -309,7 +310,8 @@ def test_a_built_in_catalog_error_names_file_and_key(builtin_copy: Path, case: s
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     with pytest.raises(CatalogError) as error:
         load_catalog()
-    assert error.value.message.startswith(f"{path}: {key} ")
+    shown = f"templates/components/{component}/component.yaml"
+    assert error.value.message.startswith(f"{shown}: {key} ")
     assert valid in error.value.message
 
 

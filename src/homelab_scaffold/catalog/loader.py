@@ -27,7 +27,7 @@ from homelab_scaffold.catalog.model import (
     StatefulResource,
 )
 from homelab_scaffold.catalog.options import check_k8s_name, check_version
-from homelab_scaffold.catalog.resources import templates_root
+from homelab_scaffold.catalog.resources import shown_path, templates_root
 from homelab_scaffold.catalog.schema import COMPONENT_SCHEMA, check_against_schema
 from homelab_scaffold.errors import CatalogError
 from homelab_scaffold.yamlio import YAMLLimitError, check_yaml_limits
@@ -44,7 +44,7 @@ class _Where:
         self.path = path
 
     def error(self, key: str, message: str) -> CatalogError:
-        return CatalogError(f"{self.path}: at {key or 'top level'}: {message}")
+        return CatalogError(f"{shown_path(self.path)}: at {key or 'top level'}: {message}")
 
     def check(self, key: str, check: Any, value: Any) -> Any:
         """``check(value)``; its ValueError becomes an error at ``key``."""
@@ -71,7 +71,7 @@ def read_yaml(path: Path, what: str) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise CatalogError(f"{path}: cannot read {what}{where}: {problem}") from exc
+        raise CatalogError(f"{shown_path(path)}: cannot read {what}{where}: {problem}") from exc
 
 
 def _load_option(where: _Where, name: str, data: Mapping[str, Any]) -> Option:
@@ -194,7 +194,7 @@ def _load_options(
 def component_data(path: Path) -> Mapping[str, Any]:
     """A component.yaml, parsed and checked against the component schema."""
     data = read_yaml(path, "component metadata")
-    check_against_schema(COMPONENT_SCHEMA, data, str(path))
+    check_against_schema(COMPONENT_SCHEMA, data, shown_path(path))
     return data  # type: ignore[no-any-return]
 
 
