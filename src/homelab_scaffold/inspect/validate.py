@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from homelab_scaffold.catalog.model import ChartFacts
+from homelab_scaffold.catalog.options import check_relative_path
 from homelab_scaffold.errors import CatalogError
 from homelab_scaffold.inspect import checks_argocd, checks_basic, checks_images, checks_secrets
 from homelab_scaffold.inspect.apps import build_inventory
@@ -105,7 +106,10 @@ def _chart_facts(
 
     paths = (answers or {}).get("catalog_paths") or []
     if not isinstance(paths, list) or not all(_is_folder_name(p) for p in paths):
-        message = "catalog_paths is not a list of folders; only the built-in catalog was used"
+        message = (
+            "catalog_paths is not a list of folders inside the repository; only the built-in "
+            "catalog was used"
+        )
         return chart_facts(load_catalog()), [Problem(ANSWERS_FILE, CATALOG_CHECK, message)]
     try:
         return chart_facts(load_catalog(root / p for p in paths)), []
@@ -115,7 +119,11 @@ def _chart_facts(
 
 
 def _is_folder_name(value: Any) -> bool:
-    return isinstance(value, str) and value.isprintable()
+    try:
+        check_relative_path(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _schema_notes(store: SchemaStore) -> list[str]:
