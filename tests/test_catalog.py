@@ -315,13 +315,16 @@ def test_stateful_resources_are_declared_and_rendered(full_stack: Generated) -> 
     }
     assert declared == STATEFUL
     rendered = {
-        (doc["kind"], doc["metadata"]["name"])
+        (doc["kind"], doc["metadata"]["name"]): doc["metadata"].get("annotations") or {}
         for text in full_stack.tree().values()
         if "kind:" in text
         for doc in yaml_documents(text)
         if isinstance(doc, dict) and "metadata" in doc
     }
-    assert {r for resources in STATEFUL.values() for r in resources} <= rendered
+    for resource in (r for resources in STATEFUL.values() for r in resources):
+        # Argo CD keeps what holds data when it leaves Git or its Application is deleted.
+        sync_options = rendered[resource].get("argocd.argoproj.io/sync-options", "")
+        assert set(sync_options.split(",")) >= {"Prune=false", "Delete=false"}, resource
 
 
 IMAGES = {
@@ -681,7 +684,7 @@ def test_a_new_chart_component_lives_through_init_add_validate_remove(
     assert "'widget-operator' installs (chart widget-operator" in problem["message"]
 
     assert git(repo, "checkout", "--", ".").returncode == 0
-    run = scaffold("remove", "widgets", "-C", repo)
+    run = scaffold("remove", "widgets", "--yes", "-C", repo)
     assert run.exit_code == 0, run.stderr
     assert read_tree(repo) == after_init
     assert not _mentions_widgets(repo)
