@@ -168,6 +168,14 @@ def git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def commit_all(root: Path, message: str = "change") -> None:
+    """Commit everything in ``root`` (the user's habit between scaffold commands)."""
+    assert git(root, "add", "-A").returncode == 0
+    identity = ("-c", "user.name=Test User", "-c", "user.email=test@example.invalid")
+    result = git(root, *identity, "commit", "-q", "--allow-empty", "-m", message)
+    assert result.returncode == 0, result.stderr
+
+
 def git_init(path: Path, origin: str | None = None) -> Path:
     """A fresh git repository at ``path`` (created), with ``origin`` when given."""
     path.mkdir(parents=True, exist_ok=True)

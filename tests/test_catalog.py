@@ -3,17 +3,32 @@ that reject a broken component.yaml with one line naming the file and the key.""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from conftest import Run
+from conftest import (
+    REPO_URL,
+    Generated,
+    Run,
+    commit_all,
+    git,
+    git_init,
+    read_tree,
+    write_config,
+    yaml_documents,
+)
 
-from homelab_scaffold.catalog.loader import load_catalog
-from homelab_scaffold.errors import CatalogError
+from homelab_scaffold.catalog.loader import build_catalog, load_catalog
+from homelab_scaffold.catalog.model import Catalog, Image, Provides
 from homelab_scaffold.catalog.versions import is_version
+from homelab_scaffold.errors import CatalogError
+from homelab_scaffold.generate.answers import parse_answers
+from homelab_scaffold.generate.pipeline import render_answers
 
 Scaffold = Callable[..., Run]
 
@@ -232,3 +247,470 @@ def test_a_bad_user_catalog_fails_init_in_one_line(tmp_path: Path, scaffold: Sca
     assert run.exit_code == 2
     assert len(run.stderr_lines) == 1 and "colour" in run.stderr
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+# ---------------------------------------------------------------------------------------------
+# Facts declared in component.yaml (no Python table keyed by component or chart)
+
+# Read from each chart at the pinned version (templates/crds or crds/ folders).
+CRD_GROUPS = {
+    "argocd": ("argoproj.io",),
+    "cert-manager": ("cert-manager.io", "acme.cert-manager.io"),
+    "longhorn": ("longhorn.io",),
+    "metallb": ("metallb.io",),
+    "sealed-secrets": ("bitnami.com",),
+    "traefik": ("traefik.io", "hub.traefik.io"),
+}
+
+
+def test_charts_declare_the_crd_groups_they_install() -> None:
+    catalog = load_catalog()
+    declared = {
+        name: c.chart.crd_groups for name, c in catalog.components.items() if c.chart is not None
+    }
+    assert {n: g for n, g in declared.items() if g} == CRD_GROUPS
+
+
+def test_what_components_provide() -> None:
+    catalog = load_catalog()
+    assert catalog.get("traefik").provides.ingress_class == "traefik"
+    assert catalog.get("longhorn").provides.storage_classes == ("longhorn", "longhorn-static")
+    assert catalog.get("cert-manager").provides.certificates is True
+    assert catalog.get("metallb").provides == Provides()
+
+
+def test_the_cloudflare_token_is_declared_by_cert_manager() -> None:
+    (token,) = load_catalog().get("cert-manager").provided_secrets
+    assert (token.name, token.env, token.alias) == (
+        "cert-manager.cloudflare_api_token",
+        "SCAFFOLD_CLOUDFLARE_API_TOKEN",
+        "cloudflare_api_token",
+    )
+    assert token.when == (("issuer", "letsencrypt-cloudflare"),)
+    assert "Zone - DNS - Edit" in token.description
+    assert token.needed_by("cert-manager", {"issuer": "letsencrypt-cloudflare"})
+    assert not token.needed_by("cert-manager", {"issuer": "selfsigned"})
+
+
+def test_authelia_says_how_to_change_its_storage_encryption_key() -> None:
+    secrets = {s.key: s for s in load_catalog().get("authelia").secrets}
+    step = secrets["storage_encryption_key"].encrypts_data
+    # Authelia 4.39's CLI: `authelia storage encryption change-key --new-encryption-key KEY`.
+    assert "authelia storage encryption change-key --new-encryption-key" in step
+    assert not any(s.encrypts_data for k, s in secrets.items() if k != "storage_encryption_key")
+
+
+STATEFUL = {
+    "authelia": [("PersistentVolumeClaim", "authelia-data")],
+    "vaultwarden": [("PersistentVolumeClaim", "vaultwarden-data")],
+}
+
+
+def test_stateful_resources_are_declared_and_rendered(full_stack: Generated) -> None:
+    catalog = load_catalog()
+    declared = {
+        name: [(r.kind, r.name) for r in c.stateful]
+        for name, c in catalog.components.items()
+        if c.stateful
+    }
+    assert declared == STATEFUL
+    rendered = {
+        (doc["kind"], doc["metadata"]["name"]): doc["metadata"].get("annotations") or {}
+        for text in full_stack.tree().values()
+        if "kind:" in text
+        for doc in yaml_documents(text)
+        if isinstance(doc, dict) and "metadata" in doc
+    }
+    for resource in (r for resources in STATEFUL.values() for r in resources):
+        # Argo CD keeps what holds data when it leaves Git or its Application is deleted.
+        sync_options = rendered[resource].get("argocd.argoproj.io/sync-options", "")
+        assert set(sync_options.split(",")) >= {"Prune=false", "Delete=false"}, resource
+
+
+IMAGES = {
+    "authelia": "kubernetes/apps/authelia/authelia.yml",
+    "vaultwarden": "kubernetes/apps/vaultwarden/vaultwarden.yml",
+    "test-app": "kubernetes/system/test-app/test-app.yml",
+}
+
+
+def _container_images(text: str) -> list[str]:
+    return [
+        container["image"]
+        for doc in yaml_documents(text)
+        if doc.get("kind") == "Deployment"
+        for container in doc["spec"]["template"]["spec"]["containers"]
+    ]
+
+
+def test_images_come_from_component_yaml(full_stack: Generated) -> None:
+    catalog = load_catalog()
+    for name, path in IMAGES.items():
+        expected = [image.reference for image in catalog.get(name).images.values()]
+        assert _container_images(full_stack.tree()[path]) == expected, name
+
+
+def _render(catalog: Catalog, components: Mapping[str, Any]) -> dict[str, str]:
+    answers = parse_answers(
+        {"repo_url": REPO_URL, "secrets": "manual", "components": dict(components)}, "test"
+    )
+    return render_answers(answers, catalog).files
+
+
+def _replaced(catalog: Catalog, name: str, **changes: Any) -> Catalog:
+    component = replace(catalog.get(name), **changes)
+    return build_catalog([*catalog.components.values(), component])
+
+
+def test_templates_render_the_image_of_the_data() -> None:
+    catalog = load_catalog()
+    images = {"nginx": Image("registry.example.org/web/nginx", "9.9.9")}
+    files = _render(_replaced(catalog, "test-app", images=images), {"test-app": {}})
+    assert _container_images(files[IMAGES["test-app"]]) == ["registry.example.org/web/nginx:9.9.9"]
+
+
+def _sync_options(files: Mapping[str, str], app: str) -> list[str]:
+    (doc,) = yaml_documents(files[f"kubernetes/system/argocd-config/{app}.yaml"])
+    return list(doc["spec"]["syncPolicy"]["syncOptions"])
+
+
+def test_sync_options_follow_the_ones_scaffold_writes_without_duplicates() -> None:
+    catalog = load_catalog()
+    extra = ("ServerSideApply=true", "CreateNamespace=true", "RespectIgnoreDifferences=true")
+    (app,) = catalog.get("longhorn").applications
+    longhorn = replace(app, sync_options=extra)
+    (argocd_app,) = catalog.get("argocd").applications
+    argocd = replace(argocd_app, sync_options=("ServerSideApply=true", "PruneLast=true"))
+    changed = _replaced(_replaced(catalog, "longhorn", applications=(longhorn,)), "argocd",
+                        applications=(argocd,))  # fmt: skip
+    files = _render(changed, {"longhorn": {}})
+    assert _sync_options(files, "longhorn") == [
+        "CreateNamespace=true",
+        "ServerSideApply=true",
+        "RespectIgnoreDifferences=true",
+    ]
+    assert _sync_options(files, "argocd") == [
+        "CreateNamespace=true",
+        "ServerSideApply=true",
+        "PruneLast=true",
+    ]
+    assert _sync_options(_render(catalog, {"longhorn": {}}), "longhorn") == ["CreateNamespace=true"]
+
+
+def test_a_user_component_declares_its_sync_options(tmp_path: Path) -> None:
+    write_component(
+        tmp_path,
+        "whoami",
+        {**GOOD, "applications": [{**GOOD["applications"][0], "sync_options": ["Replace=true"]}]},
+    )
+    assert load_catalog([tmp_path]).get("whoami").applications[0].sync_options == ("Replace=true",)
+
+
+def test_the_render_context_exposes_the_new_facts(tmp_path: Path) -> None:
+    folder = write_component(
+        tmp_path,
+        "whoami",
+        {
+            **GOOD,
+            "provides": {"dns": True},
+            "stateful": [{"kind": "StatefulSet", "name": "db", "description": "the data"}],
+            "images": {"web": {"repository": "docker.io/traefik/whoami", "tag": "v1.10.1"}},
+        },
+    ).parent
+    (folder / "whoami").mkdir()
+    (folder / "whoami" / "facts.yaml.j2").write_text(
+        "# {{ component.images.web.reference }} {{ component.provides.dns }}"
+        " {{ component.stateful[0].kind }}/{{ component.stateful[0].name }}"
+        " {{ app.sync_options | list }}\n"
+    )
+    files = _render(load_catalog([tmp_path]), {"whoami": {}})
+    assert files["kubernetes/system/whoami/facts.yaml"] == (
+        "# docker.io/traefik/whoami:v1.10.1 True StatefulSet/db []\n"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Provided secrets shared by two components (one alias, one value for the user)
+
+TOKEN_ENV = "SCAFFOLD_CLOUDFLARE_API_TOKEN"
+DNS_UPDATER = {
+    "description": "Keeps DNS records at Cloudflare up to date",
+    "project": "apps",
+    "secrets": {
+        "cloudflare_api_token": {
+            "provided": True,
+            "env": TOKEN_ENV,
+            "alias": "cloudflare_api_token",
+            "description": "a Cloudflare API token with Zone - DNS - Edit",
+        }
+    },
+    "applications": [{"name": "dns-updater", "type": "manifests", "path": "apps/dns-updater"}],
+}
+DNS_UPDATER_SECRET = """\
+apiVersion: v1
+kind: Secret
+metadata:
+  name: dns-updater-token
+  namespace: {{ component.namespace }}
+type: Opaque
+stringData:
+  token: {{ secrets.cloudflare_api_token | to_yaml_value }}
+"""
+
+
+@pytest.fixture
+def shared_token_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """A git repository holding a catalog folder with dns-updater, and answers for init."""
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    repo = git_init(tmp_path / "homelab")
+    folder = write_component(repo / "catalog", "dns-updater", DNS_UPDATER).parent
+    (folder / "dns-updater").mkdir()
+    (folder / "dns-updater" / "configmap.yaml.j2").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dns-updater\n"
+        "  namespace: {{ app.namespace }}\ndata:\n  zone: {{ config.domain }}\n"
+    )
+    (folder / "_secrets").mkdir()
+    (folder / "_secrets" / "token.yaml.j2").write_text(DNS_UPDATER_SECRET)
+    config = write_config(
+        tmp_path / "answers.yaml",
+        {
+            "repo_url": REPO_URL,
+            "catalog_paths": ["catalog"],
+            "components": {"cert-manager": {"issuer": "letsencrypt-cloudflare"}, "dns-updater": {}},
+        },
+    )
+    return repo, config
+
+
+def _values(root: Path) -> dict[str, dict[str, str]]:
+    data: dict[str, dict[str, str]] = yaml.safe_load((root / "secrets/values.yaml").read_text())
+    return data
+
+
+def _token_of(values: Mapping[str, Mapping[str, str]]) -> tuple[str, str]:
+    key = "cloudflare_api_token"
+    return values["cert-manager"][key], values["dns-updater"][key]
+
+
+def test_one_missing_shared_token_is_asked_for_once(
+    scaffold: Scaffold, shared_token_repo: tuple[Path, Path]
+) -> None:
+    repo, config = shared_token_repo
+    run = scaffold("init", repo, "--config", config, "--force")
+    assert run.exit_code == 2
+    (line,) = run.stderr_lines
+    assert "cert-manager.cloudflare_api_token" in line
+    assert "--set secrets.cloudflare_api_token" in line
+    assert "dns-updater" not in line
+
+
+@pytest.mark.parametrize("how", ["environment", "set"])
+def test_a_shared_token_is_one_value_for_both_components(
+    scaffold: Scaffold, shared_token_repo: tuple[Path, Path], how: str
+) -> None:
+    token = f"cf-token-{how}-0123456789"
+    dest, config = shared_token_repo
+    if how == "environment":
+        run = scaffold("init", dest, "--config", config, "--force", env={TOKEN_ENV: token})
+    else:
+        run = scaffold(
+            "init", dest, "--config", config, "--force",
+            "--set", f"secrets.cloudflare_api_token={token}",
+        )  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    assert _token_of(_values(dest)) == (token, token)
+    assert (dest / "kubernetes/apps/dns-updater/dns-updater-token.sealedsecret.yaml").is_file()
+
+    commit_all(dest)
+    listed = scaffold("secret", "list", "-C", dest).stdout
+    assert "cert-manager.cloudflare_api_token (provided by you)" in listed
+    assert "dns-updater.cloudflare_api_token (provided by you)" in listed
+    new = "cf-token-rotated-0123456789"
+    run = scaffold("secret", "set", "cloudflare_api_token", "-C", dest, stdin=new + "\n")
+    assert run.exit_code == 0, run.stderr
+    assert _token_of(_values(dest)) == (new, new)
+
+
+# ---------------------------------------------------------------------------------------------
+# End to end: a new chart component is a folder, no Python (init, add, validate, remove)
+
+WIDGETS = """\
+description: Widget operator with one default Widget.
+namespace: widgets
+default: false
+chart:
+  repo: https://charts.example.org/widgets
+  name: widget-operator
+  version: 1.4.0
+  known: [1.0.0, 1.4.0]
+  crd_groups: [widgets.example.org]
+options:
+  size:
+    type: int
+    default: 3
+    min: 1
+    max: 9
+    help: Widgets per node.
+applications:
+  - name: widget-operator
+    type: helm
+    sync_options: [ServerSideApply=true]
+  - name: widget-operator-config
+    type: manifests
+    config: true
+    needs: [widget-operator]
+"""
+WIDGET_TEMPLATE = """\
+apiVersion: widgets.example.org/v1alpha1
+kind: Widget
+metadata:
+  name: default
+  namespace: {{ app.namespace }}
+spec:
+  size: {{ component.options.size }}
+"""
+WIDGET_SCHEMA = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"type": "string"},
+        "kind": {"type": "string"},
+        "metadata": {"type": "object"},
+        "spec": {
+            "type": "object",
+            "required": ["size"],
+            "properties": {"size": {"type": "integer", "minimum": 1}},
+            "additionalProperties": False,
+        },
+    },
+    "additionalProperties": False,
+}
+SHARED_SCHEMAS = Path(__file__).resolve().parents[1].parent / "shared" / "schemas"
+WIDGET_APP = "kubernetes/system/argocd-config/widget-operator-config.yaml"
+
+
+def _write_widgets_catalog(repo: Path) -> None:
+    folder = repo / "catalog" / "widgets"
+    (folder / "widget-operator").mkdir(parents=True)
+    (folder / "widget-operator-config").mkdir()
+    (folder / "component.yaml").write_text(WIDGETS)
+    (folder / "widget-operator" / "values.yaml.j2").write_text(
+        "# widget-operator {{ component.version }}\nreplicaCount: 1\n"
+    )
+    (folder / "widget-operator-config" / "widget.yaml.j2").write_text(WIDGET_TEMPLATE)
+
+
+def documents(repo: Path, path: str) -> list[dict[str, Any]]:
+    return yaml_documents((repo / path).read_text())
+
+
+def _mentions_widgets(repo: Path) -> list[str]:
+    """Files outside the catalog folder whose path or text mentions the widget component."""
+    return [
+        path
+        for path, text in read_tree(repo, secrets=True).items()
+        if not path.startswith("catalog/") and ("widget" in path or "widget" in text)
+    ]
+
+
+def _validate(scaffold: Scaffold, repo: Path, schemas: Path) -> tuple[int, list[dict[str, Any]]]:
+    locations: list[object] = ["--schema-location", schemas]
+    if SHARED_SCHEMAS.is_dir():
+        locations += ["--schema-location", SHARED_SCHEMAS]
+    run = scaffold("validate", "-C", repo, "--offline", "--output", "json", *locations)
+    return run.exit_code, json.loads(run.stdout)["problems"]
+
+
+def test_a_new_chart_component_lives_through_init_add_validate_remove(
+    tmp_path: Path, scaffold: Scaffold
+) -> None:
+    repo = git_init(tmp_path / "homelab")
+    _write_widgets_catalog(repo)
+    commit_all(repo, "our widgets component")
+    config = write_config(
+        tmp_path / "answers.yaml",
+        {
+            "repo_url": REPO_URL,
+            "secrets": "manual",
+            "catalog_paths": ["catalog"],
+            "components": {},
+        },
+    )
+    schemas = tmp_path / "schemas"
+    (schemas / "widgets.example.org").mkdir(parents=True)
+    (schemas / "widgets.example.org" / "widget_v1alpha1.json").write_text(json.dumps(WIDGET_SCHEMA))
+
+    run = scaffold("init", repo, "--config", config, "--force")
+    assert run.exit_code == 0, run.stderr
+    assert not _mentions_widgets(repo)
+    commit_all(repo, "scaffold init")
+    after_init = read_tree(repo)
+
+    run = scaffold("add", "widgets", "--set", "size=5", "-C", repo)
+    assert run.exit_code == 0, run.stderr
+    (widget,) = documents(repo, "kubernetes/system/widget-operator-config/widget.yaml")
+    assert widget["spec"] == {"size": 5}
+    (operator,) = documents(repo, "kubernetes/system/argocd-config/widget-operator.yaml")
+    assert operator["spec"]["sources"][0]["chart"] == "widget-operator"
+    assert operator["spec"]["syncPolicy"]["syncOptions"] == [
+        "CreateNamespace=true",
+        "ServerSideApply=true",
+    ]
+    waves = {
+        name: documents(repo, f"kubernetes/system/argocd-config/{name}.yaml")[0]["metadata"][
+            "annotations"
+        ]["argocd.argoproj.io/sync-wave"]
+        for name in ("widget-operator", "widget-operator-config")
+    }
+    assert int(waves["widget-operator-config"]) > int(waves["widget-operator"])
+    commit_all(repo, "scaffold add widgets")
+    assert _validate(scaffold, repo, schemas) == (0, [])
+
+    # The user moves the -config Application into the chart's wave: with the dry run skipped
+    # and retries, Argo CD copes; without them the Widget would be applied before its CRD.
+    app_file = repo / WIDGET_APP
+    config_wave, chart_wave = waves["widget-operator-config"], waves["widget-operator"]
+    same_wave = app_file.read_text().replace(
+        f'sync-wave: "{config_wave}"', f'sync-wave: "{chart_wave}"'
+    )
+    app_file.write_text(same_wave)
+    assert _validate(scaffold, repo, schemas) == (0, [])
+    app_file.write_text(same_wave.replace("      - SkipDryRunOnMissingResource=true\n", ""))
+    exit_code, problems = _validate(scaffold, repo, schemas)
+    assert exit_code == 1
+    (problem,) = problems
+    assert problem["check"] == "ordering" and problem["file"] == WIDGET_APP
+    assert "deploys Widget 'default'" in problem["message"]
+    assert "'widget-operator' installs (chart widget-operator" in problem["message"]
+
+    assert git(repo, "checkout", "--", ".").returncode == 0
+    run = scaffold("remove", "widgets", "--yes", "-C", repo)
+    assert run.exit_code == 0, run.stderr
+    assert read_tree(repo) == after_init
+    assert not _mentions_widgets(repo)
+
+
+def test_rotating_a_key_that_encrypts_data_tells_the_migration_step(
+    tmp_path: Path, scaffold: Scaffold
+) -> None:
+    repo = git_init(tmp_path / "homelab")
+    config = write_config(
+        tmp_path / "answers.yaml",
+        {"repo_url": REPO_URL, "secrets": "manual", "components": {"authelia": {}}},
+    )
+    assert scaffold("init", repo, "--config", config).exit_code == 0
+    commit_all(repo)
+    before = _values(repo)["authelia"]
+
+    run = scaffold("secret", "rotate", "authelia.storage_encryption_key", "-C", repo)
+    assert run.exit_code == 0, run.stderr
+    after = _values(repo)["authelia"]
+    assert after["storage_encryption_key"] != before["storage_encryption_key"]
+    told = run.stdout + run.stderr
+    assert "authelia.storage_encryption_key encrypts data the application keeps" in told
+    assert "authelia storage encryption change-key --new-encryption-key" in told
+
+    commit_all(repo)
+    run = scaffold("secret", "rotate", "authelia.jwt_secret", "-C", repo)
+    assert run.exit_code == 0, run.stderr
+    assert "change-key" not in run.stdout + run.stderr

@@ -12,7 +12,8 @@ import yaml
 from conftest import REPO_URL, Generated, Run, generate, snapshot, write_config, yaml_documents
 
 from homelab_scaffold.generate.answers import parse_answers
-from homelab_scaffold.catalog.loader import AppSpec, Catalog, load_catalog
+from homelab_scaffold.catalog.loader import load_catalog
+from homelab_scaffold.catalog.model import AppSpec, Catalog
 from homelab_scaffold.errors import CatalogError, ConfigError
 from homelab_scaffold.generate.plan import build_plan, compute_waves, resolve_selection
 

@@ -8,6 +8,7 @@ the issue's rules.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -15,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from conftest import Generated, yaml_documents
 
 from homelab_scaffold.catalog.loader import load_catalog
+from homelab_scaffold.inspect.schemas import BUILTIN_GROUPS
 
 ARGOCD_CONFIG = "kubernetes/system/argocd-config"
 WAVE = "argocd.argoproj.io/sync-wave"
@@ -337,3 +340,268 @@ def test_every_application_uses_a_generated_project(all_stacks: Mapping[str, Gen
 @pytest.mark.parametrize("component", ["authelia", "vaultwarden", "test-app"])
 def test_workloads_belong_to_the_apps_project(full_stack: Generated, component: str) -> None:
     assert child_apps(full_stack.root)[component].spec["project"] == "apps"
+
+
+# ---------------------------------------------------------------------------------------------
+# scaffold validate: what charts install comes from data (catalog, known-charts.yaml)
+
+GITOPS = "https://git.example.com/lab/gitops.git"
+
+
+def _application(name: str, wave: int, source: Mapping[str, Any], namespace: str) -> str:
+    return yaml.safe_dump(
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Application",
+            "metadata": {
+                "name": name,
+                "namespace": "argocd",
+                "annotations": {WAVE: str(wave)},
+            },
+            "spec": {
+                "project": "default",
+                "source": dict(source),
+                "destination": {"server": "https://kubernetes.default.svc", "namespace": namespace},
+                "syncPolicy": {"automated": {"prune": True, "selfHeal": True}},
+            },
+        },
+        sort_keys=False,
+    )
+
+
+def small_repo(
+    root: Path,
+    chart: tuple[str, str, str],
+    documents: list[dict[str, Any]],
+    *,
+    chart_wave: int = 1,
+    wave: int = 1,
+) -> Path:
+    """A root Application, one chart Application (repo, name, version) and one directory
+    Application deploying ``documents``, in the given waves."""
+    (root / "apps").mkdir(parents=True)
+    (root / "manifests" / "workload").mkdir(parents=True)
+    root_app = yaml.safe_load(_application("root", 0, {"repoURL": GITOPS, "targetRevision": "main",
+                                                        "path": "apps"}, "argocd"))  # fmt: skip
+    del root_app["metadata"]["annotations"]
+    (root / "root.yaml").write_text(yaml.safe_dump(root_app, sort_keys=False))
+    repo, name, version = chart
+    chart_source = {"repoURL": repo, "chart": name, "targetRevision": version}
+    (root / "apps" / "provider.yaml").write_text(
+        _application("provider", chart_wave, chart_source, "provider")
+    )
+    workload = {"repoURL": GITOPS, "targetRevision": "main", "path": "manifests/workload"}
+    (root / "apps" / "workload.yaml").write_text(
+        _application("workload", wave, workload, "workload")
+    )
+    (root / "manifests" / "workload" / "resources.yaml").write_text(
+        yaml.safe_dump_all(documents, sort_keys=False)
+    )
+    return root
+
+
+def validate_json(scaffold: Any, root: Path, *extra: object) -> tuple[int, list[dict[str, Any]]]:
+    run = scaffold("validate", "-C", root, "--output", "json", "--offline", *extra)
+    return run.exit_code, json.loads(run.stdout)["problems"]
+
+
+def ordering_messages(scaffold: Any, root: Path) -> list[str]:
+    _, problems = validate_json(scaffold, root)
+    return [str(p["message"]) for p in problems if p["check"] == "ordering"]
+
+
+def resource(api_version: str, kind: str, name: str, spec: Any = None) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": {"name": name, "namespace": "workload"},
+    }
+    if spec is not None:
+        doc["spec"] = spec
+    return doc
+
+
+VELERO = ("https://vmware-tanzu.github.io/helm-charts", "velero", "8.0.0")
+SCHEDULE = resource("velero.io/v1", "Schedule", "daily", {"schedule": "0 3 * * *"})
+
+
+@pytest.mark.parametrize("wave", [1, 2])
+def test_a_known_chart_orders_its_custom_resources(
+    tmp_path: Path, scaffold: Any, wave: int
+) -> None:
+    root = small_repo(tmp_path / "repo", VELERO, [SCHEDULE], wave=wave)
+    messages = ordering_messages(scaffold, root)
+    if wave == 1:
+        (message,) = messages
+        assert "Schedule 'daily'" in message
+        assert "'provider' installs (chart velero, wave 1)" in message
+    else:
+        assert messages == []
+
+
+def test_a_crd_group_ending_in_k8s_io_is_ordered_like_any_other(
+    tmp_path: Path, scaffold: Any
+) -> None:
+    """OpenEBS installs the CSI snapshot CRDs (snapshot.storage.k8s.io): not a built-in group."""
+    openebs = ("https://openebs.github.io/openebs", "openebs", "4.1.3")
+    snapshot_class = resource(
+        "snapshot.storage.k8s.io/v1", "VolumeSnapshotClass", "zfs", None
+    )
+    snapshot_class["driver"] = "zfs.csi.openebs.io"
+    snapshot_class["deletionPolicy"] = "Delete"
+    root = small_repo(tmp_path / "repo", openebs, [snapshot_class])
+    (message,) = ordering_messages(scaffold, root)
+    assert "VolumeSnapshotClass 'zfs'" in message and "chart openebs" in message
+
+
+def test_a_crd_in_the_repository_orders_its_k8s_io_custom_resources(
+    tmp_path: Path, scaffold: Any
+) -> None:
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "httproutes.gateway.networking.k8s.io"},
+        "spec": {
+            "group": "gateway.networking.k8s.io",
+            "names": {"kind": "HTTPRoute", "plural": "httproutes"},
+            "scope": "Namespaced",
+            "versions": [{"name": "v1", "served": True, "storage": True,
+                          "schema": {"openAPIV3Schema": {"type": "object"}}}],
+        },
+    }  # fmt: skip
+    route = resource("gateway.networking.k8s.io/v1", "HTTPRoute", "web", {"hostnames": ["a.b"]})
+    root = small_repo(tmp_path / "repo", VELERO, [route])
+    (root / "manifests" / "crds").mkdir()
+    (root / "manifests" / "crds" / "gateway.yaml").write_text(yaml.safe_dump(crd))
+    crds = {"repoURL": GITOPS, "targetRevision": "main", "path": "manifests/crds"}
+    (root / "apps" / "crds.yaml").write_text(_application("gateway-crds", 1, crds, "default"))
+    (message,) = ordering_messages(scaffold, root)
+    assert "HTTPRoute 'web'" in message and "CRD httproutes.gateway.networking.k8s.io" in message
+
+
+def test_known_ingress_controllers_and_storage_charts(tmp_path: Path, scaffold: Any) -> None:
+    nginx = ("https://kubernetes.github.io/ingress-nginx", "ingress-nginx", "4.11.3")
+    ingress = resource("networking.k8s.io/v1", "Ingress", "web", {
+        "ingressClassName": "nginx",
+        "rules": [{"host": "web.lab.example.com"}],
+    })  # fmt: skip
+    (message,) = ordering_messages(scaffold, small_repo(tmp_path / "nginx", nginx, [ingress]))
+    assert "Ingress 'web'" in message and "ingress controller Application 'provider'" in message
+    ingress["spec"]["ingressClassName"] = "traefik"
+    assert ordering_messages(scaffold, small_repo(tmp_path / "other", nginx, [ingress])) == []
+
+    nfs = (
+        "https://kubernetes-sigs.github.io/nfs-subdir-external-provisioner",
+        "nfs-subdir-external-provisioner",
+        "4.0.18",
+    )
+    claim = resource("v1", "PersistentVolumeClaim", "media", {
+        "storageClassName": "nfs-client",
+        "accessModes": ["ReadWriteMany"],
+        "resources": {"requests": {"storage": "1Gi"}},
+    })  # fmt: skip
+    (message,) = ordering_messages(scaffold, small_repo(tmp_path / "nfs", nfs, [claim]))
+    assert "StorageClass 'nfs-client'" in message
+
+
+WIDGETS_COMPONENT = {
+    "description": "Widget operator",
+    "chart": {
+        "repo": "https://charts.example.org",
+        "name": "widget-operator",
+        "version": "1.0.0",
+        "crd_groups": ["widgets.example.org"],
+    },
+    "applications": [{"name": "widget-operator", "type": "helm"}],
+}
+WIDGET_CHART = ("https://charts.example.org", "widget-operator", "1.0.0")
+WIDGET = resource("widgets.example.org/v1alpha1", "Widget", "blue", {"size": 3})
+
+
+def test_a_repository_catalog_teaches_validate_its_charts(tmp_path: Path, scaffold: Any) -> None:
+    root = small_repo(tmp_path / "repo", WIDGET_CHART, [WIDGET])
+    assert ordering_messages(scaffold, root) == []  # the chart is unknown: nothing to order
+    folder = root / "catalog" / "widgets"
+    folder.mkdir(parents=True)
+    (folder / "component.yaml").write_text(yaml.safe_dump(WIDGETS_COMPONENT))
+    (root / "scaffold.yaml").write_text(f"repo_url: {GITOPS}\ncatalog_paths: [./catalog]\n")
+    (message,) = ordering_messages(scaffold, root)
+    assert "Widget 'blue'" in message and "chart widget-operator" in message
+
+
+def test_a_broken_repository_catalog_is_a_problem_and_built_ins_still_count(
+    tmp_path: Path, scaffold: Any
+) -> None:
+    root = small_repo(tmp_path / "repo", VELERO, [SCHEDULE])
+    folder = root / "catalog" / "widgets"
+    folder.mkdir(parents=True)
+    (folder / "component.yaml").write_text(yaml.safe_dump({**WIDGETS_COMPONENT, "colour": "x"}))
+    (root / "scaffold.yaml").write_text(f"repo_url: {GITOPS}\ncatalog_paths: [./catalog]\n")
+    exit_code, problems = validate_json(scaffold, root)
+    assert exit_code == 1
+    (catalog,) = [p for p in problems if p["check"] == "catalog"]
+    assert catalog["file"] == "scaffold.yaml"
+    assert "component.yaml: at colour: unknown key 'colour'" in str(catalog["message"])
+    assert [p for p in problems if p["check"] == "ordering"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Built-in API groups: exactly Kubernetes' own
+
+
+def kubernetes_validate_groups(minimum: tuple[int, int] = (1, 33)) -> set[str]:
+    """Every API group in kubernetes-validate's schemas of Kubernetes ``minimum`` and later."""
+    import kubernetes_validate
+
+    base = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
+    groups: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for gvk in node.get("x-kubernetes-group-version-kind") or ():
+                groups.add(gvk["group"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for folder in sorted(base.glob("v*-local")):
+        major, minor = (int(n) for n in folder.name[1:].split(".")[:2])
+        if (major, minor) >= minimum:
+            walk(json.loads((folder / "_definitions.json").read_text()))
+    return groups
+
+
+def test_builtin_groups_are_the_groups_kubernetes_serves() -> None:
+    groups = kubernetes_validate_groups()
+    assert {"", "apps", "batch", "networking.k8s.io", "storage.k8s.io"} <= groups
+    assert groups == BUILTIN_GROUPS
+    for crd_group in ("gateway.networking.k8s.io", "snapshot.storage.k8s.io", "externaldns.k8s.io"):
+        assert crd_group not in BUILTIN_GROUPS
+
+
+def test_a_k8s_io_crd_group_is_looked_up_like_any_custom_resource(
+    tmp_path: Path, scaffold: Any
+) -> None:
+    route = resource("gateway.networking.k8s.io/v1", "HTTPRoute", "web", {"hostnames": ["a.b"]})
+    unknown = resource("apps/v1", "Widget", "odd")
+    root = small_repo(tmp_path / "repo", VELERO, [route, unknown], wave=2)
+    run = scaffold("validate", "-C", root, "--offline")
+    assert "HTTPRoute (gateway.networking.k8s.io/v1); not schema-checked" in run.stderr
+    assert "Kubernetes has no kind Widget in apiVersion apps/v1" in run.stdout
+    assert "HTTPRoute" not in run.stdout
+
+    schemas = tmp_path / "schemas" / "gateway.networking.k8s.io"
+    schemas.mkdir(parents=True)
+    (schemas / "httproute_v1.json").write_text(json.dumps({
+        "type": "object",
+        "properties": {"spec": {"type": "object", "properties": {
+            "hostnames": {"type": "array", "items": {"type": "string"}}
+        }, "additionalProperties": False}},
+    }))  # fmt: skip
+    route["spec"] = {"hostname": "a.b"}
+    root = small_repo(tmp_path / "again", VELERO, [route], wave=2)
+    _, problems = validate_json(scaffold, root, "--schema-location", tmp_path / "schemas")
+    (problem,) = [p for p in problems if p["check"] == "schema"]
+    assert "unknown field spec.hostname" in str(problem["message"])

@@ -520,6 +520,7 @@ def test_component_pins_the_chart_in_kube_system() -> None:
         "name": "sealed-secrets",
         "version": "2.18.5",
         "known": ["2.1.2", "2.18.5"],
+        "crd_groups": ["bitnami.com"],
     }
     assert [app["name"] for app in component["applications"]] == ["sealed-secrets"]
     assert all("needs" not in app for app in component["applications"])

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from homelab_scaffold.catalog.loader import Catalog, with_instances
+from homelab_scaffold.catalog.instances import GENERIC_KEY, with_instances
+from homelab_scaffold.catalog.model import Catalog, ProvidedSecret
 from homelab_scaffold.errors import MergeConflictError, RepoError, UsageError
 from homelab_scaffold.generate.answers import ANSWERS_FILE, Answers
 from homelab_scaffold.generate.pipeline import (
@@ -43,9 +44,9 @@ from homelab_scaffold.generate.sealing_crypto import KeyPair
 from homelab_scaffold.generate.secret_values import (
     SECRETS_DIR,
     VALUES_FILE,
-    ProvidedSecret,
     missing_provided,
-    provided_from_env,
+    needed_provided,
+    with_environment,
 )
 from homelab_scaffold.paths import read_bytes, read_text
 from homelab_scaffold.repo.answers_file import AnswersDocument
@@ -301,9 +302,7 @@ class Engine:
         given = {k: dict(v) for k, v in stored.items()}
         for component, values in request.overrides.items():
             given.setdefault(component, {}).update(values)
-        for component, values in provided_from_env(self.options.environ).items():
-            for key, value in values.items():
-                given.setdefault(component, {}).setdefault(key, value)
+        given = with_environment(given, self.options.environ, needed_provided(plan))
         missing = missing_provided(plan, given)
         if missing and self.options.ask_secret is not None:
             for provided in missing:
@@ -312,7 +311,7 @@ class Engine:
                 )
         elif missing:
             first = missing[0]
-            how = self.options.missing_secret_hint.format(name=first.name, alias=first.alias)
+            how = self.options.missing_secret_hint.format(name=first.name, alias=first.short_name)
             raise UsageError(
                 f"{first.name} has no value ({first.description}): {how} "
                 f"or set the environment variable {first.env} (nothing was written)"
@@ -586,8 +585,6 @@ def recorded_options(document: AnswersDocument, plan: Plan, name: str) -> dict[s
     (``--set replicas=2`` is recorded as the number 2, not the text "2"), and the chart version
     in use: scaffold.yaml pins every chart, so Renovate can bump it there and in the Application
     in one change."""
-    from homelab_scaffold.catalog.loader import GENERIC_KEY
-
     planned = plan.components[name]
     given = document.options_of(name)
     recorded = {

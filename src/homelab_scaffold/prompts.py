@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from homelab_scaffold.catalog.loader import Catalog, Option
+from homelab_scaffold.catalog.model import Catalog, Option
 from homelab_scaffold.catalog.options import CHECKERS
 from homelab_scaffold.errors import UsageError
 from homelab_scaffold.generate.answers import (

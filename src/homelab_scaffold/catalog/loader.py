@@ -1,285 +1,176 @@
 """The component catalog: ``templates/components/<name>/component.yaml`` loaded into values.
 
-Components are data. This module checks every ``component.yaml`` when it loads and names the file
-and key of any problem, so a broken catalog entry fails with one clear line.
+Components are data. Every ``component.yaml`` is checked against ``component.schema.json`` when
+it loads (the schema documents the format); what a schema cannot say is checked here: an option's
+default against its type, versions, a helm Application's chart, references and paths across the
+catalog, provided secrets. Raw dicts stop in this module: it returns ``catalog.model`` values.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
-from homelab_scaffold.catalog.options import CHECKERS, check_k8s_name, check_url, check_version
-from homelab_scaffold.catalog.resources import templates_root
+from homelab_scaffold.catalog.model import (
+    AppSpec,
+    Catalog,
+    Chart,
+    Component,
+    Image,
+    Option,
+    ProvidedSecret,
+    Provides,
+    SecretSpec,
+    StatefulResource,
+)
+from homelab_scaffold.catalog.options import check_k8s_name, check_version
+from homelab_scaffold.catalog.resources import shown_path, templates_root
+from homelab_scaffold.catalog.schema import COMPONENT_SCHEMA, check_against_schema
 from homelab_scaffold.errors import CatalogError
+from homelab_scaffold.yamlio import YAMLLimitError, check_yaml_limits
 
-APP_TYPES = ("helm", "manifests")
-PROJECTS = ("system", "apps")
-SECRET_GENERATORS = ("token", "password")
-_COMPONENT_KEYS = {
-    "description",
-    "namespace",
-    "project",
-    "chart",
-    "options",
-    "applications",
-    "conflicts",
-    "secrets",
-    "default",
-    "generic",
-}
-_APP_KEYS = {"name", "type", "needs", "after", "path", "namespace", "config", "project"}
-_OPTION_KEYS = {"type", "default", "help", "choices", "min", "max", "prompt"}
-
-
-@dataclass(frozen=True)
-class Option:
-    """One user option of a component (``components.<name>.<option>`` in scaffold.yaml)."""
-
-    name: str
-    type: str
-    default: Any
-    help: str = ""
-    choices: tuple[str, ...] = ()
-    minimum: int | None = None
-    maximum: int | None = None
-    prompt: bool = False
-
-    def check(self, value: Any) -> Any:
-        """Return the normalised value or raise ValueError naming what is valid."""
-        if value is None and self.default is None:
-            return None
-        checked = CHECKERS[self.type](value)
-        if self.choices and checked not in self.choices:
-            raise ValueError(f"expected one of: {', '.join(self.choices)}")
-        if self.minimum is not None and checked < self.minimum:
-            raise ValueError(f"expected a number >= {self.minimum}")
-        if self.maximum is not None and checked > self.maximum:
-            raise ValueError(f"expected a number <= {self.maximum}")
-        return checked
-
-
-@dataclass(frozen=True)
-class Chart:
-    """The Helm chart a component's helm Application installs."""
-
-    repo: str
-    name: str
-    version: str
-    known: tuple[str, str] | None = None
-
-
-@dataclass(frozen=True)
-class AppSpec:
-    """One ArgoCD Application a component renders."""
-
-    name: str
-    type: str
-    namespace: str
-    project: str
-    path: str
-    needs: tuple[str, ...] = ()
-    after: tuple[str, ...] = ()
-    config: bool = False
-    template_dir: str = ""
-
-    @property
-    def templates(self) -> str:
-        """The folder (inside the component) holding this Application's templates."""
-        return self.template_dir or self.name
-
-
-@dataclass(frozen=True)
-class SecretSpec:
-    """A secret value a component needs, generated once and kept out of Git."""
-
-    key: str
-    generate: str
-    length: int
-    announce: bool = False
-
-
-@dataclass(frozen=True)
-class Component:
-    """A catalog entry: metadata plus the folder holding its templates."""
-
-    name: str
-    description: str
-    namespace: str
-    project: str
-    root: Path
-    applications: tuple[AppSpec, ...]
-    options: Mapping[str, Option] = field(default_factory=dict)
-    chart: Chart | None = None
-    conflicts: tuple[str, ...] = ()
-    secrets: tuple[SecretSpec, ...] = ()
-    in_default_stack: bool = True
-    generic: bool = False
-
-    @property
-    def app_names(self) -> tuple[str, ...]:
-        """Names of the Applications this component renders."""
-        return tuple(app.name for app in self.applications)
-
-
-@dataclass(frozen=True)
-class Catalog:
-    """Every known component, and which component owns each Application name."""
-
-    components: Mapping[str, Component]
-    app_owner: Mapping[str, str]
-
-    def get(self, name: str) -> Component:
-        """The component called ``name``; an unknown name is a user error."""
-        try:
-            return self.components[name]
-        except KeyError:
-            known = ", ".join(sorted(self.components))
-            raise CatalogError(f"unknown component {name!r}; known components: {known}") from None
-
-    def needed_components(self, name: str) -> tuple[str, ...]:
-        """Components owning an Application that one of ``name``'s Applications needs."""
-        needed = {self.app_owner[need] for app in self.get(name).applications for need in app.needs}
-        needed.discard(name)
-        return tuple(sorted(needed))
+COMPONENT_FILE = "component.yaml"
+DEFAULT_PROJECT = "system"
+DEFAULT_SECRET_LENGTH = 32
 
 
 class _Where:
-    """Builds pre-commit style ``file: at key a.b: message`` errors."""
+    """Builds ``file: at key.path: message`` errors for one file."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
     def error(self, key: str, message: str) -> CatalogError:
-        at = f" at key {key}" if key else ""
-        return CatalogError(f"{self.path}:{at}: {message}")
+        return CatalogError(f"{shown_path(self.path)}: at {key or 'top level'}: {message}")
+
+    def check(self, key: str, check: Any, value: Any) -> Any:
+        """``check(value)``; its ValueError becomes an error at ``key``."""
+        try:
+            return check(value)
+        except ValueError as exc:
+            raise self.error(key, f"{value!r} is not valid: {exc}") from None
 
 
-def _read_yaml(path: Path) -> Any:
+def read_yaml(path: Path, what: str) -> Any:
+    """Parse a catalog YAML file (one document) within scaffold's size and nesting caps.
+
+    Raises:
+        CatalogError: The file cannot be read or parsed; names the file and line.
+    """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
     try:
-        return YAML(typ="safe").load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, YAMLError) as exc:
+        text = path.read_text(encoding="utf-8")
+        check_yaml_limits(text)
+        return YAML(typ="safe").load(text)
+    except (OSError, UnicodeDecodeError, YAMLError, YAMLLimitError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise CatalogError(f"{path}: cannot read component metadata{where}: {problem}") from exc
+        raise CatalogError(f"{shown_path(path)}: cannot read {what}{where}: {problem}") from exc
 
 
-def _mapping(where: _Where, key: str, value: Any) -> Mapping[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise where.error(key, "expected a mapping")
-    return value
-
-
-def _names(where: _Where, key: str, value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise where.error(key, "expected a list of names")
-    return tuple(value)
-
-
-def _unknown_keys(where: _Where, key: str, data: Mapping[str, Any], allowed: set[str]) -> None:
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        valid = ", ".join(sorted(allowed))
-        raise where.error(key or unknown[0], f"unknown key {unknown[0]!r} (valid: {valid})")
-
-
-def _check_value(where: _Where, key: str, check: Any, value: Any) -> Any:
-    try:
-        return check(value)
-    except ValueError as exc:
-        raise where.error(key, f"{value!r}: {exc}") from None
-
-
-def _load_option(where: _Where, name: str, raw: Any) -> Option:
-    key = f"options.{name}"
-    data = _mapping(where, key, raw)
-    _unknown_keys(where, key, data, _OPTION_KEYS)
-    kind = data.get("type", "string")
-    if kind not in CHECKERS:
-        raise where.error(f"{key}.type", f"unknown type {kind!r} (valid: {', '.join(CHECKERS)})")
+def _load_option(where: _Where, name: str, data: Mapping[str, Any]) -> Option:
     option = Option(
         name=name,
-        type=kind,
+        type=data.get("type", "string"),
         default=data.get("default"),
-        help=str(data.get("help", "")),
-        choices=_names(where, f"{key}.choices", data.get("choices")),
+        help=data.get("help", ""),
+        choices=tuple(data.get("choices", ())),
         minimum=data.get("min"),
         maximum=data.get("max"),
-        prompt=bool(data.get("prompt", False)),
+        prompt=data.get("prompt", False),
     )
     if option.default is not None:
-        _check_value(where, f"{key}.default", option.check, option.default)
+        where.check(f"options.{name}.default", option.check, option.default)
     return option
 
 
-def _load_chart(where: _Where, raw: Any) -> Chart | None:
-    if raw is None:
+def _version_text(where: _Where, key: str, value: Any) -> str:
+    return str(where.check(key, check_version, value))
+
+
+def _load_chart(where: _Where, data: Mapping[str, Any] | None) -> Chart | None:
+    if data is None:
         return None
-    data = _mapping(where, "chart", raw)
-    _unknown_keys(where, "chart", data, {"repo", "name", "version", "known"})
-    for key in ("repo", "name", "version"):
-        if not isinstance(data.get(key), str):
-            raise where.error(f"chart.{key}", "required string is missing")
-    _check_value(where, "chart.version", check_version, data["version"])
-    known = _names(where, "chart.known", data.get("known"))
-    if known and len(known) != 2:
-        raise where.error("chart.known", "expected [oldest, newest]")
-    for item in known:
-        _check_value(where, "chart.known", check_version, item)
-    repo = data["repo"]
-    if not repo.startswith("oci://"):
-        _check_value(where, "chart.repo", check_url, repo)
-    return Chart(repo, data["name"], data["version"], (known[0], known[1]) if known else None)
-
-
-def _load_app(where: _Where, index: int, raw: Any, defaults: Mapping[str, str]) -> AppSpec:
-    key = f"applications[{index}]"
-    data = _mapping(where, key, raw)
-    _unknown_keys(where, key, data, _APP_KEYS)
-    name = _check_value(where, f"{key}.name", check_k8s_name, data.get("name"))
-    kind = data.get("type")
-    if kind not in APP_TYPES:
-        raise where.error(f"{key}.type", f"expected one of: {', '.join(APP_TYPES)}")
-    project = data.get("project", defaults["project"])
-    if project not in PROJECTS:
-        raise where.error(f"{key}.project", f"expected one of: {', '.join(PROJECTS)}")
-    return AppSpec(
-        name=name,
-        type=kind,
-        namespace=_check_value(
-            where, f"{key}.namespace", check_k8s_name, data.get("namespace", defaults["namespace"])
-        ),
-        project=project,
-        path=str(data.get("path", f"system/{name}")),
-        needs=_names(where, f"{key}.needs", data.get("needs")),
-        after=_names(where, f"{key}.after", data.get("after")),
-        config=bool(data.get("config", False)),
+    known = tuple(_version_text(where, "chart.known", v) for v in data.get("known", ()))
+    return Chart(
+        repo=data["repo"],
+        name=data["name"],
+        version=_version_text(where, "chart.version", data["version"]),
+        known=(known[0], known[1]) if known else None,
+        crd_groups=tuple(data.get("crd_groups", ())),
     )
 
 
-def _load_secret(where: _Where, name: str, raw: Any) -> SecretSpec:
-    key = f"secrets.{name}"
-    data = _mapping(where, key, raw)
-    _unknown_keys(where, key, data, {"generate", "length", "announce"})
-    generate = data.get("generate", "token")
-    if generate not in SECRET_GENERATORS:
-        raise where.error(f"{key}.generate", f"expected one of: {', '.join(SECRET_GENERATORS)}")
-    length = data.get("length", 32)
-    if not isinstance(length, int) or not 16 <= length <= 256:
-        raise where.error(f"{key}.length", "expected a whole number from 16 to 256")
-    return SecretSpec(name, generate, length, bool(data.get("announce", False)))
+def _load_app(data: Mapping[str, Any], defaults: Mapping[str, str]) -> AppSpec:
+    name = data["name"]
+    return AppSpec(
+        name=name,
+        type=data["type"],
+        namespace=data.get("namespace", defaults["namespace"]),
+        project=data.get("project", defaults["project"]),
+        path=data.get("path", f"system/{name}"),
+        needs=tuple(data.get("needs", ())),
+        after=tuple(data.get("after", ())),
+        config=data.get("config", False),
+        sync_options=tuple(data.get("sync_options", ())),
+    )
+
+
+def _generated_secret(key: str, data: Mapping[str, Any]) -> SecretSpec:
+    return SecretSpec(
+        key=key,
+        generate=data.get("generate", "token"),
+        length=data.get("length", DEFAULT_SECRET_LENGTH),
+        announce=data.get("announce", False),
+        encrypts_data=data.get("encrypts_data", ""),
+    )
+
+
+def _provided_secret(
+    where: _Where, component: str, key: str, data: Mapping[str, Any], options: Mapping[str, Option]
+) -> ProvidedSecret:
+    when = []
+    for option_name, value in data.get("when", {}).items():
+        at = f"secrets.{key}.when.{option_name}"
+        if option_name not in options:
+            valid = ", ".join(sorted(options)) or "none"
+            raise where.error(at, f"unknown option {option_name!r} (options: {valid})")
+        when.append((option_name, where.check(at, options[option_name].check, value)))
+    return ProvidedSecret(
+        component=component,
+        key=key,
+        env=data["env"],
+        description=data["description"],
+        alias=data.get("alias", ""),
+        when=tuple(when),
+    )
+
+
+def _load_secrets(
+    where: _Where, component: str, data: Mapping[str, Any], options: Mapping[str, Option]
+) -> tuple[tuple[SecretSpec, ...], tuple[ProvidedSecret, ...]]:
+    generated = tuple(_generated_secret(k, v) for k, v in data.items() if not v.get("provided"))
+    provided = tuple(
+        _provided_secret(where, component, k, v, options)
+        for k, v in data.items()
+        if v.get("provided")
+    )
+    return generated, provided
+
+
+def _load_provides(data: Mapping[str, Any]) -> Provides:
+    return Provides(
+        ingress_class=data.get("ingress_class"),
+        storage_classes=tuple(data.get("storage_classes", ())),
+        certificates=data.get("certificates", False),
+        dns=data.get("dns", False),
+    )
 
 
 def _version_option(chart: Chart) -> Option:
@@ -291,61 +182,76 @@ def _version_option(chart: Chart) -> Option:
     )
 
 
-def load_component(root: Path) -> Component:
-    """Load and check one component folder."""
-    path = root / "component.yaml"
-    where = _Where(path)
-    data = _mapping(where, "", _read_yaml(path))
-    _unknown_keys(where, "", data, _COMPONENT_KEYS)
-    name = _check_value(where, "", check_k8s_name, root.name)
-    namespace = _check_value(where, "namespace", check_k8s_name, data.get("namespace", name))
-    defaults = {"namespace": namespace, "project": str(data.get("project", "system"))}
-    raw_apps = data.get("applications")
-    if not isinstance(raw_apps, list) or not raw_apps:
-        raise where.error("applications", "expected a non-empty list of Applications")
-    chart = _load_chart(where, data.get("chart"))
-    apps = tuple(_load_app(where, i, raw, defaults) for i, raw in enumerate(raw_apps))
-    if chart is None and not data.get("generic") and any(app.type == "helm" for app in apps):
-        raise where.error("chart", "a helm Application needs the component's chart")
-    options = {
-        n: _load_option(where, n, raw)
-        for n, raw in _mapping(where, "options", data.get("options")).items()
-    }
+def _load_options(
+    where: _Where, data: Mapping[str, Any], chart: Chart | None
+) -> Mapping[str, Option]:
+    options = {name: _load_option(where, name, raw) for name, raw in data.items()}
     if chart is not None:
         options.setdefault("version", _version_option(chart))
-    secrets = _mapping(where, "secrets", data.get("secrets"))
+    return MappingProxyType(options)
+
+
+def component_data(path: Path) -> Mapping[str, Any]:
+    """A component.yaml, parsed and checked against the component schema."""
+    data = read_yaml(path, "component metadata")
+    check_against_schema(COMPONENT_SCHEMA, data, shown_path(path))
+    return data  # type: ignore[no-any-return]
+
+
+def load_component(root: Path) -> Component:
+    """Load and check one component folder."""
+    path = root / COMPONENT_FILE
+    where = _Where(path)
+    name = where.check("the folder name", check_k8s_name, root.name)
+    data = component_data(path)
+    namespace = data.get("namespace", name)
+    defaults = {"namespace": namespace, "project": data.get("project", DEFAULT_PROJECT)}
+    chart = _load_chart(where, data.get("chart"))
+    apps = tuple(_load_app(raw, defaults) for raw in data["applications"])
+    generic = data.get("generic", False)
+    if chart is None and not generic and any(app.type == "helm" for app in apps):
+        raise where.error("chart", "a helm Application needs the component's chart")
+    options = _load_options(where, data.get("options", {}), chart)
+    generated, provided = _load_secrets(where, name, data.get("secrets", {}), options)
     return Component(
         name=name,
-        description=str(data.get("description", "")),
+        description=data.get("description", ""),
         namespace=namespace,
         project=defaults["project"],
         root=root,
         applications=apps,
-        options=MappingProxyType(options),
+        options=options,
         chart=chart,
-        conflicts=_names(where, "conflicts", data.get("conflicts")),
-        secrets=tuple(_load_secret(where, n, raw) for n, raw in secrets.items()),
-        in_default_stack=bool(data.get("default", True)) and not data.get("generic", False),
-        generic=bool(data.get("generic", False)),
+        conflicts=tuple(data.get("conflicts", ())),
+        secrets=generated,
+        provided_secrets=provided,
+        in_default_stack=data.get("default", True) and not generic,
+        generic=generic,
+        provides=_load_provides(data.get("provides", {})),
+        stateful=tuple(StatefulResource(**item) for item in data.get("stateful", ())),
+        images=MappingProxyType(
+            {key: Image(**image) for key, image in data.get("images", {}).items()}
+        ),
     )
 
 
-def _component_dirs(base: Path) -> list[Path]:
+def component_dirs(base: Path) -> list[Path]:
+    """The component folders (holding a component.yaml) of one catalog folder, sorted."""
     if not base.is_dir():
         raise CatalogError(f"catalog folder {base} does not exist")
-    return sorted(p for p in base.iterdir() if (p / "component.yaml").is_file())
+    return sorted(p for p in base.iterdir() if (p / COMPONENT_FILE).is_file())
 
 
 def _check_references(components: Mapping[str, Component], owner: Mapping[str, str]) -> None:
     for component in components.values():
         if component.generic:
             continue
-        where = _Where(component.root / "component.yaml")
-        for app in component.applications:
+        where = _Where(component.root / COMPONENT_FILE)
+        for index, app in enumerate(component.applications):
             for need in app.needs:
                 if need not in owner:
                     raise where.error(
-                        f"applications.{app.name}.needs", f"unknown Application {need!r}"
+                        f"applications[{index}].needs", f"unknown Application {need!r}"
                     )
 
 
@@ -363,13 +269,27 @@ def _check_paths(components: Mapping[str, Component]) -> None:
             seen[app.path] = app.name
 
 
-def build_catalog(components: Iterable[Component]) -> Catalog:
-    """Index components (later ones override earlier ones of the same name) and check links."""
-    by_name: dict[str, Component] = {}
-    for component in components:
-        by_name[component.name] = component
+def _check_shared_secrets(components: Mapping[str, Component]) -> None:
+    """One environment variable is one value: secrets sharing it share one alias, and back."""
+    by_env: dict[str, ProvidedSecret] = {}
+    by_alias: dict[str, ProvidedSecret] = {}
+    for provided in (p for c in components.values() for p in c.provided_secrets):
+        first = by_env.setdefault(provided.env, provided)
+        if provided.alias:
+            first = by_alias.setdefault(provided.alias, first)
+        if (first.env, first.alias) != (provided.env, provided.alias):
+            where = _Where(components[provided.component].root / COMPONENT_FILE)
+            raise where.error(
+                f"secrets.{provided.key}",
+                f"env {provided.env} and alias {provided.alias or '(none)'!r} must match "
+                f"{first.name} (env {first.env}, alias {first.alias or '(none)'!r}): secrets "
+                "sharing an environment variable or an alias are one value",
+            )
+
+
+def _app_owners(components: Mapping[str, Component]) -> dict[str, str]:
     owner: dict[str, str] = {}
-    for component in by_name.values():
+    for component in components.values():
         if component.generic:
             continue
         for app in component.app_names:
@@ -378,9 +298,24 @@ def build_catalog(components: Iterable[Component]) -> Catalog:
                     f"Application {app!r} is rendered by both {owner[app]!r} and {component.name!r}"
                 )
             owner[app] = component.name
+    return owner
+
+
+def build_catalog(components: Iterable[Component]) -> Catalog:
+    """Index components (later ones override earlier ones of the same name) and check links."""
+    by_name: dict[str, Component] = {}
+    for component in components:
+        by_name[component.name] = component
+    owner = _app_owners(by_name)
     _check_references(by_name, owner)
     _check_paths(by_name)
+    _check_shared_secrets(by_name)
     return Catalog(MappingProxyType(dict(sorted(by_name.items()))), MappingProxyType(owner))
+
+
+def builtin_components_dir() -> Path:
+    """``templates/components`` of this installation."""
+    return templates_root() / "components"
 
 
 def load_catalog(extra_paths: Iterable[Path] = ()) -> Catalog:
@@ -390,150 +325,5 @@ def load_catalog(extra_paths: Iterable[Path] = ()) -> Catalog:
 
 @cache
 def _load_catalog(extra_paths: tuple[Path, ...]) -> Catalog:
-    roots = [templates_root() / "components", *extra_paths]
-    return build_catalog(load_component(d) for base in roots for d in _component_dirs(base))
-
-
-GENERIC_KEY = "from"
-
-
-# Names whose files the core templates own (argocd-config/<name>.yaml, the config folder itself).
-RESERVED_NAMES = frozenset({"root", "root-app", "projects", "argocd-config"})
-
-
-def instantiate(
-    apps_by_component: Mapping[str, tuple[str, ...]],
-    generic: Component,
-    name: str,
-    options: Mapping[str, Any],
-) -> Component:
-    """A component made from a generic one (``helm-app``, ``manifests-app``) and its options.
-
-    The instance's single Application is named after the instance; its chart, namespace, project
-    and dependencies come from the options (checked by the generic component's option types).
-    ``apps_by_component`` maps every component name the instance may need to its Applications.
-    """
-    template = generic.applications[0]
-    values = {
-        key: _check_instance_option(name, option, options.get(key, option.default))
-        for key, option in generic.options.items()
-    }
-    needs = tuple(
-        app
-        for dependency in values.get("needs") or ()
-        for app in _apps_of(apps_by_component, name, dependency)
-    )
-    namespace = values.get("namespace") or name
-    project = values.get("project") or template.project
-    layer = "apps" if project == "apps" else "system"
-    app = AppSpec(
-        name=name,
-        type=template.type,
-        namespace=namespace,
-        project=project,
-        path=f"{layer}/{name}",
-        needs=needs,
-        config=template.config,
-        template_dir=template.templates,
-    )
-    return Component(
-        name=name,
-        description=f"{generic.description} ({name})",
-        namespace=namespace,
-        project=project,
-        root=generic.root,
-        applications=(app,),
-        options=generic.options,
-        chart=_instance_chart(generic, template, name, values),
-        in_default_stack=False,
-    )
-
-
-def _instance_chart(
-    generic: Component, template: AppSpec, name: str, values: Mapping[str, Any]
-) -> Chart | None:
-    if template.type != "helm":
-        return None
-    missing = [key for key in ("repo", "chart", "version") if not values.get(key)]
-    if missing:
-        raise CatalogError(
-            f"components.{name}: a {generic.name} needs {', '.join(missing)} "
-            "(e.g. --repo https://grafana.github.io/helm-charts --chart grafana "
-            "--version 8.5.0)"
-        )
-    return Chart(str(values["repo"]), str(values["chart"]), str(values["version"]))
-
-
-def _check_instance_option(name: str, option: Option, value: Any) -> Any:
-    try:
-        return option.check(value)
-    except ValueError as exc:
-        raise CatalogError(
-            f"components.{name}.{option.name}: {value!r} is not valid: {exc}"
-        ) from None
-
-
-def _apps_of(
-    apps_by_component: Mapping[str, tuple[str, ...]], name: str, dependency: str
-) -> tuple[str, ...]:
-    if dependency == name or dependency not in apps_by_component:
-        known = ", ".join(sorted(n for n in apps_by_component if n != name))
-        raise CatalogError(
-            f"components.{name}.needs: unknown component {dependency!r} (known: {known})"
-        )
-    return apps_by_component[dependency]
-
-
-def _check_instance_name(catalog: Catalog, name: str) -> None:
-    try:
-        check_k8s_name(name)
-    except ValueError as exc:
-        shown = name if name.isprintable() else repr(name)
-        raise CatalogError(f"components.{shown}: {name!r} is not a valid name: {exc}") from None
-    if name in RESERVED_NAMES:
-        reserved = ", ".join(sorted(RESERVED_NAMES))
-        raise CatalogError(
-            f"components.{name}: {name!r} is reserved for scaffold's own files "
-            f"({reserved}); pick another name"
-        )
-    if name in catalog.components or name in catalog.app_owner:
-        raise CatalogError(
-            f"components.{name}: the name is taken by a catalog component or Application; "
-            "pick another"
-        )
-
-
-def _generic_source(catalog: Catalog, name: str, source: Any) -> Component:
-    generic = catalog.components.get(str(source))
-    if generic is None or not generic.generic:
-        kinds = ", ".join(n for n, c in catalog.components.items() if c.generic) or "none"
-        raise CatalogError(
-            f"components.{name}.from: {source!r} is not a generic component ({kinds})"
-        )
-    return generic
-
-
-def with_instances(catalog: Catalog, requested: Mapping[str, Mapping[str, Any]]) -> Catalog:
-    """The catalog plus one component per ``from: <generic>`` entry of the answers."""
-    wanted = {
-        name: (_generic_source(catalog, name, options[GENERIC_KEY]), options)
-        for name, options in requested.items()
-        if isinstance(options, Mapping) and options.get(GENERIC_KEY) is not None
-    }
-    if not wanted:
-        return catalog
-    for name in wanted:
-        _check_instance_name(catalog, name)
-    apps_by_component = {n: c.app_names for n, c in catalog.components.items() if not c.generic} | {
-        name: (name,) for name in wanted
-    }
-    instances = [
-        instantiate(
-            apps_by_component,
-            generic,
-            name,
-            {k: v for k, v in options.items() if k != GENERIC_KEY},
-        )
-        for name, (generic, options) in wanted.items()
-    ]
-    return build_catalog([*catalog.components.values(), *instances])
+    roots = [builtin_components_dir(), *extra_paths]
+    return build_catalog(load_component(d) for base in roots for d in component_dirs(base))

@@ -29,6 +29,13 @@ def templates_root() -> Path:
     raise FileNotFoundError(f"scaffold's templates are missing from the installation: {packaged}")
 
 
+def shown_path(path: str | Path) -> str:
+    """A path for messages: a shipped file as ``templates/...``, any other file as it is."""
+    root = str(templates_root())
+    text = str(path)
+    return "templates" + text[len(root) :] if text.startswith(root + "/") else text
+
+
 def _editable_source_tree() -> Path | None:
     """The project folder of an editable install, from its ``direct_url.json`` (PEP 610)."""
     from importlib import metadata

@@ -13,7 +13,8 @@ from typing import Any
 import click
 
 from homelab_scaffold import ui
-from homelab_scaffold.catalog.loader import GENERIC_KEY, Catalog, Component
+from homelab_scaffold.catalog.instances import GENERIC_KEY
+from homelab_scaffold.catalog.model import Catalog, Component
 from homelab_scaffold.catalog.options import check_version
 from homelab_scaffold.commands.common import directory_option
 from homelab_scaffold.commands.report import report_outcome, shown_diff

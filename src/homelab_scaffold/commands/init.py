@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from homelab_scaffold import ui
+from homelab_scaffold.catalog.model import ProvidedSecret
 from homelab_scaffold.catalog.options import url_credentials, without_credentials
 from homelab_scaffold.commands.report import announce_secrets, raise_on_conflicts, report_change
 from homelab_scaffold.engine import Engine, Outcome, RunOptions, SecretRequest
@@ -26,9 +27,8 @@ from homelab_scaffold.generate.plan import SEALED_SECRETS_COMPONENT, Plan
 from homelab_scaffold.generate.sealed import BOOTSTRAP_FILE, KEY_DIR
 from homelab_scaffold.generate.secret_values import (
     VALUES_FILE,
-    ProvidedSecret,
     check_secret_value,
-    resolve_secret_name,
+    secret_names_for,
     secret_specs,
 )
 from homelab_scaffold.repo.answers_file import GLOBAL_ORDER, AnswersDocument, read_config_file
@@ -110,9 +110,9 @@ def secret_overrides(plan: Plan, given: Mapping[str, str]) -> dict[str, dict[str
     specs = secret_specs(plan)
     overrides: dict[str, dict[str, str]] = {}
     for name, value in given.items():
-        component, key = resolve_secret_name(name, specs)
-        full = f"{component}.{key}"
-        overrides.setdefault(component, {})[key] = check_secret_value(full, value, specs[full])
+        for full in secret_names_for(name, specs):
+            component, _, key = full.partition(".")
+            overrides.setdefault(component, {})[key] = check_secret_value(full, value, specs[full])
     return overrides
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from homelab_scaffold import ui
-from homelab_scaffold.catalog.loader import Catalog, Component, load_catalog
+from homelab_scaffold.catalog.loader import load_catalog
+from homelab_scaffold.catalog.model import Catalog, Component
 
 
 def describe_component(catalog: Catalog, component: Component, with_options: bool) -> list[str]:

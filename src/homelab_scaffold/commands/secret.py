@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from homelab_scaffold import ui
-from homelab_scaffold.catalog.loader import SecretSpec
+from homelab_scaffold.catalog.model import ProvidedSecret, SecretSpec
 from homelab_scaffold.commands.common import directory_option
 from homelab_scaffold.commands.report import report_outcome
 from homelab_scaffold.engine import Engine, RunOptions, SecretRequest
@@ -31,9 +31,9 @@ from homelab_scaffold.generate.sealed import (
 )
 from homelab_scaffold.generate.sealing_crypto import generate_key_pair
 from homelab_scaffold.generate.secret_values import (
-    ProvidedSecret,
     check_secret_value,
-    resolve_secret_name,
+    rotation_notes,
+    secret_names_for,
     secret_specs,
 )
 from homelab_scaffold.repo.secret_store import SecretStore
@@ -140,13 +140,22 @@ def set_command(
     """Give secret NAME (component.key) a value of your own and seal it again."""
     with Engine(directory, RunOptions(dry_run=dry_run, force=force)) as engine:
         specs = secret_specs(plan_of(engine))
-        component, key = resolve_secret_name(name, specs)
-        full = f"{component}.{key}"
+        names = secret_names_for(name, specs)
+        full = names[0]
         value = check_secret_value(full, read_value(full, env_var), specs[full])
-        request = SecretRequest(overrides={component: {key: value}})
+        request = SecretRequest(overrides=_shared_overrides(names, value))
         plan = plan_of(engine)
         notes = [f"{full} is sealed; commit and push the changed SealedSecret."]
         sync_secrets(engine, request, notes if plan.sealed else [])
+
+
+def _shared_overrides(names: tuple[str, ...], value: str) -> dict[str, dict[str, str]]:
+    """``value`` for every ``component.key`` of ``names`` (values shared through an alias)."""
+    overrides: dict[str, dict[str, str]] = {}
+    for name in names:
+        component, _, key = name.partition(".")
+        overrides.setdefault(component, {})[key] = value
+    return overrides
 
 
 def rotatable(name: str, specs: dict[str, SecretSpec | ProvidedSecret]) -> frozenset[str]:
@@ -157,8 +166,7 @@ def rotatable(name: str, specs: dict[str, SecretSpec | ProvidedSecret]) -> froze
     """
     of_component = {n for n in specs if n.partition(".")[0] == name}
     if not of_component:
-        component, key = resolve_secret_name(name, specs)
-        of_component = {f"{component}.{key}"}
+        of_component = set(secret_names_for(name, specs))
     provided = sorted(n for n in of_component if isinstance(specs[n], ProvidedSecret))
     if provided:
         raise UsageError(
@@ -206,10 +214,13 @@ def rotate_command(
                 "nothing is sealed in this repository (secrets: manual, or no sealed-secrets); "
                 "--all re-seals SealedSecrets"
             )
+        notes = [_new_key_notice(planned)] if new_key else []
         if everything:
             key_pair = generate_key_pair() if new_key else None
             # With values.yaml lost, --all is the explicit way to make every value anew.
             request = SecretRequest(reseal_all=True, new_key=key_pair, regenerate_all=True)
         else:
-            request = SecretRequest(fresh=rotatable(str(name), secret_specs(planned)))
-        sync_secrets(engine, request, [_new_key_notice(planned)] if new_key else [])
+            specs = secret_specs(planned)
+            request = SecretRequest(fresh=rotatable(str(name), specs))
+            notes += rotation_notes(request.fresh, specs)
+        sync_secrets(engine, request, notes)

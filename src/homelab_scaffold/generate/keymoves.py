@@ -8,7 +8,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from homelab_scaffold.catalog.loader import Component
+from homelab_scaffold.catalog.model import Component
 
 
 def leaf_keys(data: Any, prefix: str = "") -> Iterator[str]:

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from homelab_scaffold import __version__
-from homelab_scaffold.catalog.loader import Catalog, SecretSpec, load_catalog
+from homelab_scaffold.catalog.loader import load_catalog
+from homelab_scaffold.catalog.model import Catalog, ProvidedSecret, SecretSpec
 from homelab_scaffold.errors import CatalogError
 from homelab_scaffold.generate.answers import Answers, parse_answers
 from homelab_scaffold.generate.appgraph import app_graph, graph_mermaid
@@ -36,7 +37,6 @@ from homelab_scaffold.generate.sealing_crypto import KeyPair, generate_key_pair
 from homelab_scaffold.generate.secret_values import (
     VALUES_FILE,
     NewSecret,
-    ProvidedSecret,
     argon2id,
     cached_argon2id,
     fill_values,

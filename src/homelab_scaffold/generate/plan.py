@@ -16,14 +16,8 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
-from homelab_scaffold.catalog.loader import (
-    GENERIC_KEY,
-    AppSpec,
-    Catalog,
-    Chart,
-    Component,
-    with_instances,
-)
+from homelab_scaffold.catalog.instances import GENERIC_KEY, with_instances
+from homelab_scaffold.catalog.model import AppSpec, Catalog, Chart, Component
 from homelab_scaffold.catalog.versions import require_version
 from homelab_scaffold.errors import ConfigError
 from homelab_scaffold.generate.answers import Answers

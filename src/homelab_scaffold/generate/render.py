@@ -17,7 +17,7 @@ import jinja2.bccache
 from jinja2.sandbox import SandboxedEnvironment
 
 from homelab_scaffold import __version__
-from homelab_scaffold.catalog.resources import templates_root
+from homelab_scaffold.catalog.resources import shown_path, templates_root
 from homelab_scaffold.catalog.versions import version_at_least, version_below
 from homelab_scaffold.errors import RenderError
 from homelab_scaffold.generate.plan import Plan, PlannedApp, PlannedComponent
@@ -93,20 +93,15 @@ def _core(name: str) -> str:
     return str(templates_root() / "core" / name)
 
 
-def _shown(name: str) -> str:
-    root = str(templates_root())
-    return "templates" + name[len(root) :] if name.startswith(root) else name
-
-
 def _render(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> str:
     try:
         text = env.get_template(name).render(context)
     except jinja2.exceptions.SecurityError as exc:
-        raise RenderError(f"template {_shown(name)}: refused by the sandbox: {exc}") from exc
+        raise RenderError(f"template {shown_path(name)}: refused by the sandbox: {exc}") from exc
     except jinja2.TemplateError as exc:
         line = getattr(exc, "lineno", None)
         where = f" line {line}" if line else ""
-        raise RenderError(f"template {_shown(name)}{where}: {exc}") from exc
+        raise RenderError(f"template {shown_path(name)}{where}: {exc}") from exc
     return text.rstrip() + "\n" if text.strip() else ""
 
 
@@ -120,6 +115,9 @@ def _component_view(planned: PlannedComponent) -> dict[str, Any]:
         "options": dict(planned.options),
         "chart": component.chart,
         "description": component.description,
+        "provides": component.provides,
+        "stateful": component.stateful,
+        "images": component.images,
     }
 
 
@@ -135,6 +133,7 @@ def _app_view(app: PlannedApp) -> dict[str, Any]:
         "config": spec.config,
         "component": app.component,
         "chart": app.chart,
+        "sync_options": spec.sync_options,
     }
 
 

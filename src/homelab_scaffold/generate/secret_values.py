@@ -11,9 +11,9 @@ import secrets as random
 import string
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from homelab_scaffold.catalog.loader import SecretSpec
+from homelab_scaffold.catalog.model import ProvidedSecret, SecretSpec
 from homelab_scaffold.errors import UsageError
 
 if TYPE_CHECKING:
@@ -40,54 +40,17 @@ class NewSecret:
     announce: bool
 
 
-@dataclass(frozen=True)
-class ProvidedSecret:
-    """A secret value only the user can give (an API token), needed while an option is set.
-
-    Only sealed repositories handle these; with ``secrets: manual`` the user creates the Secret.
-    """
-
-    component: str
-    key: str
-    option: str
-    option_value: str
-    env: str
-    alias: str
-    description: str
-
-    @property
-    def name(self) -> str:
-        """``component.key``, as ``scaffold secret`` spells it."""
-        return f"{self.component}.{self.key}"
-
-    def needed_by(self, component: str, options: Mapping[str, Any]) -> bool:
-        """True when ``component`` with ``options`` needs this value."""
-        return component == self.component and options.get(self.option) == self.option_value
-
-
-# Not declared in component.yaml: the catalog format has no conditional, user-provided secrets.
-PROVIDED_SECRETS: tuple[ProvidedSecret, ...] = (
-    ProvidedSecret(
-        component="cert-manager",
-        key="cloudflare_api_token",
-        option="issuer",
-        option_value="letsencrypt-cloudflare",
-        env="SCAFFOLD_CLOUDFLARE_API_TOKEN",
-        alias="cloudflare_api_token",
-        description=(
-            "the letsencrypt-cloudflare issuer needs a Cloudflare API token "
-            "with Zone - DNS - Edit and Zone - Zone - Read"
-        ),
-    ),
-)
 # Machine tokens are long random strings; Authelia's storage key needs at least 20 characters.
 _MIN_TOKEN_LENGTH = 20
 _MIN_PASSWORD_LENGTH = 8
 
 
-def provided_secrets_of(name: str, options: Mapping[str, Any]) -> tuple[ProvidedSecret, ...]:
-    """The user-provided secrets component ``name`` needs with these options."""
-    return tuple(p for p in PROVIDED_SECRETS if p.needed_by(name, options))
+def provided_secrets_of(planned: PlannedComponent) -> tuple[ProvidedSecret, ...]:
+    """The user-provided secrets a selected component needs with its options."""
+    component = planned.component
+    return tuple(
+        p for p in component.provided_secrets if p.needed_by(component.name, planned.options)
+    )
 
 
 def secret_users(components: Mapping[str, PlannedComponent]) -> tuple[str, ...]:
@@ -96,7 +59,7 @@ def secret_users(components: Mapping[str, PlannedComponent]) -> tuple[str, ...]:
         sorted(
             name
             for name, planned in components.items()
-            if planned.component.secrets or provided_secrets_of(name, planned.options)
+            if planned.component.secrets or provided_secrets_of(planned)
         )
     )
 
@@ -107,8 +70,8 @@ def needed_provided(plan: Plan) -> tuple[ProvidedSecret, ...]:
         return ()
     return tuple(
         provided
-        for name, planned in sorted(plan.components.items())
-        for provided in provided_secrets_of(name, planned.options)
+        for _, planned in sorted(plan.components.items())
+        for provided in provided_secrets_of(planned)
     )
 
 
@@ -123,20 +86,27 @@ def secret_specs(plan: Plan) -> dict[str, SecretSpec | ProvidedSecret]:
     return dict(sorted(specs.items()))
 
 
-def resolve_secret_name(name: str, known: Iterable[str]) -> tuple[str, str]:
-    """``component.key`` (or a provided secret's short alias) -> (component, key).
+def secret_names_for(
+    name: str, specs: Mapping[str, SecretSpec | ProvidedSecret]
+) -> tuple[str, ...]:
+    """``component.key`` or a provided secret's alias -> every ``component.key`` it sets.
+
+    Provided secrets that share an alias are one value for the user, so naming any of them
+    names them all.
 
     Raises:
-        UsageError: The name is not one of ``known``.
+        UsageError: The name is neither a secret of ``specs`` nor an alias of one.
     """
-    aliases = {p.alias: p.name for p in PROVIDED_SECRETS}
-    full = aliases.get(name, name)
-    valid = sorted(known)
-    if full not in valid:
-        listed = ", ".join(valid) or "none (no selected component has secrets)"
+    spec = specs.get(name)
+    if isinstance(spec, SecretSpec):
+        return (name,)
+    provided = [s for s in specs.values() if isinstance(s, ProvidedSecret)]
+    chosen = spec or next((p for p in provided if p.alias == name), None)
+    if chosen is None:
+        aliases = sorted({p.alias for p in provided if p.alias})
+        listed = ", ".join([*specs, *aliases]) or "none (no selected component has secrets)"
         raise UsageError(f"unknown secret {name!r}; secrets of this repository: {listed}")
-    component, _, key = full.partition(".")
-    return component, key
+    return tuple(p.name for p in provided if p.shares_value_with(chosen))
 
 
 def check_secret_value(name: str, value: str, spec: SecretSpec | ProvidedSecret) -> str:
@@ -155,21 +125,61 @@ def check_secret_value(name: str, value: str, spec: SecretSpec | ProvidedSecret)
     return value
 
 
-def provided_from_env(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
-    """User-provided secret values found in the environment (``SCAFFOLD_..._TOKEN``)."""
-    found: dict[str, dict[str, str]] = {}
-    for provided in PROVIDED_SECRETS:
-        value = environ.get(provided.env, "").strip()
-        if value:
-            found.setdefault(provided.component, {})[provided.key] = value
-    return found
+def with_environment(
+    values: Mapping[str, Mapping[str, str]],
+    environ: Mapping[str, str],
+    provided: Iterable[ProvidedSecret],
+) -> dict[str, dict[str, str]]:
+    """``values`` plus user-provided secrets found in the environment (``SCAFFOLD_..._TOKEN``).
+
+    The environment only fills a value nobody gave, counting values shared through an alias: it
+    never silently replaces a kept token.
+    """
+    filled = {component: dict(keys) for component, keys in values.items()}
+    provided = tuple(provided)
+    for secret in provided:
+        value = environ.get(secret.env, "").strip()
+        if value and _provided_value(secret, provided, filled) is None:
+            filled.setdefault(secret.component, {})[secret.key] = value
+    return filled
+
+
+def _provided_value(
+    secret: ProvidedSecret,
+    needed: Iterable[ProvidedSecret],
+    values: Mapping[str, Mapping[str, str]],
+) -> str | None:
+    """The secret's own value, else the value of one it shares an alias with."""
+    for candidate in (secret, *(n for n in needed if n.shares_value_with(secret))):
+        value = values.get(candidate.component, {}).get(candidate.key)
+        if isinstance(value, str) and value:
+            return value
+    return None
 
 
 def missing_provided(
     plan: Plan, values: Mapping[str, Mapping[str, str]]
 ) -> tuple[ProvidedSecret, ...]:
-    """The user-provided secrets the plan needs that have no value yet."""
-    return tuple(p for p in needed_provided(plan) if not values.get(p.component, {}).get(p.key))
+    """The user-provided secrets the plan needs that have no value yet (one per shared value)."""
+    needed = needed_provided(plan)
+    missing: list[ProvidedSecret] = []
+    for secret in needed:
+        if _provided_value(secret, needed, values) is None and not any(
+            secret.shares_value_with(m) for m in missing
+        ):
+            missing.append(secret)
+    return tuple(missing)
+
+
+def rotation_notes(
+    names: Iterable[str], specs: Mapping[str, SecretSpec | ProvidedSecret]
+) -> list[str]:
+    """What the user must do after values that encrypt stored data got new values."""
+    return [
+        f"{name} encrypts data the application keeps: {spec.encrypts_data}"
+        for name in sorted(names)
+        if isinstance(spec := specs.get(name), SecretSpec) and spec.encrypts_data
+    ]
 
 
 def generate_value(length: int) -> str:
@@ -203,9 +213,10 @@ def fill_values(
                 value = generate_value(spec.length)
                 created.append(NewSecret(name, spec.key, value, spec.announce))
             values.setdefault(name, {})[spec.key] = value
-    for provided in needed_provided(plan):
-        value = existing.get(provided.component, {}).get(provided.key)
-        if isinstance(value, str) and value:
+    needed = needed_provided(plan)
+    for provided in needed:
+        value = _provided_value(provided, needed, existing)
+        if value is not None:
             values.setdefault(provided.component, {})[provided.key] = value
     return values, created
 

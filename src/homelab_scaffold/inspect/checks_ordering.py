@@ -2,15 +2,17 @@
 controller before Ingresses, the storage provider before PersistentVolumeClaims.
 
 Only raw-manifest (directory) Applications are inspected: what a Helm chart renders is not in the
-repository. What each well-known chart provides is listed below as data.
+repository. What a chart installs (CRD groups, IngressClass, StorageClasses) is data: the catalog's
+``chart.crd_groups`` and ``provides``, and ``templates/known-charts.yaml``
+(``catalog.charts.chart_facts``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 
+from homelab_scaffold.catalog.model import ChartFacts
 from homelab_scaffold.inspect.apps import ARGO_GROUP, Application, Inventory
 from homelab_scaffold.inspect.model import (
     SYNC_OPTIONS_ANNOTATION,
@@ -20,41 +22,11 @@ from homelab_scaffold.inspect.model import (
     items,
     text_at,
 )
-from homelab_scaffold.inspect.schemas import is_builtin_group
+from homelab_scaffold.inspect.schemas import BUILTIN_GROUPS
 
 CHECK = "ordering"
 SKIP_DRY_RUN = "SkipDryRunOnMissingResource=true"
 
-# CRD API groups a chart installs (by chart name).
-CHART_CRD_GROUPS = MappingProxyType({
-    "argo-cd": ("argoproj.io",),
-    "cert-manager": ("cert-manager.io", "acme.cert-manager.io"),
-    "cloudnative-pg": ("postgresql.cnpg.io",),
-    "external-secrets": ("external-secrets.io", "generators.external-secrets.io"),
-    "kube-prometheus-stack": ("monitoring.coreos.com",),
-    "longhorn": ("longhorn.io",),
-    "metallb": ("metallb.io",),
-    "prometheus-operator-crds": ("monitoring.coreos.com",),
-    "sealed-secrets": ("bitnami.com",),
-    "traefik": ("traefik.io", "traefik.containo.us", "hub.traefik.io"),
-    "traefik-crds": ("traefik.io", "traefik.containo.us", "hub.traefik.io"),
-    "velero": ("velero.io",),
-})
-# Ingress controller charts and the IngressClass each creates by default.
-INGRESS_CONTROLLER_CHARTS = MappingProxyType({
-    "traefik": "traefik",
-    "ingress-nginx": "nginx",
-    "haproxy-ingress": "haproxy",
-    "kubernetes-ingress": "haproxy",
-    "contour": "contour",
-})
-# Storage charts and the StorageClasses they create.
-STORAGE_CHARTS = MappingProxyType({
-    "longhorn": ("longhorn", "longhorn-static"),
-    "nfs-subdir-external-provisioner": ("nfs-client",),
-    "local-path-provisioner": ("local-path",),
-    "openebs": ("openebs-hostpath",),
-})
 # ArgoCD's own CRDs exist before the root Application can sync at all.
 PREINSTALLED_GROUPS = frozenset({ARGO_GROUP})
 
@@ -65,11 +37,19 @@ class _Provider:
     what: str
 
 
-def check_ordering(inventory: Inventory) -> list[Problem]:
-    """Problems where a directory Application may sync before what its resources depend on."""
-    crds = _crd_providers(inventory)
-    ingress = _ingress_controllers(inventory)
-    storage = _storage_providers(inventory)
+Charts = Mapping[str, ChartFacts]
+
+
+def check_ordering(inventory: Inventory, charts: Charts) -> list[Problem]:
+    """Problems where a directory Application may sync before what its resources depend on.
+
+    Args:
+        inventory: The repository's Applications and documents.
+        charts: What each chart installs, by chart name (``catalog.charts.chart_facts``).
+    """
+    crds = _crd_providers(inventory, charts)
+    ingress = _ingress_controllers(inventory, charts)
+    storage = _storage_providers(inventory, charts)
     problems: list[Problem] = []
     for app in inventory.apps:
         documents = inventory.documents_of(app)
@@ -80,18 +60,19 @@ def check_ordering(inventory: Inventory) -> list[Problem]:
     return problems
 
 
-def _chart_apps(inventory: Inventory) -> Iterator[tuple[str, Application]]:
+def _chart_apps(inventory: Inventory, charts: Charts) -> Iterator[tuple[ChartFacts, Application]]:
+    """(what the chart installs, Application) for every chart source of a known chart."""
     for app in inventory.apps:
         for source in app.sources:
-            if source.chart:
-                yield source.chart, app
+            if source.chart in charts:
+                yield charts[source.chart], app
 
 
-def _crd_providers(inventory: Inventory) -> dict[str, list[_Provider]]:
+def _crd_providers(inventory: Inventory, charts: Charts) -> dict[str, list[_Provider]]:
     providers: dict[str, list[_Provider]] = {}
-    for chart, app in _chart_apps(inventory):
-        for group in CHART_CRD_GROUPS.get(chart, ()):
-            providers.setdefault(group, []).append(_Provider(app, f"chart {chart}"))
+    for chart, app in _chart_apps(inventory, charts):
+        for group in chart.crd_groups:
+            providers.setdefault(group, []).append(_Provider(app, f"chart {chart.name}"))
     for app in inventory.apps:
         for doc in inventory.documents_of(app):
             if doc.is_kind("apiextensions.k8s.io", "CustomResourceDefinition"):
@@ -100,19 +81,19 @@ def _crd_providers(inventory: Inventory) -> dict[str, list[_Provider]]:
     return providers
 
 
-def _ingress_controllers(inventory: Inventory) -> list[tuple[Application, str]]:
+def _ingress_controllers(inventory: Inventory, charts: Charts) -> list[tuple[Application, str]]:
     return [
-        (app, INGRESS_CONTROLLER_CHARTS[chart])
-        for chart, app in _chart_apps(inventory)
-        if chart in INGRESS_CONTROLLER_CHARTS
+        (app, chart.ingress_class)
+        for chart, app in _chart_apps(inventory, charts)
+        if chart.ingress_class
     ]
 
 
-def _storage_providers(inventory: Inventory) -> dict[str, list[_Provider]]:
+def _storage_providers(inventory: Inventory, charts: Charts) -> dict[str, list[_Provider]]:
     providers: dict[str, list[_Provider]] = {}
-    for chart, app in _chart_apps(inventory):
-        for storage_class in STORAGE_CHARTS.get(chart, ()):
-            providers.setdefault(storage_class, []).append(_Provider(app, f"chart {chart}"))
+    for chart, app in _chart_apps(inventory, charts):
+        for storage_class in chart.storage_classes:
+            providers.setdefault(storage_class, []).append(_Provider(app, f"chart {chart.name}"))
     for app in inventory.apps:
         for doc in inventory.documents_of(app):
             if doc.is_kind("storage.k8s.io", "StorageClass") and doc.name:
@@ -132,7 +113,7 @@ def _crd_problems(
     problems = []
     for doc in documents:
         group = doc.group
-        if is_builtin_group(group) or group in PREINSTALLED_GROUPS:
+        if group in BUILTIN_GROUPS or group in PREINSTALLED_GROUPS:
             continue
         for provider in providers.get(group, ()):
             if provider.app is app or id(provider.app) in reported or _later(app, provider.app):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from homelab_scaffold.catalog.schema import dotted, unexpected_keys
 from homelab_scaffold.errors import NetworkError, UsageError
 from homelab_scaffold.inspect import http
 from homelab_scaffold.inspect.model import Document, Problem
@@ -38,9 +39,39 @@ def default_cache_dir() -> Path:
     return Path(base) / "scaffold" / "schemas"
 
 
-def is_builtin_group(group: str) -> bool:
-    """True for Kubernetes' own API groups (core, ``apps``, ``*.k8s.io``)."""
-    return "." not in group or group.endswith(".k8s.io")
+# The API groups Kubernetes itself serves (1.33 and later; "" is the core group): the union of
+# the groups in kubernetes-validate's schemas. Any other group, including CRD groups that end in
+# .k8s.io (gateway.networking.k8s.io, snapshot.storage.k8s.io, externaldns.k8s.io), is looked up
+# like any custom resource and ordered after the Application that installs its CRD.
+BUILTIN_GROUPS = frozenset({
+    "",
+    "admission.k8s.io",
+    "admissionregistration.k8s.io",
+    "apiextensions.k8s.io",
+    "apiregistration.k8s.io",
+    "apps",
+    "authentication.k8s.io",
+    "authorization.k8s.io",
+    "autoscaling",
+    "batch",
+    "certificates.k8s.io",
+    "coordination.k8s.io",
+    "discovery.k8s.io",
+    "events.k8s.io",
+    "extensions",
+    "flowcontrol.apiserver.k8s.io",
+    "imagepolicy.k8s.io",
+    "internal.apiserver.k8s.io",
+    "lifecycle.k8s.io",
+    "networking.k8s.io",
+    "node.k8s.io",
+    "policy",
+    "rbac.authorization.k8s.io",
+    "resource.k8s.io",
+    "scheduling.k8s.io",
+    "storage.k8s.io",
+    "storagemigration.k8s.io",
+})
 
 
 @dataclass(frozen=True)
@@ -267,13 +298,12 @@ def _check_document(doc: Document, store: SchemaStore) -> list[Problem]:
     if not _valid_key(key):
         return [doc.problem(CHECK, f"apiVersion {doc.api_version!r} with kind {doc.kind!r} "
                                    "is not a valid Kubernetes API name")]
-    if is_builtin_group(key.group):
+    if key.group in BUILTIN_GROUPS:
         builtin = _check_builtin(doc)
         if builtin is not None:
             return builtin
-        if "." not in key.group:
-            return [doc.problem(CHECK, f"Kubernetes has no kind {doc.kind} in apiVersion "
-                                       f"{doc.api_version}")]
+        return [doc.problem(CHECK, f"Kubernetes has no kind {doc.kind} in apiVersion "
+                                   f"{doc.api_version}")]
     found = store.lookup(key)
     if found is None:
         return _no_schema(doc, key, store)
@@ -338,7 +368,7 @@ def describe(error: Any) -> str:
     """A jsonschema error in plain words, naming the field by its dotted path."""
     path = list(error.absolute_path)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        extras = _unexpected_keys(error.instance, error.schema)
+        extras = unexpected_keys(error.instance, error.schema)
         if extras:
             fields = ", ".join(dotted([*path, key]) for key in extras)
             return f"unknown field {fields} (not in the schema; check the spelling and nesting)"
@@ -347,26 +377,6 @@ def describe(error: Any) -> str:
         if match:
             return f"missing required field {dotted([*path, match.group(1)])}"
     return f"{dotted(path) or 'top level'}: {shorten(error.message)}"
-
-
-def _unexpected_keys(instance: dict[Any, Any], schema: Any) -> list[str]:
-    if not isinstance(schema, dict):
-        return []
-    known = schema.get("properties") or {}
-    patterns = list((schema.get("patternProperties") or {}).keys())
-    return sorted(
-        str(key)
-        for key in instance
-        if key not in known and not any(re.search(p, str(key)) for p in patterns)
-    )
-
-
-def dotted(path: Sequence[Any]) -> str:
-    """``["spec", "sources", 0, "repoURL"]`` -> ``spec.sources[0].repoURL``."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
 
 
 def shorten(text: str, limit: int = 200) -> str:

@@ -5,13 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from homelab_scaffold.catalog.model import ChartFacts
+from homelab_scaffold.catalog.options import check_relative_path
+from homelab_scaffold.errors import CatalogError
 from homelab_scaffold.inspect import checks_argocd, checks_basic, checks_images, checks_secrets
 from homelab_scaffold.inspect.apps import build_inventory
 from homelab_scaffold.inspect.checks_ordering import check_ordering
 from homelab_scaffold.inspect.loader import load_repo
 from homelab_scaffold.inspect.model import Problem, Report
 from homelab_scaffold.inspect.schemas import CATALOG_URL, SchemaStore, check_schemas
+
+ANSWERS_FILE = "scaffold.yaml"
+CATALOG_CHECK = "catalog"
 
 
 @dataclass(frozen=True)
@@ -39,13 +46,16 @@ def validate_repo(options: ValidateOptions) -> Report:
         notify=options.notify,
     )
     loaded = load_repo(options.root)
-    inventory = build_inventory(loaded.repo, _repo_urls(options.root))
+    answers = _answers_of(options.root)
+    inventory = build_inventory(loaded.repo, _repo_urls(options.root, answers))
+    charts, catalog_problems = _chart_facts(options.root, answers)
     problems: list[Problem] = [
         *loaded.problems,
+        *catalog_problems,
         *checks_basic.check_objects(inventory),
         *check_schemas(inventory.manifests, store),
         *checks_argocd.check_argocd(inventory),
-        *check_ordering(inventory),
+        *check_ordering(inventory, charts),
         *checks_images.check_images(inventory),
         *checks_secrets.check_secrets(inventory),
     ]
@@ -62,20 +72,58 @@ def validate_repo(options: ValidateOptions) -> Report:
     )
 
 
-def _repo_urls(root: Path) -> list[str]:
-    """This repository's own URLs: git's origin and scaffold.yaml's repo_url, when present."""
+def _answers_of(root: Path) -> dict[str, Any] | None:
+    """The repository's scaffold.yaml as a mapping; None without one (or when it is not one)."""
     from homelab_scaffold.inspect.loader import parse_yaml_documents
+
+    try:
+        bodies, error = parse_yaml_documents((root / ANSWERS_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return None
+    if error is None and bodies and isinstance(bodies[0], dict):
+        return bodies[0]
+    return None
+
+
+def _repo_urls(root: Path, answers: dict[str, Any] | None) -> list[str]:
+    """This repository's own URLs: git's origin and scaffold.yaml's repo_url, when present."""
     from homelab_scaffold.repo.git import origin_url
 
     urls = [origin_url(root) or ""]
-    try:
-        bodies, error = parse_yaml_documents((root / "scaffold.yaml").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError):
-        return urls
-    if error is None and bodies and isinstance(bodies[0], dict):
-        repo_url = bodies[0].get("repo_url")
+    if answers is not None:
+        repo_url = answers.get("repo_url")
         urls.append(repo_url if isinstance(repo_url, str) else "")
     return urls
+
+
+def _chart_facts(
+    root: Path, answers: dict[str, Any] | None
+) -> tuple[dict[str, ChartFacts], list[Problem]]:
+    """What each chart installs: the built-in catalog, the repository's own ``catalog_paths``
+    and the known charts. A broken repository catalog is a problem; the rest still counts."""
+    from homelab_scaffold.catalog.charts import chart_facts
+    from homelab_scaffold.catalog.loader import load_catalog
+
+    paths = (answers or {}).get("catalog_paths") or []
+    if not isinstance(paths, list) or not all(_is_folder_name(p) for p in paths):
+        message = (
+            "catalog_paths is not a list of folders inside the repository; only the built-in "
+            "catalog was used"
+        )
+        return chart_facts(load_catalog()), [Problem(ANSWERS_FILE, CATALOG_CHECK, message)]
+    try:
+        return chart_facts(load_catalog(root / p for p in paths)), []
+    except CatalogError as exc:
+        message = f"{exc.message}; only the built-in catalog was used for the ordering checks"
+        return chart_facts(load_catalog()), [Problem(ANSWERS_FILE, CATALOG_CHECK, message)]
+
+
+def _is_folder_name(value: Any) -> bool:
+    try:
+        check_relative_path(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _schema_notes(store: SchemaStore) -> list[str]:

@@ -1,0 +1,232 @@
+"""The catalog's values: components, their Applications, charts, options, secrets and facts.
+
+Frozen dataclasses only; ``catalog/loader.py`` builds them from ``component.yaml`` (raw dicts stop
+there). ``component.schema.json`` documents every field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from homelab_scaffold.catalog.options import CHECKERS
+from homelab_scaffold.errors import CatalogError
+
+
+@dataclass(frozen=True)
+class Option:
+    """One user option of a component (``components.<name>.<option>`` in scaffold.yaml)."""
+
+    name: str
+    type: str
+    default: Any
+    help: str = ""
+    choices: tuple[str, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+    prompt: bool = False
+
+    def check(self, value: Any) -> Any:
+        """Return the normalised value or raise ValueError naming what is valid."""
+        if value is None and self.default is None:
+            return None
+        checked = CHECKERS[self.type](value)
+        if self.choices and checked not in self.choices:
+            raise ValueError(f"expected one of: {', '.join(self.choices)}")
+        if self.minimum is not None and checked < self.minimum:
+            raise ValueError(f"expected a number >= {self.minimum}")
+        if self.maximum is not None and checked > self.maximum:
+            raise ValueError(f"expected a number <= {self.maximum}")
+        return checked
+
+
+@dataclass(frozen=True)
+class Chart:
+    """The Helm chart a component's helm Application installs."""
+
+    repo: str
+    name: str
+    version: str
+    known: tuple[str, str] | None = None
+    crd_groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """One ArgoCD Application a component renders."""
+
+    name: str
+    type: str
+    namespace: str
+    project: str
+    path: str
+    needs: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+    config: bool = False
+    template_dir: str = ""
+    sync_options: tuple[str, ...] = ()
+
+    @property
+    def templates(self) -> str:
+        """The folder (inside the component) holding this Application's templates."""
+        return self.template_dir or self.name
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    """A secret value a component needs, generated once and kept out of Git.
+
+    ``encrypts_data`` is the migration step the application needs when the value changes (empty
+    when a new value needs nothing more than a restart).
+    """
+
+    key: str
+    generate: str
+    length: int
+    announce: bool = False
+    encrypts_data: str = ""
+
+
+@dataclass(frozen=True)
+class ProvidedSecret:
+    """A secret value only the user can give (an API token), needed while options say so.
+
+    Secrets of several components with the same ``alias`` are one value for the user. Only
+    sealed repositories keep these; with ``secrets: manual`` the user creates the Secret.
+    """
+
+    component: str
+    key: str
+    env: str
+    description: str
+    alias: str = ""
+    when: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def name(self) -> str:
+        """``component.key``, as ``scaffold secret`` spells it."""
+        return f"{self.component}.{self.key}"
+
+    @property
+    def short_name(self) -> str:
+        """What ``--set secrets.<short_name>=VALUE`` takes: the alias, else the full name."""
+        return self.alias or self.name
+
+    def needed_by(self, component: str, options: Mapping[str, Any]) -> bool:
+        """True when ``component`` with ``options`` needs this value."""
+        return component == self.component and all(options.get(k) == v for k, v in self.when)
+
+    def shares_value_with(self, other: ProvidedSecret) -> bool:
+        """True when ``other`` is the same value for the user (the same alias)."""
+        return self == other or (bool(self.alias) and self.alias == other.alias)
+
+
+@dataclass(frozen=True)
+class Image:
+    """A container image a component's raw manifests run."""
+
+    repository: str
+    tag: str
+
+    @property
+    def reference(self) -> str:
+        """``repository:tag``, as a container spec names it."""
+        return f"{self.repository}:{self.tag}"
+
+
+@dataclass(frozen=True)
+class StatefulResource:
+    """A resource that holds data: it outlives a sync, and removing it loses that data."""
+
+    kind: str
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Provides:
+    """What a component provides to others."""
+
+    ingress_class: str | None = None
+    storage_classes: tuple[str, ...] = ()
+    certificates: bool = False
+    dns: bool = False
+
+
+@dataclass(frozen=True)
+class ChartFacts:
+    """What a Helm chart installs that other Applications depend on (for ``scaffold validate``)."""
+
+    name: str
+    crd_groups: tuple[str, ...] = ()
+    ingress_class: str | None = None
+    storage_classes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Component:
+    """A catalog entry: metadata plus the folder holding its templates."""
+
+    name: str
+    description: str
+    namespace: str
+    project: str
+    root: Path
+    applications: tuple[AppSpec, ...]
+    options: Mapping[str, Option] = field(default_factory=dict)
+    chart: Chart | None = None
+    conflicts: tuple[str, ...] = ()
+    secrets: tuple[SecretSpec, ...] = ()
+    provided_secrets: tuple[ProvidedSecret, ...] = ()
+    in_default_stack: bool = True
+    generic: bool = False
+    provides: Provides = Provides()
+    stateful: tuple[StatefulResource, ...] = ()
+    images: Mapping[str, Image] = field(default_factory=dict)
+
+    @property
+    def app_names(self) -> tuple[str, ...]:
+        """Names of the Applications this component renders."""
+        return tuple(app.name for app in self.applications)
+
+    @property
+    def chart_facts(self) -> ChartFacts | None:
+        """What its chart installs, from ``chart.crd_groups`` and ``provides``."""
+        if self.chart is None:
+            return None
+        return ChartFacts(
+            self.chart.name,
+            self.chart.crd_groups,
+            self.provides.ingress_class,
+            self.provides.storage_classes,
+        )
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Every known component, and which component owns each Application name."""
+
+    components: Mapping[str, Component]
+    app_owner: Mapping[str, str]
+
+    def get(self, name: str) -> Component:
+        """The component called ``name``; an unknown name is a user error."""
+        try:
+            return self.components[name]
+        except KeyError:
+            known = ", ".join(sorted(self.components))
+            raise CatalogError(f"unknown component {name!r}; known components: {known}") from None
+
+    def needed_components(self, name: str) -> tuple[str, ...]:
+        """Components owning an Application that one of ``name``'s Applications needs."""
+        needed = {self.app_owner[need] for app in self.get(name).applications for need in app.needs}
+        needed.discard(name)
+        return tuple(sorted(needed))
+
+    @property
+    def provided_secrets(self) -> tuple[ProvidedSecret, ...]:
+        """Every user-provided secret any component may need, in component order."""
+        return tuple(p for c in self.components.values() for p in c.provided_secrets)
+
