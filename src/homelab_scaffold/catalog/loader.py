@@ -23,6 +23,11 @@ from homelab_scaffold.errors import CatalogError
 APP_TYPES = ("helm", "manifests")
 PROJECTS = ("system", "apps")
 SECRET_GENERATORS = ("token", "password")
+# Catalog groups, in the order `scaffold list` and the interactive init show them.
+GROUPS = ("platform", "network", "storage", "security", "observability", "apps")
+DEFAULT_GROUP = "apps"
+# Pod Security Standards levels, strictest first.
+POD_SECURITY_LEVELS = ("restricted", "baseline", "privileged")
 _COMPONENT_KEYS = {
     "description",
     "namespace",
@@ -34,8 +39,23 @@ _COMPONENT_KEYS = {
     "secrets",
     "default",
     "generic",
+    "group",
+    "pod_security",
+    "ui",
 }
-_APP_KEYS = {"name", "type", "needs", "after", "path", "namespace", "config", "project"}
+_APP_KEYS = {
+    "name",
+    "type",
+    "needs",
+    "after",
+    "path",
+    "namespace",
+    "config",
+    "project",
+    "sync_options",
+}
+_POD_SECURITY_KEYS = {"level", "reason", "label_namespace"}
+_UI_KEYS = {"title", "description", "icon", "subdomain"}
 _OPTION_KEYS = {"type", "default", "help", "choices", "min", "max", "prompt"}
 
 
@@ -74,6 +94,35 @@ class Chart:
     name: str
     version: str
     known: tuple[str, str] | None = None
+    crd_groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PodSecurity:
+    """The Pod Security Standards level of the namespace a component's Applications create.
+
+    ``label_namespace`` is false for a namespace the component shares with workloads it does
+    not own (kube-system): its pods still comply with ``level``, but the label is not written.
+    """
+
+    level: str
+    reason: str = ""
+    label_namespace: bool = True
+
+    @property
+    def label(self) -> str | None:
+        """The ``pod-security.kubernetes.io/enforce`` value to write, or None."""
+        return self.level if self.label_namespace else None
+
+
+@dataclass(frozen=True)
+class UserInterface:
+    """The web UI a component serves at ``<subdomain>.<domain>`` (listed by homepage)."""
+
+    title: str
+    description: str = ""
+    icon: str = ""
+    subdomain: str = ""
 
 
 @dataclass(frozen=True)
@@ -89,6 +138,8 @@ class AppSpec:
     after: tuple[str, ...] = ()
     config: bool = False
     template_dir: str = ""
+    sync_options: tuple[str, ...] = ()
+    pod_security: PodSecurity | None = None
 
     @property
     def templates(self) -> str:
@@ -122,6 +173,9 @@ class Component:
     secrets: tuple[SecretSpec, ...] = ()
     in_default_stack: bool = True
     generic: bool = False
+    group: str = DEFAULT_GROUP
+    pod_security: PodSecurity | None = None
+    ui: UserInterface | None = None
 
     @property
     def app_names(self) -> tuple[str, ...]:
@@ -228,7 +282,7 @@ def _load_chart(where: _Where, raw: Any) -> Chart | None:
     if raw is None:
         return None
     data = _mapping(where, "chart", raw)
-    _unknown_keys(where, "chart", data, {"repo", "name", "version", "known"})
+    _unknown_keys(where, "chart", data, {"repo", "name", "version", "known", "crd_groups"})
     for key in ("repo", "name", "version"):
         if not isinstance(data.get(key), str):
             raise where.error(f"chart.{key}", "required string is missing")
@@ -241,10 +295,18 @@ def _load_chart(where: _Where, raw: Any) -> Chart | None:
     repo = data["repo"]
     if not repo.startswith("oci://"):
         _check_value(where, "chart.repo", check_url, repo)
-    return Chart(repo, data["name"], data["version"], (known[0], known[1]) if known else None)
+    return Chart(
+        repo,
+        data["name"],
+        data["version"],
+        (known[0], known[1]) if known else None,
+        _names(where, "chart.crd_groups", data.get("crd_groups")),
+    )
 
 
-def _load_app(where: _Where, index: int, raw: Any, defaults: Mapping[str, str]) -> AppSpec:
+def _load_app(
+    where: _Where, index: int, raw: Any, defaults: Mapping[str, Any]
+) -> AppSpec:
     key = f"applications[{index}]"
     data = _mapping(where, key, raw)
     _unknown_keys(where, key, data, _APP_KEYS)
@@ -266,6 +328,50 @@ def _load_app(where: _Where, index: int, raw: Any, defaults: Mapping[str, str]) 
         needs=_names(where, f"{key}.needs", data.get("needs")),
         after=_names(where, f"{key}.after", data.get("after")),
         config=bool(data.get("config", False)),
+        sync_options=_names(where, f"{key}.sync_options", data.get("sync_options")),
+        pod_security=defaults["pod_security"] or default_pod_security(project),
+    )
+
+
+def default_pod_security(project: str) -> PodSecurity | None:
+    """The level of a namespace whose component names none: user apps are restricted."""
+    return PodSecurity("restricted") if project == "apps" else None
+
+
+def _load_pod_security(where: _Where, raw: Any) -> PodSecurity | None:
+    if raw is None:
+        return None
+    data = _mapping(where, "pod_security", raw)
+    _unknown_keys(where, "pod_security", data, _POD_SECURITY_KEYS)
+    level = data.get("level")
+    if level not in POD_SECURITY_LEVELS:
+        valid = ", ".join(POD_SECURITY_LEVELS)
+        raise where.error("pod_security.level", f"expected one of: {valid}")
+    reason = str(data.get("reason", ""))
+    if level != "restricted" and not reason:
+        raise where.error("pod_security.reason", f"say why the namespace needs {level}")
+    return PodSecurity(level, reason, bool(data.get("label_namespace", True)))
+
+
+def _load_group(where: _Where, raw: Any) -> str:
+    group = DEFAULT_GROUP if raw is None else raw
+    if group not in GROUPS:
+        raise where.error("group", f"expected one of: {', '.join(GROUPS)}")
+    return str(group)
+
+
+def _load_ui(where: _Where, raw: Any) -> UserInterface | None:
+    if raw is None:
+        return None
+    data = _mapping(where, "ui", raw)
+    _unknown_keys(where, "ui", data, _UI_KEYS)
+    if not isinstance(data.get("title"), str):
+        raise where.error("ui.title", "required string is missing")
+    return UserInterface(
+        title=data["title"],
+        description=str(data.get("description", "")),
+        icon=str(data.get("icon", "")),
+        subdomain=str(data.get("subdomain", "")),
     )
 
 
@@ -299,7 +405,12 @@ def load_component(root: Path) -> Component:
     _unknown_keys(where, "", data, _COMPONENT_KEYS)
     name = _check_value(where, "", check_k8s_name, root.name)
     namespace = _check_value(where, "namespace", check_k8s_name, data.get("namespace", name))
-    defaults = {"namespace": namespace, "project": str(data.get("project", "system"))}
+    pod_security = _load_pod_security(where, data.get("pod_security"))
+    defaults = {
+        "namespace": namespace,
+        "project": str(data.get("project", "system")),
+        "pod_security": pod_security,
+    }
     raw_apps = data.get("applications")
     if not isinstance(raw_apps, list) or not raw_apps:
         raise where.error("applications", "expected a non-empty list of Applications")
@@ -327,6 +438,9 @@ def load_component(root: Path) -> Component:
         secrets=tuple(_load_secret(where, n, raw) for n, raw in secrets.items()),
         in_default_stack=bool(data.get("default", True)) and not data.get("generic", False),
         generic=bool(data.get("generic", False)),
+        group=_load_group(where, data.get("group")),
+        pod_security=pod_security,
+        ui=_load_ui(where, data.get("ui")),
     )
 
 
@@ -435,6 +549,7 @@ def instantiate(
         needs=needs,
         config=template.config,
         template_dir=template.templates,
+        pod_security=default_pod_security(project),
     )
     return Component(
         name=name,
@@ -446,6 +561,7 @@ def instantiate(
         options=generic.options,
         chart=_instance_chart(generic, template, name, values),
         in_default_stack=False,
+        group=generic.group,
     )
 
 

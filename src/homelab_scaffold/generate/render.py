@@ -120,6 +120,8 @@ def _component_view(planned: PlannedComponent) -> dict[str, Any]:
         "options": dict(planned.options),
         "chart": component.chart,
         "description": component.description,
+        "group": component.group,
+        "ui": component.ui,
     }
 
 
@@ -135,6 +137,8 @@ def _app_view(app: PlannedApp) -> dict[str, Any]:
         "config": spec.config,
         "component": app.component,
         "chart": app.chart,
+        "sync_options": list(spec.sync_options),
+        "pod_security": spec.pod_security,
     }
 
 
