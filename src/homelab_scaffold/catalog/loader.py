@@ -56,7 +56,7 @@ _APP_KEYS = {
 }
 _POD_SECURITY_KEYS = {"level", "reason", "label_namespace"}
 _UI_KEYS = {"title", "description", "icon", "subdomain"}
-_OPTION_KEYS = {"type", "default", "help", "choices", "min", "max", "prompt"}
+_OPTION_KEYS = {"type", "default", "help", "choices", "min", "max", "prompt", "required_when"}
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,17 @@ class Option:
     minimum: int | None = None
     maximum: int | None = None
     prompt: bool = False
+    # Another option and the values of it under which this option must be set.
+    required_when: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def missing_in(self, options: Mapping[str, Any]) -> str | None:
+        """Why this option must be set with these option values, or None when it may be empty."""
+        if options.get(self.name) not in (None, "", []):
+            return None
+        for other, values in self.required_when:
+            if options.get(other) in values:
+                return f"needed when {other} is {options[other]}"
+        return None
 
     def check(self, value: Any) -> Any:
         """Return the normalised value or raise ValueError naming what is valid."""
@@ -272,6 +283,12 @@ def _load_option(where: _Where, name: str, raw: Any) -> Option:
         minimum=data.get("min"),
         maximum=data.get("max"),
         prompt=bool(data.get("prompt", False)),
+        required_when=tuple(
+            (other, _names(where, f"{key}.required_when.{other}", values))
+            for other, values in _mapping(
+                where, f"{key}.required_when", data.get("required_when")
+            ).items()
+        ),
     )
     if option.default is not None:
         _check_value(where, f"{key}.default", option.check, option.default)

@@ -230,8 +230,41 @@ def check_names(value: Any) -> list[str]:
     return [check_k8s_name(v) for v in value]
 
 
+def check_ips(value: Any) -> list[str]:
+    """A list of IP addresses (a comma-separated string is accepted too)."""
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list):
+        raise ValueError("expected a list of IP addresses such as [192.168.1.10]")
+    return [check_ip(item) for item in value]
+
+
+# Prometheus durations: one or more <number><unit>, e.g. 15d or 1w2d.
+_DURATION = re.compile(r"(?:[0-9]+(?:ms|s|m|h|d|w|y))+")
+# Five cron fields of digits, ranges, steps, lists and *, or a @-macro.
+_CRON_FIELD = r"(?:\*|[0-9]+(?:-[0-9]+)?)(?:/[0-9]+)?(?:,(?:\*|[0-9]+(?:-[0-9]+)?)(?:/[0-9]+)?)*"
+_CRON = re.compile(rf"{_CRON_FIELD}(?: {_CRON_FIELD}){{4}}|@(?:hourly|daily|weekly|monthly)")
+
+
+def check_duration(value: Any) -> str:
+    """A Prometheus duration such as 15d, 12h or 1w."""
+    if not isinstance(value, str) or not _DURATION.fullmatch(value):
+        raise ValueError("expected a duration such as 15d, 12h or 1w")
+    return value
+
+
+def check_cron(value: Any) -> str:
+    """A five-field cron schedule (minute hour day month weekday) or @daily-style macro."""
+    if not isinstance(value, str) or not _CRON.fullmatch(value.strip()):
+        raise ValueError('expected a cron schedule such as "0 3 * * *"')
+    return value.strip()
+
+
 CHECKERS: dict[str, Callable[[Any], Any]] = {
     "names": check_names,
+    "ips": check_ips,
+    "duration": check_duration,
+    "cron": check_cron,
     "string": check_string,
     "domain": check_domain,
     "hostname": check_hostname,

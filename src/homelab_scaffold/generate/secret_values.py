@@ -49,8 +49,8 @@ class ProvidedSecret:
 
     component: str
     key: str
-    option: str
-    option_value: str
+    option: str | None
+    option_value: str | None
     env: str
     alias: str
     description: str
@@ -62,7 +62,9 @@ class ProvidedSecret:
 
     def needed_by(self, component: str, options: Mapping[str, Any]) -> bool:
         """True when ``component`` with ``options`` needs this value."""
-        return component == self.component and options.get(self.option) == self.option_value
+        if component != self.component:
+            return False
+        return self.option is None or options.get(self.option) == self.option_value
 
 
 # Not declared in component.yaml: the catalog format has no conditional, user-provided secrets.
@@ -78,6 +80,46 @@ PROVIDED_SECRETS: tuple[ProvidedSecret, ...] = (
             "the letsencrypt-cloudflare issuer needs a Cloudflare API token "
             "with Zone - DNS - Edit and Zone - Zone - Read"
         ),
+    ),
+    # Same alias and variable: one Cloudflare token, sealed into each namespace that needs it.
+    ProvidedSecret(
+        component="external-dns",
+        key="cloudflare_api_token",
+        option=None,
+        option_value=None,
+        env="SCAFFOLD_CLOUDFLARE_API_TOKEN",
+        alias="cloudflare_api_token",
+        description=(
+            "external-dns needs a Cloudflare API token with Zone - DNS - Edit and "
+            "Zone - Zone - Read (the one cert-manager uses)"
+        ),
+    ),
+    ProvidedSecret(
+        component="cloudflared",
+        key="tunnel_token",
+        option=None,
+        option_value=None,
+        env="SCAFFOLD_CLOUDFLARED_TUNNEL_TOKEN",
+        alias="cloudflared_tunnel_token",
+        description="cloudflared needs the token of a remotely managed Cloudflare Tunnel",
+    ),
+    ProvidedSecret(
+        component="longhorn",
+        key="s3_access_key_id",
+        option="backup_store",
+        option_value="s3",
+        env="SCAFFOLD_LONGHORN_S3_ACCESS_KEY_ID",
+        alias="longhorn_s3_access_key_id",
+        description="Longhorn's S3 backup store needs an access key id",
+    ),
+    ProvidedSecret(
+        component="longhorn",
+        key="s3_secret_access_key",
+        option="backup_store",
+        option_value="s3",
+        env="SCAFFOLD_LONGHORN_S3_SECRET_ACCESS_KEY",
+        alias="longhorn_s3_secret_access_key",
+        description="Longhorn's S3 backup store needs the secret of the access key",
     ),
 )
 # Machine tokens are long random strings; Authelia's storage key needs at least 20 characters.
@@ -129,9 +171,13 @@ def resolve_secret_name(name: str, known: Iterable[str]) -> tuple[str, str]:
     Raises:
         UsageError: The name is not one of ``known``.
     """
-    aliases = {p.alias: p.name for p in PROVIDED_SECRETS}
-    full = aliases.get(name, name)
     valid = sorted(known)
+    # An alias shared by several components names the first of them this repository has.
+    aliases: dict[str, str] = {}
+    for provided in PROVIDED_SECRETS:
+        if provided.name in valid:
+            aliases.setdefault(provided.alias, provided.name)
+    full = aliases.get(name, name)
     if full not in valid:
         listed = ", ".join(valid) or "none (no selected component has secrets)"
         raise UsageError(f"unknown secret {name!r}; secrets of this repository: {listed}")
@@ -168,8 +214,24 @@ def provided_from_env(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
 def missing_provided(
     plan: Plan, values: Mapping[str, Mapping[str, str]]
 ) -> tuple[ProvidedSecret, ...]:
-    """The user-provided secrets the plan needs that have no value yet."""
-    return tuple(p for p in needed_provided(plan) if not values.get(p.component, {}).get(p.key))
+    """The user-provided secrets the plan needs that have no value yet (one per alias)."""
+    missing: dict[str, ProvidedSecret] = {}
+    for provided in needed_provided(plan):
+        if not shared_value(provided, values):
+            missing.setdefault(provided.alias, provided)
+    return tuple(missing.values())
+
+
+def shared_value(provided: ProvidedSecret, values: Mapping[str, Mapping[str, str]]) -> str | None:
+    """The value of ``provided``: its own, else that of another secret with the same alias."""
+    own = values.get(provided.component, {}).get(provided.key)
+    if isinstance(own, str) and own:
+        return own
+    for other in PROVIDED_SECRETS:
+        value = values.get(other.component, {}).get(other.key)
+        if other.alias == provided.alias and isinstance(value, str) and value:
+            return value
+    return None
 
 
 def generate_value(length: int) -> str:
@@ -204,8 +266,8 @@ def fill_values(
                 created.append(NewSecret(name, spec.key, value, spec.announce))
             values.setdefault(name, {})[spec.key] = value
     for provided in needed_provided(plan):
-        value = existing.get(provided.component, {}).get(provided.key)
-        if isinstance(value, str) and value:
+        value = shared_value(provided, existing)
+        if value:
             values.setdefault(provided.component, {})[provided.key] = value
     return values, created
 
