@@ -22,7 +22,7 @@ ISSUE_COMPONENTS = {
     "argocd": ("argocd",),
     "metallb": ("metallb", "metallb-config"),
     "traefik": ("traefik",),
-    "longhorn": ("longhorn",),
+    "longhorn": ("longhorn", "longhorn-config"),
     "cert-manager": ("cert-manager", "cert-manager-config"),
     "authelia": ("authelia",),
     "vaultwarden": ("vaultwarden",),

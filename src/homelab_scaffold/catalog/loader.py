@@ -53,6 +53,7 @@ _APP_KEYS = {
     "config",
     "project",
     "sync_options",
+    "crd_groups",
 }
 _POD_SECURITY_KEYS = {"level", "reason", "label_namespace"}
 _UI_KEYS = {"title", "description", "icon", "subdomain"}
@@ -151,6 +152,8 @@ class AppSpec:
     template_dir: str = ""
     sync_options: tuple[str, ...] = ()
     pod_security: PodSecurity | None = None
+    # CRD API groups this (raw-manifest) Application registers, e.g. through its controller.
+    crd_groups: tuple[str, ...] = ()
 
     @property
     def templates(self) -> str:
@@ -208,6 +211,23 @@ class Catalog:
         except KeyError:
             known = ", ".join(sorted(self.components))
             raise CatalogError(f"unknown component {name!r}; known components: {known}") from None
+
+    def crd_groups_by_chart(self) -> dict[str, tuple[str, ...]]:
+        """CRD API groups each catalog chart installs, by chart name."""
+        return {
+            c.chart.name: c.chart.crd_groups
+            for c in self.components.values()
+            if c.chart is not None and c.chart.crd_groups
+        }
+
+    def crd_groups_by_application(self) -> dict[str, tuple[str, ...]]:
+        """CRD API groups each catalog raw-manifest Application registers, by its name."""
+        return {
+            app.name: app.crd_groups
+            for c in self.components.values()
+            for app in c.applications
+            if app.crd_groups
+        }
 
     def needed_components(self, name: str) -> tuple[str, ...]:
         """Components owning an Application that one of ``name``'s Applications needs."""
@@ -346,6 +366,7 @@ def _load_app(
         after=_names(where, f"{key}.after", data.get("after")),
         config=bool(data.get("config", False)),
         sync_options=_names(where, f"{key}.sync_options", data.get("sync_options")),
+        crd_groups=_names(where, f"{key}.crd_groups", data.get("crd_groups")),
         pod_security=defaults["pod_security"] or default_pod_security(project),
     )
 

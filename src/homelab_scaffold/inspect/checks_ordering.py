@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from homelab_scaffold.catalog.loader import load_catalog
 from homelab_scaffold.inspect.apps import ARGO_GROUP, Application, Inventory
 from homelab_scaffold.inspect.model import (
     SYNC_OPTIONS_ANNOTATION,
@@ -87,11 +88,25 @@ def _chart_apps(inventory: Inventory) -> Iterator[tuple[str, Application]]:
                 yield source.chart, app
 
 
+def _known_crd_groups() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """(chart -> CRD groups, Application name -> CRD groups): the table above plus the catalog's
+    ``chart.crd_groups`` and ``applications[].crd_groups``."""
+    catalog = load_catalog()
+    return (
+        {**CHART_CRD_GROUPS, **catalog.crd_groups_by_chart()},
+        catalog.crd_groups_by_application(),
+    )
+
+
 def _crd_providers(inventory: Inventory) -> dict[str, list[_Provider]]:
     providers: dict[str, list[_Provider]] = {}
+    by_chart, by_application = _known_crd_groups()
     for chart, app in _chart_apps(inventory):
-        for group in CHART_CRD_GROUPS.get(chart, ()):
+        for group in by_chart.get(chart, ()):
             providers.setdefault(group, []).append(_Provider(app, f"chart {chart}"))
+    for app in inventory.apps:
+        for group in by_application.get(app.name, ()):
+            providers.setdefault(group, []).append(_Provider(app, "its controller"))
     for app in inventory.apps:
         for doc in inventory.documents_of(app):
             if doc.is_kind("apiextensions.k8s.io", "CustomResourceDefinition"):
