@@ -9,6 +9,7 @@ from pathlib import Path
 from homelab_scaffold.inspect import checks_argocd, checks_basic, checks_images, checks_secrets
 from homelab_scaffold.inspect.apps import build_inventory
 from homelab_scaffold.inspect.checks_ordering import check_ordering
+from homelab_scaffold.inspect.checks_podsecurity import check_pod_security
 from homelab_scaffold.inspect.loader import load_repo
 from homelab_scaffold.inspect.model import Problem, Report
 from homelab_scaffold.inspect.schemas import CATALOG_URL, SchemaStore, check_schemas
@@ -46,6 +47,7 @@ def validate_repo(options: ValidateOptions) -> Report:
         *check_schemas(inventory.manifests, store),
         *checks_argocd.check_argocd(inventory),
         *check_ordering(inventory),
+        *check_pod_security(inventory),
         *checks_images.check_images(inventory),
         *checks_secrets.check_secrets(inventory),
     ]
