@@ -212,6 +212,15 @@ class Catalog:
             known = ", ".join(sorted(self.components))
             raise CatalogError(f"unknown component {name!r}; known components: {known}") from None
 
+    def by_group(self) -> list[tuple[str, list[Component]]]:
+        """Components per catalog group, groups in ``GROUPS`` order, names sorted; empty groups
+        left out."""
+        return [
+            (group, members)
+            for group in GROUPS
+            if (members := [c for c in self.components.values() if c.group == group])
+        ]
+
     def crd_groups_by_chart(self) -> dict[str, tuple[str, ...]]:
         """CRD API groups each catalog chart installs, by chart name."""
         return {
