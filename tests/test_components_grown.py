@@ -510,3 +510,12 @@ def test_add_then_validate_then_remove_leaves_no_trace(name: str, full_stack_rep
     after = read_tree(root)
     changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
     assert changed == [], changed
+
+
+def test_the_k3s_version_is_pinned_like_a_chart_version() -> None:
+    catalog = load_catalog()
+    assert catalog.get("system-upgrade-controller").pinned_defaults() == {
+        "k3s_version": "v1.34.1+k3s1"
+    }
+    assert catalog.get("loki").pinned_defaults() == {"version": "18.11.0"}
+    assert catalog.get("homepage").pinned_defaults() == {}

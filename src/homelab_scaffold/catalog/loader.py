@@ -57,7 +57,17 @@ _APP_KEYS = {
 }
 _POD_SECURITY_KEYS = {"level", "reason", "label_namespace"}
 _UI_KEYS = {"title", "description", "icon", "subdomain"}
-_OPTION_KEYS = {"type", "default", "help", "choices", "min", "max", "prompt", "required_when"}
+_OPTION_KEYS = {
+    "type",
+    "default",
+    "help",
+    "choices",
+    "min",
+    "max",
+    "prompt",
+    "required_when",
+    "pin",
+}
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,8 @@ class Option:
     prompt: bool = False
     # Another option and the values of it under which this option must be set.
     required_when: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Written into scaffold.yaml with its default (like a chart version) so Renovate can bump it.
+    pin: bool = False
 
     def missing_in(self, options: Mapping[str, Any]) -> str | None:
         """Why this option must be set with these option values, or None when it may be empty."""
@@ -196,6 +208,14 @@ class Component:
         """Names of the Applications this component renders."""
         return tuple(app.name for app in self.applications)
 
+    def pinned_defaults(self) -> dict[str, Any]:
+        """Options scaffold.yaml should spell out when the component is added: the chart
+        version and every ``pin: true`` option, with their defaults."""
+        pinned = {o.name: o.default for o in self.options.values() if o.pin}
+        if self.chart is not None:
+            pinned["version"] = self.chart.version
+        return pinned
+
 
 @dataclass(frozen=True)
 class Catalog:
@@ -312,6 +332,7 @@ def _load_option(where: _Where, name: str, raw: Any) -> Option:
         minimum=data.get("min"),
         maximum=data.get("max"),
         prompt=bool(data.get("prompt", False)),
+        pin=bool(data.get("pin", False)),
         required_when=tuple(
             (other, _names(where, f"{key}.required_when.{other}", values))
             for other, values in _mapping(
