@@ -519,3 +519,14 @@ def test_the_k3s_version_is_pinned_like_a_chart_version() -> None:
     }
     assert catalog.get("loki").pinned_defaults() == {"version": "18.11.0"}
     assert catalog.get("homepage").pinned_defaults() == {}
+
+
+def test_one_cloudflare_token_for_every_namespace() -> None:
+    from homelab_scaffold.generate.secret_values import fill_values
+
+    plan = render(stack("external-dns", **{"cert-manager": {"issuer": "letsencrypt-cloudflare"}})).plan
+    given = {"cert-manager": {"cloudflare_api_token": "new-token"},
+             "external-dns": {"cloudflare_api_token": "old-token"}}
+    values, _ = fill_values(plan, given)
+    assert values["cert-manager"]["cloudflare_api_token"] == "new-token"
+    assert values["external-dns"]["cloudflare_api_token"] == "new-token"

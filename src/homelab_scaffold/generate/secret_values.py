@@ -223,10 +223,9 @@ def missing_provided(
 
 
 def shared_value(provided: ProvidedSecret, values: Mapping[str, Mapping[str, str]]) -> str | None:
-    """The value of ``provided``: its own, else that of another secret with the same alias."""
-    own = values.get(provided.component, {}).get(provided.key)
-    if isinstance(own, str) and own:
-        return own
+    """The one value of ``provided``'s alias: that of the first secret with the alias (in
+    table order) that has one, so `scaffold secret set <alias>`, which sets that first one,
+    changes it in every namespace."""
     for other in PROVIDED_SECRETS:
         value = values.get(other.component, {}).get(other.key)
         if other.alias == provided.alias and isinstance(value, str) and value:
