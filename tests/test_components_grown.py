@@ -505,7 +505,7 @@ def test_add_then_validate_then_remove_leaves_no_trace(name: str, full_stack_rep
         assert run.exit_code == 0, f"{component}: {run.stdout}{run.stderr}"
     assert validate(root) == []
     for component in [name, *needed]:
-        run = invoke("remove", component, "-C", root, env=TOKEN_ENV)
+        run = invoke("remove", component, "--yes", "-C", root, env=TOKEN_ENV)
         assert run.exit_code == 0, f"{component}: {run.stdout}{run.stderr}"
     after = read_tree(root)
     changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
