@@ -1,7 +1,8 @@
 """Offline schema checks for rendered manifests and Helm values (a test helper shared by all tests).
 
-Everything reads the upstream schemas in ``../shared/schemas`` (see its README); tests that use
-this module skip when ``shared_available()`` is false.
+Everything reads the upstream schemas in ``../shared/schemas`` (see its README) and, for the
+charts and CRDs the shared copy does not hold, ``tests/data/schemas`` (same layout, see its
+README); tests that use this module skip when ``shared_available()`` is false.
 
 - ``validate_document(doc)``: a Kubernetes document. A kind whose CRD schema is held in
   ``shared/schemas/{group}/{kind}_{version}.json`` is checked with jsonschema's Draft 4 validator
@@ -33,6 +34,9 @@ import yaml
 
 SHARED_SCHEMAS: Path = Path(__file__).resolve().parents[1].parent / "shared" / "schemas"
 HELM_VALUES: Path = SHARED_SCHEMAS / "helm-values"
+LOCAL_SCHEMAS: Path = Path(__file__).resolve().parent / "data" / "schemas"
+# Searched in order: the shared upstream copy first, then this project's own test data.
+SCHEMA_ROOTS: tuple[Path, ...] = (SHARED_SCHEMAS, LOCAL_SCHEMAS)
 # Kubernetes minor version core kinds are validated against (a recent K3s release).
 K8S_VERSION = "1.33"
 
@@ -77,8 +81,11 @@ def crd_schema_path(api_version: str, kind: str) -> Path | None:
     group, _, version = api_version.rpartition("/")
     if not group:
         return None
-    path = SHARED_SCHEMAS / group / f"{kind.lower()}_{version}.json"
-    return path if path.is_file() else None
+    for root in SCHEMA_ROOTS:
+        path = root / group / f"{kind.lower()}_{version}.json"
+        if path.is_file():
+            return path
+    return None
 
 
 @cache
@@ -120,10 +127,11 @@ def _version_spellings(version: str) -> list[str]:
 
 
 def _chart_file(chart: str, version: str, suffix: str) -> Path | None:
-    for spelling in _version_spellings(version):
-        path = HELM_VALUES / f"{chart}-{spelling}{suffix}"
-        if path.is_file():
-            return path
+    for root in SCHEMA_ROOTS:
+        for spelling in _version_spellings(version):
+            path = root / "helm-values" / f"{chart}-{spelling}{suffix}"
+            if path.is_file():
+                return path
     return None
 
 

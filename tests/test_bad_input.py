@@ -57,7 +57,7 @@ components:
     repo: https://grafana.github.io/helm-charts
     chart: grafana
     version: 8.5.0
-  homepage:
+  dashboard:
     from: manifests-app
 """,
     # Secrets sealed into Git: vaultwarden (and what it needs) with the sealed-secrets controller.

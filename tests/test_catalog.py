@@ -37,7 +37,7 @@ ISSUE_COMPONENTS = {
     "argocd": ("argocd",),
     "metallb": ("metallb", "metallb-config"),
     "traefik": ("traefik",),
-    "longhorn": ("longhorn",),
+    "longhorn": ("longhorn", "longhorn-config"),
     "cert-manager": ("cert-manager", "cert-manager-config"),
     "authelia": ("authelia",),
     "vaultwarden": ("vaultwarden",),
@@ -254,8 +254,11 @@ def test_a_bad_user_catalog_fails_init_in_one_line(tmp_path: Path, scaffold: Sca
 
 # Read from each chart at the pinned version (templates/crds or crds/ folders).
 CRD_GROUPS = {
+    "alloy": ("monitoring.grafana.com",),
     "argocd": ("argoproj.io",),
     "cert-manager": ("cert-manager.io", "acme.cert-manager.io"),
+    "external-dns": ("externaldns.k8s.io",),
+    "kube-prometheus-stack": ("monitoring.coreos.com",),
     "longhorn": ("longhorn.io",),
     "metallb": ("metallb.io",),
     "sealed-secrets": ("bitnami.com",),
@@ -377,11 +380,11 @@ def _sync_options(files: Mapping[str, str], app: str) -> list[str]:
 def test_sync_options_follow_the_ones_scaffold_writes_without_duplicates() -> None:
     catalog = load_catalog()
     extra = ("ServerSideApply=true", "CreateNamespace=true", "RespectIgnoreDifferences=true")
-    (app,) = catalog.get("longhorn").applications
+    app, *config_apps = catalog.get("longhorn").applications
     longhorn = replace(app, sync_options=extra)
     (argocd_app,) = catalog.get("argocd").applications
     argocd = replace(argocd_app, sync_options=("ServerSideApply=true", "PruneLast=true"))
-    changed = _replaced(_replaced(catalog, "longhorn", applications=(longhorn,)), "argocd",
+    changed = _replaced(_replaced(catalog, "longhorn", applications=(longhorn, *config_apps)), "argocd",
                         applications=(argocd,))  # fmt: skip
     files = _render(changed, {"longhorn": {}})
     assert _sync_options(files, "longhorn") == [

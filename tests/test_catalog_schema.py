@@ -150,7 +150,7 @@ SCHEMA_ERRORS: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
     "unknown nested key": (
         lambda d: d["applications"][0].update(wave=3),
         "at applications[0].wave:",
-        "valid: after, config, name, namespace, needs, path, project, sync_options, type",
+        "valid: after, config, crd_groups, name, namespace, needs, path, project, sync_options, type",
     ),
     "wrong type": (
         lambda d: d["applications"][0].update(needs="traefik"),
@@ -406,8 +406,9 @@ def test_a_shared_provided_secret_loads(tmp_path: Path) -> None:
     (widgets,) = catalog.get("widgets").provided_secrets
     (cert_manager,) = catalog.get("cert-manager").provided_secrets
     assert widgets.shares_value_with(cert_manager) and widgets.when == ()
-    assert [p.name for p in catalog.provided_secrets] == [
+    assert [p.name for p in catalog.provided_secrets if p.shares_value_with(widgets)] == [
         "cert-manager.cloudflare_api_token",
+        "external-dns.cloudflare_api_token",
         "widgets.api_token",
     ]
 

@@ -75,7 +75,7 @@ WAVES_BEFORE_ADD = {
     "cert-manager-config": "4",
     "test-app": "5",
 }
-WAVES_AFTER_ADD = {**WAVES_BEFORE_ADD, "longhorn": "1"}
+WAVES_AFTER_ADD = {**WAVES_BEFORE_ADD, "longhorn": "1", "longhorn-config": "2"}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -169,7 +169,7 @@ def test_add_helm_app_renders_a_pinned_application_in_the_right_wave(repo: Path)
 def test_regenerate_reproduces_instances_from_scaffold_yaml(
     with_grafana: Path, tmp_path: Path
 ) -> None:
-    ok(invoke("add", "manifests-app", "homepage", "--needs", "traefik", "-C", with_grafana))
+    ok(invoke("add", "manifests-app", "dashboard", "--needs", "traefik", "-C", with_grafana))
     commit(with_grafana)
     again = ok(invoke("regenerate", "-C", with_grafana))
     assert "Nothing to change" in again.stdout
@@ -217,12 +217,12 @@ def test_remove_of_an_instance_and_of_what_it_needs(with_grafana: Path) -> None:
 def test_instance_applications_and_projects_validate(with_grafana: Path) -> None:
     from schema_check import validate_document
 
-    ok(invoke("add", "manifests-app", "homepage", "--needs", "traefik", "-C", with_grafana))
+    ok(invoke("add", "manifests-app", "dashboard", "--needs", "traefik", "-C", with_grafana))
     for path in (
         f"{ARGOCD_CONFIG}/grafana.yaml",
-        f"{ARGOCD_CONFIG}/homepage.yaml",
+        f"{ARGOCD_CONFIG}/dashboard.yaml",
         f"{ARGOCD_CONFIG}/projects.yaml",
-        "kubernetes/apps/homepage/configmap.yaml",
+        "kubernetes/apps/dashboard/configmap.yaml",
     ):
         for doc in documents(with_grafana, path):
             assert validate_document(doc) == [], path
@@ -292,27 +292,27 @@ def test_instance_names_that_clash_with_the_root_folder_are_refused(
 
 
 def test_add_manifests_app_makes_a_skeleton_folder_under_apps(repo: Path) -> None:
-    run = ok(invoke("add", "manifests-app", "homepage", "--needs", "traefik", "-C", repo))
+    run = ok(invoke("add", "manifests-app", "dashboard", "--needs", "traefik", "-C", repo))
 
-    folder = repo / "kubernetes/apps/homepage"
+    folder = repo / "kubernetes/apps/dashboard"
     assert sorted(p.name for p in folder.iterdir()) == ["README.md", "configmap.yaml"]
-    assert "create  kubernetes/apps/homepage/configmap.yaml" in run.stdout
-    (configmap,) = documents(repo, "kubernetes/apps/homepage/configmap.yaml")
+    assert "create  kubernetes/apps/dashboard/configmap.yaml" in run.stdout
+    (configmap,) = documents(repo, "kubernetes/apps/dashboard/configmap.yaml")
     assert configmap["kind"] == "ConfigMap"
-    assert configmap["metadata"]["namespace"] == "homepage"
+    assert configmap["metadata"]["namespace"] == "dashboard"
 
-    app = application(repo, "homepage")
-    assert app["spec"]["source"]["path"] == "kubernetes/apps/homepage"
+    app = application(repo, "dashboard")
+    assert app["spec"]["source"]["path"] == "kubernetes/apps/dashboard"
     assert app["spec"]["project"] == "apps"
-    assert wave(repo, "homepage") == wave(repo, "traefik") + 1
+    assert wave(repo, "dashboard") == wave(repo, "traefik") + 1
     apps = project(repo, "apps")
-    assert "homepage" in [d["namespace"] for d in apps["spec"]["destinations"]]
-    assert components(repo)["homepage"] == {"from": "manifests-app", "needs": ["traefik"]}
+    assert "dashboard" in [d["namespace"] for d in apps["spec"]["destinations"]]
+    assert components(repo)["dashboard"] == {"from": "manifests-app", "needs": ["traefik"]}
 
 
 def test_the_users_manifests_replace_the_skeleton_for_good(repo: Path) -> None:
-    ok(invoke("add", "manifests-app", "homepage", "-C", repo))
-    folder = repo / "kubernetes/apps/homepage"
+    ok(invoke("add", "manifests-app", "dashboard", "-C", repo))
+    folder = repo / "kubernetes/apps/dashboard"
     (folder / "configmap.yaml").unlink()
     (folder / "deployment.yaml").write_text("apiVersion: apps/v1\nkind: Deployment\n")
     commit(repo)

@@ -75,13 +75,18 @@ def answer_globals(
 def pick_components(child: pexpect.spawn, wanted: set[str], *, sealing: bool = True) -> None:
     """In the components checkbox: clear every box, then tick exactly ``wanted``."""
     child.expect("Components")
+    # The checkbox shows the components group by group (the pointer skips the group titles).
     choices = [
-        n for n, c in load_catalog().components.items() if n != "argocd" and not c.generic
+        c.name
+        for _, members in load_catalog().by_group()
+        for c in members
+        if c.name != "argocd" and not c.generic
     ]
     child.expect(choices[-1])  # the whole list is drawn
-    # 'a' ticks every box unless all are ticked, then it clears them. With sealing every box
-    # starts ticked; without, the sealed-secrets controller starts unticked.
-    if not sealing:
+    # 'a' ticks every box unless all are ticked, then it clears them. Only the default stack
+    # starts ticked (and without sealing not even the sealed-secrets controller).
+    starts_all_ticked = sealing and all(load_catalog().get(n).in_default_stack for n in choices)
+    if not starts_all_ticked:
         child.send(TOGGLE_ALL)  # tick all ...
     child.send(TOGGLE_ALL)  # ... then none
     for index, name in enumerate(choices):

@@ -51,6 +51,9 @@ CRD_OWNERS = {
     "longhorn.io": "longhorn",
     "bitnami.com": "sealed-secrets",
     "argoproj.io": "argocd",
+    "externaldns.k8s.io": "external-dns",
+    "monitoring.coreos.com": "kube-prometheus-stack",
+    "upgrade.cattle.io": "system-upgrade-controller",
 }
 
 

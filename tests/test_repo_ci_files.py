@@ -396,10 +396,15 @@ def test_custom_managers_extract_exactly_the_chart_versions(stacks: dict[str, Ge
         from_answers = [deps[0] for deps in per_manager]
         components = yaml.safe_load(answers_text)["components"]
         pinned = [str(o["version"]) for o in components.values() if o and "version" in o]
+        # The K3s release of the system-upgrade-controller Plans is pinned the same way.
+        k3s = [
+            str(o["k3s_version"]) for o in components.values() if o and "k3s_version" in o
+        ]
 
-        assert Counter(d.version for d in from_answers) == Counter(pinned), name
+        assert Counter(d.version for d in from_answers) == Counter(pinned + k3s), name
         assert Counter(d.package for d in from_answers) == Counter(
-            d.package for d in chart_deps(generated)
+            [d.package for d in chart_deps(generated)]
+            + [("github-releases", "k3s-io/k3s", "", version) for version in k3s]
         ), name
 
 

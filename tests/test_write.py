@@ -153,9 +153,10 @@ def test_add_is_all_or_nothing(
         lambda: fresh_copy(committed_repo, tmp_path / "homelab"),
         lambda root: ["add", "longhorn", "-C", root],
     )
-    # scaffold.yaml, README, renovate.json, projects, the Application, the values file, the
-    # state: each staged, then committed; and the three journal writes.
-    assert total == 2 * 7 + 3
+    # scaffold.yaml, README, renovate.json, projects, the two Applications (longhorn and
+    # longhorn-config), the values file, the RecurringJob file, the state: each staged, then
+    # committed; and the three journal writes.
+    assert total == 2 * 9 + 3
 
 
 def test_remove_is_all_or_nothing(
@@ -251,7 +252,7 @@ def test_after_a_killed_run_later_runs_clean_up_and_still_work(
     committed_repo: Path, tmp_path: Path
 ) -> None:
     root = fresh_copy(committed_repo, tmp_path / "homelab")
-    run_killed(root, 9, "add", "longhorn")  # scaffold.yaml and README already renamed
+    run_killed(root, 11, "add", "longhorn")  # scaffold.yaml and README already renamed
     assert invoke("regenerate", "--force", "-C", root).exit_code == 0
     assert leftovers(root) == []
     run = invoke("upgrade", "traefik", "--version", "40.0.0", "--force", "-C", root)

@@ -38,7 +38,7 @@ from homelab_scaffold.generate.pipeline import (
     load_catalog_for,
     render_repository,
 )
-from homelab_scaffold.generate.plan import Plan, build_plan
+from homelab_scaffold.generate.plan import Plan, PlannedComponent, build_plan
 from homelab_scaffold.generate.sealed import BOOTSTRAP_FILE, SEALED_SUFFIX
 from homelab_scaffold.generate.sealing_crypto import KeyPair
 from homelab_scaffold.generate.secret_values import (
@@ -569,28 +569,48 @@ def with_secrets_rule(text: str) -> str:
 
 def record_selection(document: AnswersDocument, plan: Plan, *, complete: bool) -> None:
     """Write into the answers every component the plan selected that they do not list (what a
-    component needs, the sealed-secrets controller), each with its pinned chart version; with
+    component needs, the sealed-secrets controller), each with its pinned values, and the
+    ``pin: true`` options a listed component's entry does not state yet (``add``); with
     ``complete``, also every listed component's options as the plan typed them (init)."""
     listed = set(document.component_names())
     for name, planned in plan.components.items():
         if complete:
             document.complete_component(name, recorded_options(document, plan, name))
         elif name not in listed:
-            pinned = {CHART_VERSION: planned.version} if planned.version is not None else {}
-            document.add_component(name, pinned)
+            document.add_component(name, pinned_values(planned))
+        elif unstated := _unstated(pinned_options(planned), document.options_of(name)):
+            document.add_component(name, unstated)
 
 
 def recorded_options(document: AnswersDocument, plan: Plan, name: str) -> dict[str, Any]:
     """The options the user gave for ``name``, with the type their option declares
-    (``--set replicas=2`` is recorded as the number 2, not the text "2"), and the chart version
-    in use: scaffold.yaml pins every chart, so Renovate can bump it there and in the Application
-    in one change."""
+    (``--set replicas=2`` is recorded as the number 2, not the text "2"), and the pinned values
+    in use: scaffold.yaml pins every chart and every ``pin: true`` option, so Renovate can bump
+    them there and in the generated files in one change."""
     planned = plan.components[name]
     given = document.options_of(name)
     recorded = {
         str(key): value if key == GENERIC_KEY else planned.options.get(str(key), value)
         for key, value in given.items()
     }
-    if planned.version is not None and CHART_VERSION not in recorded:
-        recorded = {CHART_VERSION: planned.version, **recorded}
-    return recorded
+    return {**_unstated(pinned_values(planned), recorded), **recorded}
+
+
+def pinned_values(planned: PlannedComponent) -> dict[str, Any]:
+    """What scaffold.yaml states for a selected component: its chart version, then its
+    ``pin: true`` options, as the plan resolved them."""
+    version = {CHART_VERSION: planned.version} if planned.version is not None else {}
+    return {**version, **pinned_options(planned)}
+
+
+def pinned_options(planned: PlannedComponent) -> dict[str, Any]:
+    """The component's ``pin: true`` options that have a value, as the plan resolved them."""
+    return {
+        name: planned.options[name]
+        for name, option in planned.component.options.items()
+        if option.pin and planned.options.get(name) is not None
+    }
+
+
+def _unstated(values: Mapping[str, Any], stated: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if key not in stated}

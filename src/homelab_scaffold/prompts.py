@@ -111,6 +111,29 @@ def _ask_option(component: str, option: Option) -> Any:
     return option.check(_ask_text(label, text, option.check))
 
 
+def _component_choices(catalog: Catalog, sealing: bool) -> list[Any]:
+    """The components checkbox: one titled section per catalog group, so the list stays
+    readable as the catalog grows."""
+    import questionary
+
+    choices: list[Any] = []
+    for group, members in catalog.by_group():
+        shown = [c for c in members if c.name not in ALWAYS_SELECTED and not c.generic]
+        if not shown:
+            continue
+        choices.append(questionary.Separator(f"-- {group} --"))
+        choices.extend(
+            questionary.Choice(
+                f"{c.name}: {c.description}",
+                value=c.name,
+                # The controller is only useful when sealing (it is added anyway when needed).
+                checked=c.in_default_stack and (sealing or c.name != SEALED_SECRETS),
+            )
+            for c in shown
+        )
+    return choices
+
+
 def ask_answers(catalog: Catalog, repo_url_default: str | None) -> dict[str, Any]:
     """Ask for the global settings, the components and their prompted options."""
     import questionary
@@ -134,17 +157,9 @@ def ask_answers(catalog: Catalog, repo_url_default: str | None) -> dict[str, Any
         ).unsafe_ask(),
     }
     sealing = answers["secrets"] == SEALED_SECRETS
-    choices = [
-        questionary.Choice(
-            f"{name}: {c.description}",
-            value=name,
-            # The controller is only useful when sealing (it is added anyway when needed).
-            checked=c.in_default_stack and (sealing or name != SEALED_SECRETS),
-        )
-        for name, c in catalog.components.items()
-        if name not in ALWAYS_SELECTED and not c.generic
-    ]
-    picked: list[str] = questionary.checkbox("Components", choices=choices).unsafe_ask()
+    picked: list[str] = questionary.checkbox(
+        "Components", choices=_component_choices(catalog, sealing)
+    ).unsafe_ask()
     # Ask the options of what the picked components pull in too (MetalLB's pool for Traefik);
     # a dependency without questions stays out, so init still says why it was added.
     components: dict[str, dict[str, Any]] = {}

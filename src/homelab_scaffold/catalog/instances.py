@@ -69,6 +69,7 @@ def instantiate(
         chart=_instance_chart(generic, template, name, values),
         in_default_stack=False,
         images=generic.images,
+        group=generic.group,
     )
 
 

@@ -9,22 +9,26 @@ catalog, provided secrets. Raw dicts stop in this module: it returns ``catalog.m
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from homelab_scaffold.catalog.model import (
+    DEFAULT_GROUP,
     AppSpec,
     Catalog,
     Chart,
     Component,
     Image,
     Option,
+    PodSecurity,
     ProvidedSecret,
     Provides,
     SecretSpec,
     StatefulResource,
+    UserInterface,
 )
 from homelab_scaffold.catalog.options import check_k8s_name, check_version
 from homelab_scaffold.catalog.resources import shown_path, templates_root
@@ -84,10 +88,37 @@ def _load_option(where: _Where, name: str, data: Mapping[str, Any]) -> Option:
         minimum=data.get("min"),
         maximum=data.get("max"),
         prompt=data.get("prompt", False),
+        required_when=tuple(
+            (other, tuple(values)) for other, values in data.get("required_when", {}).items()
+        ),
+        pin=data.get("pin", False),
     )
     if option.default is not None:
         where.check(f"options.{name}.default", option.check, option.default)
     return option
+
+
+def _option_value(
+    where: _Where, at: str, options: Mapping[str, Option], name: str, value: Any
+) -> Any:
+    """``value`` checked by the type of the component's option ``name`` (a condition in
+    ``secrets.*.when`` or ``options.*.required_when``, at key ``at``)."""
+    if name not in options:
+        valid = ", ".join(sorted(options)) or "none"
+        raise where.error(f"{at}.{name}", f"unknown option {name!r} (options: {valid})")
+    return where.check(f"{at}.{name}", options[name].check, value)
+
+
+def _with_checked_conditions(
+    where: _Where, option: Option, options: Mapping[str, Option]
+) -> Option:
+    """``option`` with the values of its ``required_when`` checked by their options' types."""
+    at = f"options.{option.name}.required_when"
+    checked = tuple(
+        (other, tuple(_option_value(where, at, options, other, v) for v in values))
+        for other, values in option.required_when
+    )
+    return replace(option, required_when=checked)
 
 
 def _version_text(where: _Where, key: str, value: Any) -> str:
@@ -107,7 +138,7 @@ def _load_chart(where: _Where, data: Mapping[str, Any] | None) -> Chart | None:
     )
 
 
-def _load_app(data: Mapping[str, Any], defaults: Mapping[str, str]) -> AppSpec:
+def _load_app(data: Mapping[str, Any], defaults: Mapping[str, Any]) -> AppSpec:
     name = data["name"]
     return AppSpec(
         name=name,
@@ -119,6 +150,8 @@ def _load_app(data: Mapping[str, Any], defaults: Mapping[str, str]) -> AppSpec:
         after=tuple(data.get("after", ())),
         config=data.get("config", False),
         sync_options=tuple(data.get("sync_options", ())),
+        crd_groups=tuple(data.get("crd_groups", ())),
+        pod_security=defaults["pod_security"],
     )
 
 
@@ -135,20 +168,16 @@ def _generated_secret(key: str, data: Mapping[str, Any]) -> SecretSpec:
 def _provided_secret(
     where: _Where, component: str, key: str, data: Mapping[str, Any], options: Mapping[str, Option]
 ) -> ProvidedSecret:
-    when = []
-    for option_name, value in data.get("when", {}).items():
-        at = f"secrets.{key}.when.{option_name}"
-        if option_name not in options:
-            valid = ", ".join(sorted(options)) or "none"
-            raise where.error(at, f"unknown option {option_name!r} (options: {valid})")
-        when.append((option_name, where.check(at, options[option_name].check, value)))
     return ProvidedSecret(
         component=component,
         key=key,
         env=data["env"],
         description=data["description"],
         alias=data.get("alias", ""),
-        when=tuple(when),
+        when=tuple(
+            (name, _option_value(where, f"secrets.{key}.when", options, name, value))
+            for name, value in data.get("when", {}).items()
+        ),
     )
 
 
@@ -173,6 +202,27 @@ def _load_provides(data: Mapping[str, Any]) -> Provides:
     )
 
 
+def _load_pod_security(data: Mapping[str, Any] | None) -> PodSecurity | None:
+    if data is None:
+        return None
+    return PodSecurity(
+        level=data["level"],
+        reason=data.get("reason", ""),
+        label_namespace=data.get("label_namespace", True),
+    )
+
+
+def _load_ui(data: Mapping[str, Any] | None) -> UserInterface | None:
+    if data is None:
+        return None
+    return UserInterface(
+        title=data["title"],
+        description=data.get("description", ""),
+        icon=data.get("icon", ""),
+        subdomain=data.get("subdomain", ""),
+    )
+
+
 def _version_option(chart: Chart) -> Option:
     return Option(
         name="version",
@@ -188,7 +238,9 @@ def _load_options(
     options = {name: _load_option(where, name, raw) for name, raw in data.items()}
     if chart is not None:
         options.setdefault("version", _version_option(chart))
-    return MappingProxyType(options)
+    return MappingProxyType(
+        {name: _with_checked_conditions(where, o, options) for name, o in options.items()}
+    )
 
 
 def component_data(path: Path) -> Mapping[str, Any]:
@@ -205,7 +257,12 @@ def load_component(root: Path) -> Component:
     name = where.check("the folder name", check_k8s_name, root.name)
     data = component_data(path)
     namespace = data.get("namespace", name)
-    defaults = {"namespace": namespace, "project": data.get("project", DEFAULT_PROJECT)}
+    pod_security = _load_pod_security(data.get("pod_security"))
+    defaults = {
+        "namespace": namespace,
+        "project": data.get("project", DEFAULT_PROJECT),
+        "pod_security": pod_security,
+    }
     chart = _load_chart(where, data.get("chart"))
     apps = tuple(_load_app(raw, defaults) for raw in data["applications"])
     generic = data.get("generic", False)
@@ -232,6 +289,9 @@ def load_component(root: Path) -> Component:
         images=MappingProxyType(
             {key: Image(**image) for key, image in data.get("images", {}).items()}
         ),
+        group=data.get("group", DEFAULT_GROUP),
+        pod_security=pod_security,
+        ui=_load_ui(data.get("ui")),
     )
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from homelab_scaffold.catalog.options import CHECKERS
+from homelab_scaffold.catalog.schema import component_groups
 from homelab_scaffold.errors import CatalogError
 
 
@@ -27,6 +28,19 @@ class Option:
     minimum: int | None = None
     maximum: int | None = None
     prompt: bool = False
+    # Other options of the component and the values under which this one must have a value.
+    required_when: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    pin: bool = False
+
+    def missing_in(self, options: Mapping[str, Any]) -> str | None:
+        """Why this option needs a value with these option values; None when it has one or may
+        stay empty."""
+        if options.get(self.name) not in (None, "", []):
+            return None
+        for other, values in self.required_when:
+            if options.get(other) in values:
+                return f"needed when {other} is {options[other]}"
+        return None
 
     def check(self, value: Any) -> Any:
         """Return the normalised value or raise ValueError naming what is valid."""
@@ -54,6 +68,40 @@ class Chart:
 
 
 @dataclass(frozen=True)
+class PodSecurity:
+    """The Pod Security Standards level the namespace of a component's Applications enforces.
+
+    ``label_namespace`` is false for a namespace the component shares with workloads it does not
+    own (kube-system): its pods still comply with ``level``, but the label is not written.
+    """
+
+    level: str
+    reason: str = ""
+    label_namespace: bool = True
+
+    @property
+    def label(self) -> str | None:
+        """The ``pod-security.kubernetes.io/enforce`` value to write, or None."""
+        return self.level if self.label_namespace else None
+
+
+# User Applications (the apps project) run restricted unless their component says otherwise.
+RESTRICTED = PodSecurity("restricted")
+APPS_PROJECT = "apps"
+DEFAULT_GROUP = "apps"
+
+
+@dataclass(frozen=True)
+class UserInterface:
+    """The web UI a component serves at ``<subdomain>.<domain>`` (Homepage lists it)."""
+
+    title: str
+    description: str = ""
+    icon: str = ""
+    subdomain: str = ""
+
+
+@dataclass(frozen=True)
 class AppSpec:
     """One ArgoCD Application a component renders."""
 
@@ -67,11 +115,23 @@ class AppSpec:
     config: bool = False
     template_dir: str = ""
     sync_options: tuple[str, ...] = ()
+    # Groups of CRDs its controller registers when it starts (not manifests in its folder).
+    crd_groups: tuple[str, ...] = ()
+    # The component's declared level; see namespace_pod_security for what is written.
+    pod_security: PodSecurity | None = None
 
     @property
     def templates(self) -> str:
         """The folder (inside the component) holding this Application's templates."""
         return self.template_dir or self.name
+
+    @property
+    def namespace_pod_security(self) -> PodSecurity | None:
+        """The level its namespace is labelled with: its component's, else restricted in the
+        apps project, else none."""
+        if self.pod_security is not None:
+            return self.pod_security
+        return RESTRICTED if self.project == APPS_PROJECT else None
 
 
 @dataclass(frozen=True)
@@ -185,6 +245,9 @@ class Component:
     provides: Provides = Provides()
     stateful: tuple[StatefulResource, ...] = ()
     images: Mapping[str, Image] = field(default_factory=dict)
+    group: str = DEFAULT_GROUP
+    pod_security: PodSecurity | None = None
+    ui: UserInterface | None = None
 
     @property
     def app_names(self) -> tuple[str, ...]:
@@ -229,4 +292,23 @@ class Catalog:
     def provided_secrets(self) -> tuple[ProvidedSecret, ...]:
         """Every user-provided secret any component may need, in component order."""
         return tuple(p for c in self.components.values() for p in c.provided_secrets)
+
+    def by_group(self) -> list[tuple[str, list[Component]]]:
+        """Components per catalog group, in the schema's order of groups, names sorted; empty
+        groups left out."""
+        return [
+            (group, members)
+            for group in component_groups()
+            if (members := [c for c in self.components.values() if c.group == group])
+        ]
+
+    @property
+    def controller_crd_groups(self) -> dict[str, tuple[str, ...]]:
+        """CRD groups raw-manifest Applications register through their controller, by name."""
+        return {
+            app.name: app.crd_groups
+            for component in self.components.values()
+            for app in component.applications
+            if app.crd_groups
+        }
 

@@ -221,13 +221,48 @@ def check_ip_ranges(value: Any) -> list[str]:
     return [_check_ip_range(item) for item in value]
 
 
+def _listed(value: Any) -> Any:
+    """``value`` with a comma-separated string (as ``--set`` gives it) split into a list."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
 def check_names(value: Any) -> list[str]:
     """A list of component names (a comma-separated string is accepted too)."""
-    if isinstance(value, str):
-        value = [part.strip() for part in value.split(",") if part.strip()]
+    value = _listed(value)
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValueError("expected a list of component names")
     return [check_k8s_name(v) for v in value]
+
+
+def check_ips(value: Any) -> list[str]:
+    """A list of IP addresses (a comma-separated string is accepted too)."""
+    value = _listed(value)
+    if not isinstance(value, list):
+        raise ValueError("expected a list of IP addresses such as [192.168.1.10]")
+    return [check_ip(item) for item in value]
+
+
+# Prometheus durations: one or more <number><unit>, e.g. 15d or 1w2d.
+_DURATION = re.compile(r"(?:[0-9]+(?:ms|s|m|h|d|w|y))+")
+# Five cron fields of digits, ranges, steps, lists and *, or a @-macro.
+_CRON_FIELD = r"(?:\*|[0-9]+(?:-[0-9]+)?)(?:/[0-9]+)?(?:,(?:\*|[0-9]+(?:-[0-9]+)?)(?:/[0-9]+)?)*"
+_CRON = re.compile(rf"{_CRON_FIELD}(?: {_CRON_FIELD}){{4}}|@(?:hourly|daily|weekly|monthly)")
+
+
+def check_duration(value: Any) -> str:
+    """A Prometheus duration such as 15d, 12h or 1w."""
+    if not isinstance(value, str) or not _DURATION.fullmatch(value):
+        raise ValueError("expected a duration such as 15d, 12h or 1w")
+    return value
+
+
+def check_cron(value: Any) -> str:
+    """A five-field cron schedule (minute hour day month weekday) or @daily-style macro."""
+    if not isinstance(value, str) or not _CRON.fullmatch(value.strip()):
+        raise ValueError('expected a cron schedule such as "0 3 * * *"')
+    return value.strip()
 
 
 CHECKERS: dict[str, Callable[[Any], Any]] = {
@@ -246,5 +281,8 @@ CHECKERS: dict[str, Callable[[Any], Any]] = {
     "int": check_int,
     "ip_ranges": check_ip_ranges,
     "ip": check_ip,
+    "ips": check_ips,
+    "duration": check_duration,
+    "cron": check_cron,
     "choice": check_string,
 }

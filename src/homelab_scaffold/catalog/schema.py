@@ -39,6 +39,11 @@ def load_schema(name: str) -> dict[str, Any]:
     return schema
 
 
+def component_groups() -> tuple[str, ...]:
+    """The catalog groups, in the order ``scaffold list`` shows them (the schema's enum)."""
+    return tuple(load_schema(COMPONENT_SCHEMA)["$defs"]["group"]["enum"])
+
+
 @cache
 def _validator(name: str) -> Any:
     from jsonschema.validators import Draft202012Validator  # type: ignore[import-untyped]

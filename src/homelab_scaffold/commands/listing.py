@@ -45,9 +45,13 @@ def describe_component(catalog: Catalog, component: Component, with_options: boo
 def list_command(with_options: bool, catalogs: tuple[Path, ...]) -> None:
     """Show the component catalog: charts, pinned versions, dependencies."""
     catalog = load_catalog(catalogs)
-    for component in catalog.components.values():
-        for line in describe_component(catalog, component, with_options):
-            ui.info(line)
+    for index, (group, members) in enumerate(catalog.by_group()):
+        if index:
+            ui.info("")
+        ui.info(f"[{group}]")
+        for component in members:
+            for line in describe_component(catalog, component, with_options):
+                ui.info(line)
     if with_options:
         ui.info("")
         ui.info(

@@ -133,6 +133,13 @@ def resolve_options(component: Component, given: Mapping[str, Any], source: str)
             raise ConfigError(
                 f"{source}: components.{component.name}.{name}: {value!r} is not valid: {exc}"
             ) from None
+    for name, option in component.options.items():
+        reason = option.missing_in(resolved)
+        if reason:
+            raise ConfigError(
+                f"{source}: components.{component.name}.{name}: a value is {reason} "
+                f"({option.help or option.type})"
+            )
     return resolved
 
 

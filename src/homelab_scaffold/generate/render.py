@@ -17,6 +17,7 @@ import jinja2.bccache
 from jinja2.sandbox import SandboxedEnvironment
 
 from homelab_scaffold import __version__
+from homelab_scaffold.catalog.model import UserInterface
 from homelab_scaffold.catalog.resources import shown_path, templates_root
 from homelab_scaffold.catalog.versions import version_at_least, version_below
 from homelab_scaffold.errors import RenderError
@@ -86,7 +87,28 @@ def environment() -> SandboxedEnvironment:
         {"to_yaml_value": to_yaml_value, "to_yaml_flow": to_yaml_flow, "argon2id": _argon2id}
     )
     env.tests.update({"version_at_least": version_at_least, "version_below": version_below})
+    env.globals["homepage_annotations"] = homepage_annotations
     return env
+
+
+def homepage_annotations(component: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The ``gethomepage.dev/*`` Ingress annotations that list a component's UI on Homepage.
+
+    Homepage discovers annotated Ingresses; the entry's group is the component's catalog group.
+    """
+    ui: UserInterface | None = component.get("ui")
+    if ui is None:
+        return []
+    annotations = [
+        ("gethomepage.dev/enabled", "true"),
+        ("gethomepage.dev/name", ui.title),
+        ("gethomepage.dev/group", str(component["group"]).capitalize()),
+    ]
+    if ui.description:
+        annotations.append(("gethomepage.dev/description", ui.description))
+    if ui.icon:
+        annotations.append(("gethomepage.dev/icon", ui.icon))
+    return annotations
 
 
 def _core(name: str) -> str:
@@ -118,6 +140,8 @@ def _component_view(planned: PlannedComponent) -> dict[str, Any]:
         "provides": component.provides,
         "stateful": component.stateful,
         "images": component.images,
+        "group": component.group,
+        "ui": component.ui,
     }
 
 
@@ -134,6 +158,7 @@ def _app_view(app: PlannedApp) -> dict[str, Any]:
         "component": app.component,
         "chart": app.chart,
         "sync_options": spec.sync_options,
+        "pod_security": spec.namespace_pod_security,
     }
 
 

@@ -4,13 +4,15 @@ controller before Ingresses, the storage provider before PersistentVolumeClaims.
 Only raw-manifest (directory) Applications are inspected: what a Helm chart renders is not in the
 repository. What a chart installs (CRD groups, IngressClass, StorageClasses) is data: the catalog's
 ``chart.crd_groups`` and ``provides``, and ``templates/known-charts.yaml``
-(``catalog.charts.chart_facts``).
+(``catalog.charts.chart_facts``); so are the CRD groups a raw-manifest Application's controller
+registers when it starts (``applications[].crd_groups``, ``Catalog.controller_crd_groups``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from homelab_scaffold.catalog.model import ChartFacts
 from homelab_scaffold.inspect.apps import ARGO_GROUP, Application, Inventory
@@ -38,16 +40,23 @@ class _Provider:
 
 
 Charts = Mapping[str, ChartFacts]
+ControllerGroups = Mapping[str, tuple[str, ...]]
 
 
-def check_ordering(inventory: Inventory, charts: Charts) -> list[Problem]:
+def check_ordering(
+    inventory: Inventory,
+    charts: Charts,
+    controllers: ControllerGroups = MappingProxyType({}),
+) -> list[Problem]:
     """Problems where a directory Application may sync before what its resources depend on.
 
     Args:
         inventory: The repository's Applications and documents.
         charts: What each chart installs, by chart name (``catalog.charts.chart_facts``).
+        controllers: CRD groups Applications register through their controller, by Application
+            name (``Catalog.controller_crd_groups``).
     """
-    crds = _crd_providers(inventory, charts)
+    crds = _crd_providers(inventory, charts, controllers)
     ingress = _ingress_controllers(inventory, charts)
     storage = _storage_providers(inventory, charts)
     problems: list[Problem] = []
@@ -68,11 +77,16 @@ def _chart_apps(inventory: Inventory, charts: Charts) -> Iterator[tuple[ChartFac
                 yield charts[source.chart], app
 
 
-def _crd_providers(inventory: Inventory, charts: Charts) -> dict[str, list[_Provider]]:
+def _crd_providers(
+    inventory: Inventory, charts: Charts, controllers: ControllerGroups
+) -> dict[str, list[_Provider]]:
     providers: dict[str, list[_Provider]] = {}
     for chart, app in _chart_apps(inventory, charts):
         for group in chart.crd_groups:
             providers.setdefault(group, []).append(_Provider(app, f"chart {chart.name}"))
+    for app in inventory.apps:
+        for group in controllers.get(app.name, ()):
+            providers.setdefault(group, []).append(_Provider(app, "its controller"))
     for app in inventory.apps:
         for doc in inventory.documents_of(app):
             if doc.is_kind("apiextensions.k8s.io", "CustomResourceDefinition"):

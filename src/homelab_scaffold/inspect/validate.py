@@ -7,12 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from homelab_scaffold.catalog.model import ChartFacts
+from homelab_scaffold.catalog.model import Catalog
 from homelab_scaffold.catalog.options import check_relative_path
 from homelab_scaffold.errors import CatalogError
 from homelab_scaffold.inspect import checks_argocd, checks_basic, checks_images, checks_secrets
-from homelab_scaffold.inspect.apps import build_inventory
+from homelab_scaffold.inspect.apps import Inventory, build_inventory
 from homelab_scaffold.inspect.checks_ordering import check_ordering
+from homelab_scaffold.inspect.checks_podsecurity import check_pod_security
 from homelab_scaffold.inspect.loader import load_repo
 from homelab_scaffold.inspect.model import Problem, Report
 from homelab_scaffold.inspect.schemas import CATALOG_URL, SchemaStore, check_schemas
@@ -48,14 +49,15 @@ def validate_repo(options: ValidateOptions) -> Report:
     loaded = load_repo(options.root)
     answers = _answers_of(options.root)
     inventory = build_inventory(loaded.repo, _repo_urls(options.root, answers))
-    charts, catalog_problems = _chart_facts(options.root, answers)
+    catalog, catalog_problems = _catalog_of(options.root, answers)
     problems: list[Problem] = [
         *loaded.problems,
         *catalog_problems,
         *checks_basic.check_objects(inventory),
         *check_schemas(inventory.manifests, store),
         *checks_argocd.check_argocd(inventory),
-        *check_ordering(inventory, charts),
+        *_check_ordering(inventory, catalog),
+        *check_pod_security(inventory),
         *checks_images.check_images(inventory),
         *checks_secrets.check_secrets(inventory),
     ]
@@ -96,12 +98,16 @@ def _repo_urls(root: Path, answers: dict[str, Any] | None) -> list[str]:
     return urls
 
 
-def _chart_facts(
-    root: Path, answers: dict[str, Any] | None
-) -> tuple[dict[str, ChartFacts], list[Problem]]:
-    """What each chart installs: the built-in catalog, the repository's own ``catalog_paths``
-    and the known charts. A broken repository catalog is a problem; the rest still counts."""
+def _check_ordering(inventory: Inventory, catalog: Catalog) -> list[Problem]:
+    """The ordering checks with what the catalog's and the known charts install."""
     from homelab_scaffold.catalog.charts import chart_facts
+
+    return check_ordering(inventory, chart_facts(catalog), catalog.controller_crd_groups)
+
+
+def _catalog_of(root: Path, answers: dict[str, Any] | None) -> tuple[Catalog, list[Problem]]:
+    """The built-in catalog with the repository's own ``catalog_paths``. A broken repository
+    catalog is a problem; the built-in catalog still counts."""
     from homelab_scaffold.catalog.loader import load_catalog
 
     paths = (answers or {}).get("catalog_paths") or []
@@ -110,12 +116,12 @@ def _chart_facts(
             "catalog_paths is not a list of folders inside the repository; only the built-in "
             "catalog was used"
         )
-        return chart_facts(load_catalog()), [Problem(ANSWERS_FILE, CATALOG_CHECK, message)]
+        return load_catalog(), [Problem(ANSWERS_FILE, CATALOG_CHECK, message)]
     try:
-        return chart_facts(load_catalog(root / p for p in paths)), []
+        return load_catalog(root / p for p in paths), []
     except CatalogError as exc:
         message = f"{exc.message}; only the built-in catalog was used for the ordering checks"
-        return chart_facts(load_catalog()), [Problem(ANSWERS_FILE, CATALOG_CHECK, message)]
+        return load_catalog(), [Problem(ANSWERS_FILE, CATALOG_CHECK, message)]
 
 
 def _is_folder_name(value: Any) -> bool:
