@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import Run, git, invoke, yaml_documents
+from conftest import Run, git, invoke, pinned, yaml_documents
 
 ARGOCD_CONFIG = "kubernetes/system/argocd-config"
 WAVE = "argocd.argoproj.io/sync-wave"
@@ -46,9 +46,9 @@ components:
 """
 # What init writes for MINIMAL's traefik: the pinned chart version, in flow style so that the
 # comment stays on its line.
-TRAEFIK_LINE = "traefik: {version: 41.3.0} # ingress"
-METALLB_BLOCK = "  metallb:\n    version: 0.16.1\n"
-LONGHORN_BLOCK = "  longhorn:\n    version: 1.12.1\n"
+TRAEFIK_LINE = f"traefik: {{version: {pinned('traefik')}}} # ingress"
+METALLB_BLOCK = f"  metallb:\n    version: {pinned('metallb')}\n"
+LONGHORN_BLOCK = f"  longhorn:\n    version: {pinned('longhorn')}\n"
 TEST_APP_FILES = {
     f"{ARGOCD_CONFIG}/test-app.yaml",
     "kubernetes/system/test-app/ingress.yml",
@@ -405,7 +405,7 @@ def test_uncommitted_changes_are_found_when_the_repo_is_a_subfolder_of_a_git_wor
             [
                 "+++ b/kubernetes/system/longhorn/values.yaml",
                 "+  longhorn:",
-                "+    version: 1.12.1",
+                f"+    version: {pinned('longhorn')}",
             ],
         ),
         (
@@ -413,7 +413,7 @@ def test_uncommitted_changes_are_found_when_the_repo_is_a_subfolder_of_a_git_wor
             ["--- a/kubernetes/system/test-app/test-app.yml", "+++ /dev/null"],
         ),
         (
-            ("upgrade", "cert-manager", "--version", "v1.21.1"),
+            ("upgrade", "cert-manager", "--version", pinned("cert-manager")),
             ["--- a/kubernetes/system/cert-manager/values.yaml", "-installCRDs: true"],
         ),
     ],
@@ -438,7 +438,7 @@ def test_dry_run_previews_even_with_uncommitted_changes(repo: Path) -> None:
 
 
 def test_diff_prints_a_unified_diff_that_git_can_apply(repo: Path) -> None:
-    replace_in(repo / "scaffold.yaml", TRAEFIK_LINE, "traefik: {version: 41.3.0, log_level: DEBUG}")
+    replace_in(repo / "scaffold.yaml", TRAEFIK_LINE, f"traefik: {{version: {pinned('traefik')}, log_level: DEBUG}}")
     before = file_stats(repo)
 
     run = ok(invoke("diff", "-C", repo))
@@ -497,10 +497,10 @@ def test_add_twice_changes_nothing_the_second_time(repo: Path) -> None:
 
 
 def test_upgrade_twice_changes_nothing_the_second_time(repo: Path) -> None:
-    ok(invoke("upgrade", "cert-manager", "--version", "v1.21.1", "-C", repo))
+    ok(invoke("upgrade", "cert-manager", "--version", pinned("cert-manager"), "-C", repo))
     commit(repo)
     before = file_stats(repo)
-    run = ok(invoke("upgrade", "cert-manager", "--version", "v1.21.1", "-C", repo))
+    run = ok(invoke("upgrade", "cert-manager", "--version", pinned("cert-manager"), "-C", repo))
     assert "Nothing to change" in run.stdout
     assert file_stats(repo) == before
 
@@ -548,7 +548,7 @@ def test_add_pulls_in_and_records_what_the_component_needs(
 def test_add_with_set_records_the_option_and_renders_it(repo: Path) -> None:
     ok(invoke("add", "longhorn", "--set", "default_storage_class=false", "-C", repo))
     assert answers(repo)["components"]["longhorn"] == {
-        "version": "1.12.1",
+        "version": pinned("longhorn"),
         "default_storage_class": False,
     }
     assert "defaultClass: false" in text(repo, "kubernetes/system/longhorn/values.yaml")
@@ -612,7 +612,7 @@ def test_upgrade_traefik_across_v39_and_v41_moves_the_keys(repo: Path) -> None:
     assert old["ports"]["web"]["redirectTo"] == {"port": "websecure"}
     assert old["logs"]["general"]["level"] == "INFO"
 
-    run = ok(invoke("upgrade", "traefik", "--version", "41.3.0", "-C", repo))
+    run = ok(invoke("upgrade", "traefik", "--version", pinned("traefik"), "-C", repo))
     new = yaml.safe_load(text(repo, values))
     assert new["ports"]["web"]["http"]["redirections"]["entryPoint"]["to"] == "websecure"
     assert new["log"] == {"level": "INFO"} and "logs" not in new
@@ -655,8 +655,8 @@ def test_regenerate_never_reformats_scaffold_yaml(repo: Path) -> None:
     "commented",
     [
         # Flow style, as scaffold itself writes an entry that carries a comment.
-        "  metallb: {version: 0.16.1}  # for traefik\n",
-        "  metallb:\n    version: 0.16.1  # for traefik\n",
+        f"  metallb: {{version: {pinned('metallb')}}}  # for traefik\n",
+        f"  metallb:\n    version: {pinned('metallb')}  # for traefik\n",
     ],
     ids=["flow", "block"],
 )
