@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from helm_repo_server import closed_port_url, helm_index, serve_directory
 
-from homelab_scaffold.inspect.outdated import chart_versions, newer_versions
+from homelab_scaffold.inspect.helm_index import chart_versions
+from homelab_scaffold.inspect.outdated import newer_versions
 from homelab_scaffold.catalog.versions import require_version
 
 
