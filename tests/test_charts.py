@@ -262,3 +262,30 @@ def test_redirect_to_another_scheme_is_refused(tmp_path: Path) -> None:
 def test_missing_file_is_none(tmp_path: Path) -> None:
     with serve_directory(tmp_path) as url:
         assert http.fetch(f"{url}/nothing", 5.0) is None
+
+
+def test_a_dripping_repository_times_out(tmp_path: Path, cache: Path) -> None:
+    index = (b"apiVersion: v1\nentries: {}\n" * 4)
+    with serve_directory(tmp_path, {"/slow/index.yaml": drip(index, 0.2)}) as url:
+        with pytest.raises(NetworkError, match=rf"cannot reach {url}/slow/index.yaml: timed out"):
+            ChartFetcher(timeout=1).chart(f"{url}/slow", "demo", "1.0.0")
+
+
+def test_a_repository_that_redirects_in_a_loop(tmp_path: Path, cache: Path) -> None:
+    routes = {"/loop/index.yaml": redirect("/loop/again.yaml"),
+              "/loop/again.yaml": redirect("/loop/index.yaml")}
+    with serve_directory(tmp_path, routes) as url, pytest.raises(NetworkError) as caught:
+        ChartFetcher(timeout=5).chart(f"{url}/loop", "demo", "1.0.0")
+
+    assert caught.value.message == (
+        f"cannot fetch {url}/loop/index.yaml: redirect loop (back to {url}/loop/index.yaml)"
+    )
+
+
+def test_an_oversized_archive_is_refused(tmp_path: Path, cache: Path) -> None:
+    charts = HelmRepo(tmp_path / "served" / "charts")
+    charts.publish("demo", "1.0.0", values={"a": 1})
+    routes = {"/charts/demo-1.0.0.tgz": unsized(ARCHIVE_MAX_BYTES + 1)}
+    with serve_directory(tmp_path / "served", routes) as url:
+        with pytest.raises(NetworkError, match="larger than 16 MiB"):
+            ChartFetcher(timeout=10).chart(f"{url}/charts", "demo", "1.0.0")

@@ -236,11 +236,15 @@ class _RedirectHandler(urllib.request.HTTPRedirectHandler):
         visited: dict[str, int] = getattr(req, "redirect_dict", {})
         if req.full_url.startswith("https://") and newurl.startswith("http://"):
             raise _RedirectRefused(f"redirected from https to plain http ({newurl}); refused")
-        if newurl in visited or newurl == req.full_url:
+        origin: str = getattr(req, "scaffold_origin", req.full_url)
+        if newurl in visited or newurl in (req.full_url, origin):
             raise _RedirectRefused(f"redirect loop (back to {newurl})")
         if len(visited) >= MAX_REDIRECTS:
             raise _RedirectRefused(f"more than {MAX_REDIRECTS} redirects")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None:
+            new.scaffold_origin = origin  # type: ignore[attr-defined]
+        return new
 
 
 def _opener(deadline: _Deadline) -> urllib.request.OpenerDirector:
