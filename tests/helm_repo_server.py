@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import socket
+import ssl
 import tarfile
 import textwrap
 import threading
@@ -90,18 +91,29 @@ def unsized(size: int, chunk: int = 1024 * 1024) -> Route:
 
 
 @contextmanager
-def serve_directory(root: Path, routes: Mapping[str, Route] | None = None) -> Iterator[str]:
+def serve_directory(
+    root: Path,
+    routes: Mapping[str, Route] | None = None,
+    tls: tuple[Path, Path] | None = None,
+) -> Iterator[str]:
     """Serve ``root`` over HTTP in a thread; yields the base URL (no trailing slash).
 
-    ``routes`` maps request paths (``/repo/index.yaml``) to behaviours that replace the file.
+    ``routes`` maps request paths (``/repo/index.yaml``) to behaviours that replace the file;
+    ``tls`` (certificate file, key file) serves HTTPS instead.
     """
     handler_class = type("_Handler", (_QuietHandler,), {"routes": dict(routes or {})})
     handler = functools.partial(handler_class, directory=str(root))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    scheme = "http"
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(str(tls[0]), str(tls[1]))
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield f"{scheme}://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
         server.server_close()
@@ -271,3 +283,38 @@ class HelmRepo:
     def write_index(self) -> None:
         """(Re)write index.yaml from what was published."""
         (self.root / "index.yaml").write_text(helm_index(self.versions, self.details))
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, written into ``folder`` (certificate, key)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(
+            "127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ))
+    return cert_file, key_file

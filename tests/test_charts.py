@@ -13,6 +13,7 @@ from helm_repo_server import (
     closed_port_url,
     drip,
     redirect,
+    self_signed_certificate,
     serve_directory,
     unsized,
 )
@@ -289,3 +290,31 @@ def test_an_oversized_archive_is_refused(tmp_path: Path, cache: Path) -> None:
     with serve_directory(tmp_path / "served", routes) as url:
         with pytest.raises(NetworkError, match="larger than 16 MiB"):
             ChartFetcher(timeout=10).chart(f"{url}/charts", "demo", "1.0.0")
+
+
+def test_https_is_read_and_bounded_by_the_same_deadline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tls = self_signed_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls[0]))  # trust it as the system store would
+    (tmp_path / "ok.txt").write_text("secure")
+    routes = {"/slow": drip(b"s" * 40, 0.25), "/down": redirect("http://127.0.0.1:9/x")}
+
+    with serve_directory(tmp_path, routes, tls=tls) as url:
+        assert url.startswith("https://")
+        assert http.fetch(f"{url}/ok.txt", 5.0) == b"secure"
+        with pytest.raises(NetworkError, match="timed out after 1 s"):
+            http.fetch(f"{url}/slow", 1.0)
+        with pytest.raises(NetworkError, match="from https to plain http"):
+            http.fetch(f"{url}/down", 5.0)
+
+
+def test_untrusted_certificate_is_one_line(tmp_path: Path) -> None:
+    tls = self_signed_certificate(tmp_path)
+
+    with serve_directory(tmp_path, tls=tls) as url, pytest.raises(NetworkError) as caught:
+        http.fetch(f"{url}/anything", 5.0)
+
+    assert caught.value.message.startswith(f"cannot reach {url}/anything: ")
+    assert "CERTIFICATE_VERIFY_FAILED" in caught.value.message
+    assert "\n" not in caught.value.message

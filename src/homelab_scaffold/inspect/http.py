@@ -167,26 +167,28 @@ class _DeadlineSocket:
         return getattr(self._sock, name)
 
 
-class _DeadlineHTTPConnection(http.client.HTTPConnection):
+class _DeadlineConnection:
+    """Mixed into http.client's connection classes: connect within the time left, then bound
+    every send and receive on the socket by the request's deadline (for HTTPS once the TLS
+    handshake is done; each of its reads waits at most the time left when it started)."""
+
     def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.deadline = deadline
 
     def connect(self) -> None:
-        self.timeout = self.deadline.remaining()
-        super().connect()
-        self.sock = _DeadlineSocket(self.sock, self.deadline)
+        connection: Any = self
+        connection.timeout = self.deadline.remaining()
+        super().connect()  # type: ignore[misc]
+        connection.sock = _DeadlineSocket(connection.sock, self.deadline)
 
 
-class _DeadlineHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.deadline = deadline
+class _DeadlineHTTPConnection(_DeadlineConnection, http.client.HTTPConnection):
+    pass
 
-    def connect(self) -> None:
-        self.timeout = self.deadline.remaining()
-        super().connect()
-        self.sock = _DeadlineSocket(self.sock, self.deadline)
+
+class _DeadlineHTTPSConnection(_DeadlineConnection, http.client.HTTPSConnection):
+    pass
 
 
 class _HTTPHandler(urllib.request.HTTPHandler):
