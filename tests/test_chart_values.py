@@ -312,3 +312,31 @@ def test_upgrade_check_when_the_current_version_is_gone(demo: str) -> None:
     # Without the current chart, keys are checked against the target alone: unknown, not removed.
     assert {f.kind for f in check.findings} >= {MOVED}
     assert "could not be read" in check.notes[0]
+
+
+def test_helm_values_files_of_a_component_skip_conflicted_ones() -> None:
+    from homelab_scaffold.catalog.loader import load_catalog
+    from homelab_scaffold.inspect.chart_check import helm_values_files
+
+    traefik = load_catalog().get("traefik")
+    path = "kubernetes/system/traefik/values.yaml"
+    files = {path: "log:\n  level: INFO\n", "kubernetes/other.yaml": "a: 1\n"}
+
+    assert helm_values_files(traefik, files) == ({path: "log:\n  level: INFO\n"}, [])
+    conflicted = {path: "log:\n<<<<<<< yours\n  level: DEBUG\n=======\n  level: INFO\n>>>>>>>\n"}
+    assert helm_values_files(traefik, conflicted) == (
+        {}, [f"{path} has conflict markers: its values were not checked"]
+    )
+
+
+def test_upgrade_refusal_is_one_line_exit_2(demo: str) -> None:
+    from homelab_scaffold.inspect.chart_check import upgrade_refused
+
+    check = check_chart_upgrade({"values.yaml": USER_VALUES}, demo, "demo", "1.0.0", "2.0.0")
+    error = upgrade_refused(check)
+
+    assert error.exit_code == 2
+    assert error.message == (
+        "3 value findings against demo 2.0.0 (listed above); nothing was written. Fix the "
+        "values and run the upgrade again, or pass --force to upgrade anyway"
+    )

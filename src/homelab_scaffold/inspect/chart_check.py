@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from homelab_scaffold.catalog.loader import Component
 from homelab_scaffold.catalog.versions import is_version
-from homelab_scaffold.errors import NetworkError
+from homelab_scaffold.errors import NetworkError, ScaffoldError
 from homelab_scaffold.inspect.apps import Application, AppSource, Inventory
 from homelab_scaffold.inspect.charts import ChartError, ChartFetcher, ChartFiles
 from homelab_scaffold.inspect.checks_argocd import local_value_file
@@ -267,3 +268,47 @@ def check_upgrade_of(
     source = ref.source
     base = UpgradeCheck(source.chart, source.repo_url, source.target_revision, to_version)
     return _check_upgrade(base, value_layers(inventory, ref), fetcher)
+
+
+# --- wiring for `scaffold upgrade` ---------------------------------------------------------------
+
+_CONFLICT_MARKER = "<<<<<<< "
+
+
+def helm_values_files(
+    component: Component, files: Mapping[str, str | None]
+) -> tuple[dict[str, str], list[str]]:
+    """The component's Helm values files among ``files`` (path -> text after the run), and notes.
+
+    A values file left with conflict markers cannot be read as YAML: it is left out, and a
+    note says so (the merge itself is reported by the command).
+    """
+    found: dict[str, str] = {}
+    notes: list[str] = []
+    for app in component.applications:
+        if app.type != "helm":
+            continue
+        path = f"kubernetes/{app.path}/values.yaml"
+        text = files.get(path)
+        if text is None:
+            continue
+        if text.startswith(_CONFLICT_MARKER) or f"\n{_CONFLICT_MARKER}" in text:
+            notes.append(f"{path} has conflict markers: its values were not checked")
+            continue
+        found[path] = text
+    return found, notes
+
+
+class UpgradeRefused(ScaffoldError):
+    """The values would not fit the chart version ``upgrade`` moves to (exit 2)."""
+
+
+def upgrade_refused(check: UpgradeCheck) -> UpgradeRefused:
+    """The one-line error ``upgrade`` ends with when the check found something (the findings
+    themselves are listed before it, one line each: ``check.lines()``)."""
+    count = len(check.findings)
+    return UpgradeRefused(
+        f"{count} value finding{'s' if count != 1 else ''} against {check.chart} "
+        f"{check.to_version} (listed above); nothing was written. Fix the values and run the "
+        "upgrade again, or pass --force to upgrade anyway"
+    )
