@@ -340,3 +340,154 @@ def test_upgrade_refusal_is_one_line_exit_2(demo: str) -> None:
         "3 value findings against demo 2.0.0 (listed above); nothing was written. Fix the "
         "values and run the upgrade again, or pass --force to upgrade anyway"
     )
+
+
+# --- scaffold upgrade runs the check before it writes --------------------------------------------
+
+
+def tree_of(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+DEMO_VALUES = "kubernetes/system/demo/values.yaml"
+DEMO_APP = "kubernetes/system/argocd-config/demo.yaml"
+
+
+@dataclass
+class DemoLab:
+    """A generated repository with a helm-app instance ``demo`` from a local Helm repository,
+    whose values the user edited (``log.level: debug``)."""
+
+    root: Path
+    url: str
+
+    def upgrade(self, scaffold: Any, version: str, *args: str) -> Any:
+        return scaffold("upgrade", "demo", "--version", version, *args, "-C", self.root)
+
+    def pinned(self) -> str:
+        app = yaml.safe_load((self.root / DEMO_APP).read_text())
+        return str(app["spec"]["sources"][0]["targetRevision"])
+
+
+def demo_config(repo_url: str) -> str:
+    return (
+        "repo_url: https://github.com/alice/lab.git\ntarget_revision: main\n"
+        "domain: lab.example.com\nemail: admin@example.com\nsecrets: manual\n"
+        "components:\n  argocd: {}\n  demo:\n    from: helm-app\n"
+        f"    repo: {repo_url}\n    chart: demo\n    version: 1.0.0\n"
+    )
+
+
+def init_demo(scaffold: Any, tmp_path: Path, repo_url: str) -> Path:
+    config = tmp_path / "config.yaml"
+    config.write_text(demo_config(repo_url))
+    root = tmp_path / "lab"
+    run = scaffold("init", root, "--config", config)
+    assert run.exit_code == 0, run.stderr
+    values = root / DEMO_VALUES
+    values.write_text(values.read_text().replace("{}\n", "log:\n  level: debug\n"))
+    return root
+
+
+@pytest.fixture
+def demo_lab(scaffold: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[DemoLab]:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    charts = HelmRepo(tmp_path / "served" / "charts")
+    v1 = {"replicas": 1, "log": {"level": "info"}}
+    charts.publish("demo", "1.0.0", values=v1)
+    charts.publish("demo", "1.1.0", values=v1)
+    charts.publish("demo", "2.0.0", values={"replicas": 1, "logs": {"general": {"level": "info"}}})
+    quiet = {"type": "object", "properties": {"log": {"type": "object", "properties": {
+        "level": {"enum": ["info", "warn", "error"]}}}}}
+    charts.publish("demo", "3.0.0", values=v1, schema=quiet)
+    with serve_directory(tmp_path / "served") as url:
+        yield DemoLab(init_demo(scaffold, tmp_path, f"{url}/charts"), url)
+
+
+MOVED_LINE = (
+    f"Warning: {DEMO_VALUES}: log.level: demo 1.0.0 has this value, demo 2.0.0 no longer does; "
+    "it probably moved to logs.general.level"
+)
+REFUSAL = (
+    "Error: 1 value finding against demo 2.0.0 (listed above); nothing was written. Fix the "
+    "values and run the upgrade again, or pass --force to upgrade anyway"
+)
+
+
+def test_upgrade_with_a_finding_exits_2_and_writes_nothing(scaffold, demo_lab: DemoLab) -> None:
+    before = tree_of(demo_lab.root)
+
+    run = demo_lab.upgrade(scaffold, "2.0.0")
+
+    assert run.exit_code == 2, run.stdout + run.stderr
+    assert MOVED_LINE in run.stderr.splitlines()
+    assert run.stderr.splitlines()[-1] == REFUSAL
+    assert tree_of(demo_lab.root) == before
+
+
+def test_upgrade_dry_run_shows_the_same_report_and_the_diff(scaffold, demo_lab: DemoLab) -> None:
+    before = tree_of(demo_lab.root)
+
+    run = demo_lab.upgrade(scaffold, "2.0.0", "--dry-run")
+
+    assert run.exit_code == 2
+    assert MOVED_LINE in run.stderr.splitlines()
+    assert run.stderr.splitlines()[-1] == REFUSAL
+    assert '+      targetRevision: "2.0.0"' in run.stdout
+    assert tree_of(demo_lab.root) == before
+
+
+def test_upgrade_with_force_writes_and_still_lists_the_findings(scaffold, demo_lab) -> None:
+    run = demo_lab.upgrade(scaffold, "2.0.0", "--force")
+
+    assert run.exit_code == 0, run.stderr
+    assert MOVED_LINE in run.stderr.splitlines()
+    assert demo_lab.pinned() == "2.0.0"
+
+
+def test_upgrade_offline_skips_the_check_and_says_so(scaffold, demo_lab: DemoLab) -> None:
+    run = demo_lab.upgrade(scaffold, "2.0.0", "--offline")
+
+    assert run.exit_code == 0, run.stderr
+    assert "--offline: values not checked against demo 2.0.0" in run.stdout
+    assert demo_lab.pinned() == "2.0.0"
+
+
+def test_clean_upgrade_writes_and_says_the_values_were_checked(scaffold, demo_lab) -> None:
+    run = demo_lab.upgrade(scaffold, "1.1.0")
+
+    assert run.exit_code == 0, run.stderr
+    assert "Values checked against demo 1.1.0: nothing found." in run.stdout
+    assert demo_lab.pinned() == "1.1.0"
+    assert "log:\n  level: debug\n" in (demo_lab.root / DEMO_VALUES).read_text()
+
+
+def test_a_kept_hand_edit_the_new_chart_rejects_stops_the_upgrade(scaffold, demo_lab) -> None:
+    before = tree_of(demo_lab.root)
+
+    run = demo_lab.upgrade(scaffold, "3.0.0")
+
+    assert run.exit_code == 2, run.stdout + run.stderr
+    findings = [line for line in run.stderr.splitlines() if line.startswith("Warning: kube")]
+    assert findings == [
+        f"Warning: {DEMO_VALUES}: log.level: 'debug' is not one of ['info', 'warn', 'error'] "
+        "(values.schema.json of demo 3.0.0)"
+    ]
+    assert tree_of(demo_lab.root) == before
+
+
+def test_upgrade_with_the_repository_unreachable_is_one_line(scaffold, tmp_path: Path,
+                                                             monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    gone = closed_port_url()
+    root = init_demo(scaffold, tmp_path, gone)
+    before = tree_of(root)
+
+    run = scaffold("upgrade", "demo", "--version", "2.0.0", "-C", root)
+
+    assert run.exit_code == 2
+    (line,) = run.stderr_lines
+    assert line.startswith(f"Error: cannot reach {gone}/index.yaml: ")
+    assert line.endswith("; pass --offline to upgrade without checking the values")
+    assert tree_of(root) == before
