@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from helm_repo_server import HelmRepo, closed_port_url, helm_index, serve_directory
 
 from homelab_scaffold.inspect.helm_index import chart_versions
@@ -207,28 +208,12 @@ LAB_URL = "https://github.com/alice/lab.git"
 
 def multi_source_application(name: str, repo_url: str, chart: str, version: str) -> str:
     """An Application as scaffold writes it: the chart, plus this repository as ``$values``."""
-    return textwrap.dedent(f"""\
-        apiVersion: argoproj.io/v1alpha1
-        kind: Application
-        metadata:
-          name: {name}
-          namespace: argocd
-        spec:
-          project: default
-          sources:
-            - repoURL: {repo_url}
-              chart: {chart}
-              targetRevision: {version}
-              helm:
-                valueFiles:
-                  - $values/kubernetes/system/{name}/values.yaml
-            - repoURL: {LAB_URL}
-              targetRevision: main
-              ref: values
-          destination:
-            server: https://kubernetes.default.svc
-            namespace: {name}
-        """)
+    app = yaml.safe_load(application(name, repo_url, chart, version))
+    chart_source = app["spec"].pop("source")
+    chart_source["helm"] = {"valueFiles": [f"$values/kubernetes/system/{name}/values.yaml"]}
+    values_source = {"repoURL": LAB_URL, "targetRevision": "main", "ref": "values"}
+    app["spec"]["sources"] = [chart_source, values_source]
+    return yaml.safe_dump(app, sort_keys=False)
 
 
 @pytest.fixture
