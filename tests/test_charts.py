@@ -318,3 +318,30 @@ def test_untrusted_certificate_is_one_line(tmp_path: Path) -> None:
     assert caught.value.message.startswith(f"cannot reach {url}/anything: ")
     assert "CERTIFICATE_VERIFY_FAILED" in caught.value.message
     assert "\n" not in caught.value.message
+
+
+def test_an_index_larger_than_other_yaml_is_read_whole() -> None:
+    # Not Helm's layout (JSON), so it is parsed whole: 4.5 MB is over the 4 MiB cap on other
+    # YAML scaffold reads, and under the cap for indexes.
+    import json
+
+    long = "x" * 450_000
+    entries = [{"name": "app", "version": f"1.0.{i}", "description": long, "urls": [f"a-{i}.tgz"],
+                "digest": "ab" * 32} for i in range(10)]
+    text = json.dumps({"apiVersion": "v1", "entries": {"app": entries}})
+    assert len(text) > 4 * 1024 * 1024
+
+    found = chart_entries(text, "app")
+
+    assert [e.version for e in found] == [f"1.0.{i}" for i in range(10)]
+
+
+def test_an_index_that_expands_through_aliases_is_refused() -> None:
+    from homelab_scaffold.inspect.helm_index import IndexUnreadable
+
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 8)]
+    bomb = "\n".join(lines) + "\nentries: {app: [{version: 1.0.0, bomb: *a7}]}\n"
+
+    with pytest.raises(IndexUnreadable, match="expands through aliases"):
+        chart_entries(bomb, "app")

@@ -31,7 +31,6 @@ from homelab_scaffold.inspect.values_check import (
     Finding,
     check_value_files,
 )
-from homelab_scaffold.yamlio import YAMLLimitError, check_yaml_limits
 
 CHECK = "chart-values"
 OCI_NOTE = "is an OCI registry: its chart is not checked (no index.yaml to find the archive)"
@@ -245,10 +244,6 @@ def _as_mapping(name: str, values: Any) -> Mapping[str, Any]:
     """Values given as a mapping, or as the YAML text of a values file."""
     if not isinstance(values, str):
         return values if isinstance(values, Mapping) else {}
-    try:
-        check_yaml_limits(values)
-    except YAMLLimitError as exc:
-        raise ChartError(f"{name} {exc}") from exc
     bodies, error = parse_yaml_documents(values)
     if error is not None:
         raise ChartError(f"{name}: {error[0]}")

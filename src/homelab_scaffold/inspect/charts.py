@@ -39,7 +39,6 @@ from homelab_scaffold.inspect.helm_index import (
     parse_changes,
 )
 from homelab_scaffold.inspect.loader import parse_yaml_documents, plain_data
-from homelab_scaffold.yamlio import YAMLLimitError, check_yaml_limits
 
 # Flux's source-controller allows 10 MiB per chart and 5 MiB per file; a chart's archive is
 # usually well under 1 MiB. The unpacked cap stops a gzip "bomb" while the tar is walked.
@@ -306,9 +305,8 @@ def _yaml_mapping(data: bytes | None, where: str, name: str) -> dict[str, Any]:
         return {}
     try:
         text = data.decode("utf-8")
-        check_yaml_limits(text)
-    except (UnicodeDecodeError, YAMLLimitError) as exc:
-        raise ChartError(f"{where}: {name} {_reason(exc)}") from exc
+    except UnicodeDecodeError as exc:
+        raise ChartError(f"{where}: {name} is not UTF-8 text") from exc
     bodies, error = parse_yaml_documents(text)
     if error is not None:
         raise ChartError(f"{where}: {name}: {error[0]}")
@@ -332,10 +330,6 @@ def _json_schema(data: bytes | None, where: str) -> dict[str, Any] | None:
     if not isinstance(schema, dict):
         raise ChartError(f"{where}: values.schema.json is not a JSON schema object")
     return schema
-
-
-def _reason(exc: Exception) -> str:
-    return "is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc)
 
 
 class _CappedReader(io.RawIOBase):

@@ -3,8 +3,8 @@
 Helm writes the index in one regular layout (chart names at two spaces under ``entries:``, each
 version a list item whose keys sit at four), so the lines of one chart are picked out directly:
 a full YAML parse of a multi-megabyte index takes many seconds in pure Python, and the one chart
-that matters is a small part of it. Those lines are then parsed as YAML, with the caps of
-``yamlio.check_yaml_limits``; an index in any other layout is parsed whole, with the same caps.
+that matters is a small part of it. Those lines are then parsed as YAML with the caps of
+``yamlio`` (INDEX_LIMITS); an index in any other layout is parsed whole, with the same caps.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from homelab_scaffold.inspect.loader import parse_yaml_documents
-from homelab_scaffold.yamlio import Limits, YAMLLimitError, check_yaml_limits
+from homelab_scaffold.yamlio import Limits
 
 # Big public indexes are tens of MB (Bitnami's is about 27 MB, TrueCharts' passed 50 MB), and
 # Flux's source-controller stops at 50 MiB; 64 MiB takes all of those and still bounds memory.
@@ -126,10 +126,6 @@ def _digest_text(value: Any) -> str:
 def parse_changes(value: Any) -> tuple[Change, ...]:
     """``artifacthub.io/changes``: a YAML list (in a string) of {kind, description} or strings."""
     if isinstance(value, str):
-        try:
-            check_yaml_limits(value)
-        except YAMLLimitError:
-            return ()
         bodies, error = parse_yaml_documents(value)
         value = bodies[0] if error is None and bodies else None
     if not isinstance(value, list):
@@ -148,11 +144,7 @@ def _change(item: Any) -> Change | None:
 
 def _parsed_entries(text: str) -> dict[str, Any] | None:
     """``entries`` of an index (None when the text has none); caps as in INDEX_LIMITS."""
-    try:
-        check_yaml_limits(text, INDEX_LIMITS)
-    except YAMLLimitError as exc:
-        raise IndexUnreadable(str(exc)) from exc
-    bodies, error = parse_yaml_documents(text)
+    bodies, error = parse_yaml_documents(text, INDEX_LIMITS)
     if error is not None:
         raise IndexUnreadable(error[0])
     index = bodies[0] if bodies else None
