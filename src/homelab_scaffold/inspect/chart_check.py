@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from homelab_scaffold.catalog.loader import Component
+from homelab_scaffold.catalog.model import Component
 from homelab_scaffold.catalog.versions import is_version
 from homelab_scaffold.errors import NetworkError, ScaffoldError
 from homelab_scaffold.inspect.apps import Application, AppSource, Inventory
