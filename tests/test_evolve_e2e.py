@@ -187,7 +187,7 @@ def test_init_edit_add_upgrade_keeps_every_edit(tmp_path: Path) -> None:
     assert "jobEnabled: false" in (root / "kubernetes/system/longhorn/values.yaml").read_text()
     commit(root, "add longhorn")
 
-    upgrade = invoke("upgrade", "cert-manager", "--version", pinned("cert-manager"), "-C", root)
+    upgrade = invoke("upgrade", "cert-manager", "--version", pinned("cert-manager"), "--offline", "-C", root)
     assert_ok(upgrade)
     assert f"merge  {CERT_MANAGER_VALUES}" in upgrade.stdout
     # The user is told which keys moved across the v1.15 boundary.
@@ -236,7 +236,7 @@ def test_upgraded_cert_manager_values_validate_against_the_new_chart_schema(
     # The check has teeth: the strict v1.21 schema rejects a misspelt key.
     assert validate_helm_values("cert-manager", pinned("cert-manager"), {"crds": {"enabeld": True}})
 
-    assert_ok(invoke("upgrade", "cert-manager", "--version", pinned("cert-manager"), "-C", root))
+    assert_ok(invoke("upgrade", "cert-manager", "--version", pinned("cert-manager"), "--offline", "-C", root))
     new = yaml.safe_load((root / CERT_MANAGER_VALUES).read_text(encoding="utf-8"))
     assert validate_helm_values("cert-manager", pinned("cert-manager"), new) == []
 
@@ -261,7 +261,7 @@ def test_overlapping_edit_leaves_conflict_markers_and_exits_4(old_cert_manager_r
     replace_in(root / CERT_MANAGER_VALUES, "installCRDs: true\n", mine)
     commit(root, "our CRDs")
 
-    run = invoke("upgrade", "cert-manager", "--version", pinned("cert-manager"), "-C", root)
+    run = invoke("upgrade", "cert-manager", "--version", pinned("cert-manager"), "--offline", "-C", root)
 
     assert run.exit_code == 4, run.stderr
     assert f"conflict  {CERT_MANAGER_VALUES}" in run.stdout
@@ -288,7 +288,7 @@ def test_conflicting_upgrade_still_names_the_moved_keys(old_cert_manager_repo: P
     root = old_cert_manager_repo
     replace_in(root / CERT_MANAGER_VALUES, "installCRDs: true\n", "installCRDs: false\n")
     commit(root, "our CRDs")
-    run = invoke("upgrade", "cert-manager", "--version", pinned("cert-manager"), "-C", root)
+    run = invoke("upgrade", "cert-manager", "--version", pinned("cert-manager"), "--offline", "-C", root)
     assert run.exit_code == 4
     assert "crds.enabled" in run.stdout + run.stderr
 
