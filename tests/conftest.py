@@ -5,9 +5,11 @@ rendered trees reused across tests, and the ``--update-goldens`` switch for exam
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,23 @@ EXAMPLES_DIR = ROOT / "examples"
 REPO_URL = "https://github.com/alice/homelab-infrastructure.git"
 # Generated files that are random by design (gitignored); everything else must be deterministic.
 SECRETS_PREFIX = "secrets/"
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """In CI (``CI=true``) a test that would skip because ../shared is missing fails instead:
+    the schema checks are the point, and CI always has ../shared beside the project."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and _in_ci():
+        reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else ""
+        if "shared" in reason:
+            report.outcome = "failed"
+            report.longrepr = f"CI=true but the test would skip: {reason}"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -69,6 +88,20 @@ def invoke(*args: object, stdin: str | None = None, env: Mapping[str, str] | Non
 def scaffold() -> Callable[..., Run]:
     """``scaffold(*args)`` runs the CLI in-process and returns a ``Run``."""
     return invoke
+
+
+# ---------------------------------------------------------------------------------------------
+# The catalog's pins (tests read them; only tests/test_catalog.py states them, as the facts)
+
+
+@cache
+def pinned(component: str) -> str:
+    """The chart version the built-in catalog pins for ``component``."""
+    from homelab_scaffold.catalog.loader import load_catalog
+
+    chart = load_catalog().components[component].chart
+    assert chart is not None, f"{component} has no chart"
+    return chart.version
 
 
 # ---------------------------------------------------------------------------------------------

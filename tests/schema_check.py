@@ -10,11 +10,12 @@ README); tests that use this module skip when ``shared_available()`` is false.
   fields rejected) against Kubernetes ``K8S_VERSION``. A kind neither knows is an error.
 - ``validate_helm_values(chart, version, overrides)``: the chart's default values deep-merged
   with ``overrides`` the way Helm merges them, checked against the chart's ``values.schema.json``.
-  When no schema is held for that chart and version the result is ``[]`` (nothing to check; ask
-  ``helm_schema_available`` first if an empty answer must mean "valid"). When a schema is held but
-  the chart's default values are missing or unreadable, the result is one error string.
+  It never passes for want of a schema: when none is held for that chart and version, or its
+  default values are missing or unreadable, the result is an error string saying so.
 - ``unknown_value_keys(chart, version, overrides)``: for charts without a schema (argo-cd,
   longhorn), override keys that do not exist in the chart's default values (typo check).
+- ``helm_values_problems(chart, version, overrides)``: whichever of the two the chart allows
+  (schema, else its defaults); an error when neither is held.
 
 Error strings read ``<Kind>/<name>: <path>: <message>`` (documents) or ``<path>: <message>``
 (values), so an assertion failure shows what is wrong where.
@@ -186,7 +187,7 @@ def validate_helm_values(chart: str, version: str, overrides: Mapping[str, Any])
     """Errors of the chart's defaults merged with ``overrides`` (see the module docstring)."""
     schema = _chart_file(chart, version, ".schema.json")
     if schema is None:
-        return []
+        return [f"(schema): no values.schema.json of {chart} {version} is held: nothing checked"]
     try:
         defaults = helm_defaults(chart, version)
     except (OSError, ValueError, yaml.YAMLError) as exc:
@@ -229,3 +230,44 @@ def unknown_value_keys(
     if defaults is None:
         raise FileNotFoundError(f"no default values held for {chart} {version}")
     return _unknown_keys(defaults, overrides, "", set(open_paths))
+
+
+# Free-form maps of charts checked by their defaults (keys the chart does not list are fine):
+# annotations, and Kubernetes objects the chart passes through (securityContext, storageSpec).
+OPEN_PATHS: dict[str, tuple[str, ...]] = {
+    "argo-cd": ("configs.cm", "configs.params", "server.ingress.annotations"),
+    "sealed-secrets": ("containerSecurityContext",),
+    "alloy": ("alloy.securityContext",),
+    "kube-prometheus-stack": ("prometheus.prometheusSpec.storageSpec",),
+    # The grafana chart documents ingress.ingressClassName as a commented-out default.
+    "grafana": ("ingress.annotations", "ingress.ingressClassName"),
+}
+# Subcharts whose values sit under a key of their parent's: (chart, version) -> key -> (the
+# subchart, its version in that parent release); their keys are checked against its defaults.
+SUBCHARTS: dict[tuple[str, str], dict[str, tuple[str, str]]] = {
+    ("kube-prometheus-stack", "88.5.3"): {"grafana": ("grafana", "12.11.1")},
+}
+
+
+def helm_values_problems(chart: str, version: str, overrides: Mapping[str, Any]) -> list[str]:
+    """The values check the chart allows: its schema, else its default values' keys (and each
+    subchart's values against that subchart's)."""
+    if helm_schema_available(chart, version):
+        return validate_helm_values(chart, version, overrides)
+    subcharts = SUBCHARTS.get((chart, version), {})
+    own = {k: v for k, v in overrides.items() if k not in subcharts}
+    try:
+        unknown = unknown_value_keys(chart, version, own, OPEN_PATHS.get(chart, ()))
+    except FileNotFoundError:
+        return [f"(defaults): neither a schema nor the default values of {chart} {version} are held"]
+    problems = [f"{key}: not a value of {chart} {version}" for key in unknown]
+    for key, (subchart, subversion) in subcharts.items():
+        given = {key: overrides.get(key) or {}}
+        # A key the parent's own defaults list under the subchart's key is the parent's.
+        parents = set(unknown_value_keys(chart, version, given, OPEN_PATHS.get(chart, ())))
+        problems += [
+            f"{key}.{problem}"
+            for problem in helm_values_problems(subchart, subversion, given[key])
+            if f"{key}.{problem.partition(':')[0]}" in parents
+        ]
+    return problems

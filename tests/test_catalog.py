@@ -705,7 +705,12 @@ def test_rotating_a_key_that_encrypts_data_tells_the_migration_step(
     commit_all(repo)
     before = _values(repo)["authelia"]
 
-    run = scaffold("secret", "rotate", "authelia.storage_encryption_key", "-C", repo)
+    refused = scaffold("secret", "rotate", "authelia.storage_encryption_key", "-C", repo)
+    assert refused.exit_code == 2
+    assert "change-key" in refused.stderr and "--force" in refused.stderr
+    assert _values(repo)["authelia"] == before
+
+    run = scaffold("secret", "rotate", "authelia.storage_encryption_key", "--force", "-C", repo)
     assert run.exit_code == 0, run.stderr
     after = _values(repo)["authelia"]
     assert after["storage_encryption_key"] != before["storage_encryption_key"]

@@ -219,11 +219,11 @@ SCENARIOS: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "add vaultwarden to a sealed repo": ("sealed", ("add", "vaultwarden", "-C", "{repo}")),
     "upgrade traefik across the v39 key move": (
         "small",
-        ("upgrade", "traefik", "--version", "38.0.0", "-C", "{repo}"),
+        ("upgrade", "traefik", "--version", "38.0.0", "--offline", "-C", "{repo}"),
     ),
     "upgrade cert-manager in a sealed repo": (
         "sealed",
-        ("upgrade", "cert-manager", "--version", "v1.14.4", "-C", "{repo}"),
+        ("upgrade", "cert-manager", "--version", "v1.14.4", "--offline", "-C", "{repo}"),
     ),
     "regenerate after hand edits": ("edited", ("regenerate", "-C", "{repo}")),
     "remove test-app": ("small", ("remove", "--yes", "test-app", "-C", "{repo}")),
@@ -507,7 +507,9 @@ COMMANDS = {
     "init": lambda repo, work: ["init", str(work / "new"), "--config", str(work / "small.yaml")],
     "add": lambda repo, work: ["add", "longhorn", "-C", str(repo)],
     "remove": lambda repo, work: ["remove", "--yes", "test-app", "-C", str(repo)],
-    "upgrade": lambda repo, work: ["upgrade", "traefik", "--version", "40.0.0", "-C", str(repo)],
+    "upgrade": lambda repo, work: [
+        "upgrade", "traefik", "--version", "40.0.0", "--offline", "-C", str(repo)
+    ],
     "regenerate": lambda repo, work: ["regenerate", "-C", str(repo)],
     "diff": lambda repo, work: ["diff", "-C", str(repo)],
 }

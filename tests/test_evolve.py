@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import Run, git, invoke, yaml_documents
+from conftest import Run, git, invoke, pinned, yaml_documents
 
 ARGOCD_CONFIG = "kubernetes/system/argocd-config"
 WAVE = "argocd.argoproj.io/sync-wave"
@@ -46,9 +46,9 @@ components:
 """
 # What init writes for MINIMAL's traefik: the pinned chart version, in flow style so that the
 # comment stays on its line.
-TRAEFIK_LINE = "traefik: {version: 41.3.0} # ingress"
-METALLB_BLOCK = "  metallb:\n    version: 0.16.1\n"
-LONGHORN_BLOCK = "  longhorn:\n    version: 1.12.1\n"
+TRAEFIK_LINE = f"traefik: {{version: {pinned('traefik')}}} # ingress"
+METALLB_BLOCK = f"  metallb:\n    version: {pinned('metallb')}\n"
+LONGHORN_BLOCK = f"  longhorn:\n    version: {pinned('longhorn')}\n"
 TEST_APP_FILES = {
     f"{ARGOCD_CONFIG}/test-app.yaml",
     "kubernetes/system/test-app/ingress.yml",
@@ -304,7 +304,7 @@ def test_files_the_user_added_are_never_touched(repo: Path) -> None:
 
     for args in (
         ("add", "longhorn"),
-        ("upgrade", "traefik", "--version", "40.0.0"),
+        ("upgrade", "traefik", "--version", "40.0.0", "--offline"),
         ("regenerate",),
         ("remove", "--yes", "test-app"),
         ("remove", "--yes", "longhorn"),
@@ -370,7 +370,7 @@ def test_untracked_generated_files_count_as_uncommitted(repo: Path) -> None:
     assert git(repo, "status", "--porcelain", "-uall").stdout == f"?? {values}\n"
     before = tree(repo)
 
-    run = invoke("upgrade", "longhorn", "--version", "1.11.0", "-C", repo)
+    run = invoke("upgrade", "longhorn", "--version", "1.11.0", "--offline", "-C", repo)
 
     assert run.exit_code == 2
     assert values in run.stderr and "--force" in run.stderr
@@ -405,7 +405,7 @@ def test_uncommitted_changes_are_found_when_the_repo_is_a_subfolder_of_a_git_wor
             [
                 "+++ b/kubernetes/system/longhorn/values.yaml",
                 "+  longhorn:",
-                "+    version: 1.12.1",
+                f"+    version: {pinned('longhorn')}",
             ],
         ),
         (
@@ -413,7 +413,7 @@ def test_uncommitted_changes_are_found_when_the_repo_is_a_subfolder_of_a_git_wor
             ["--- a/kubernetes/system/test-app/test-app.yml", "+++ /dev/null"],
         ),
         (
-            ("upgrade", "cert-manager", "--version", "v1.21.1"),
+            ("upgrade", "cert-manager", "--version", pinned("cert-manager"), "--offline"),
             ["--- a/kubernetes/system/cert-manager/values.yaml", "-installCRDs: true"],
         ),
     ],
@@ -438,7 +438,7 @@ def test_dry_run_previews_even_with_uncommitted_changes(repo: Path) -> None:
 
 
 def test_diff_prints_a_unified_diff_that_git_can_apply(repo: Path) -> None:
-    replace_in(repo / "scaffold.yaml", TRAEFIK_LINE, "traefik: {version: 41.3.0, log_level: DEBUG}")
+    replace_in(repo / "scaffold.yaml", TRAEFIK_LINE, f"traefik: {{version: {pinned('traefik')}, log_level: DEBUG}}")
     before = file_stats(repo)
 
     run = ok(invoke("diff", "-C", repo))
@@ -497,10 +497,10 @@ def test_add_twice_changes_nothing_the_second_time(repo: Path) -> None:
 
 
 def test_upgrade_twice_changes_nothing_the_second_time(repo: Path) -> None:
-    ok(invoke("upgrade", "cert-manager", "--version", "v1.21.1", "-C", repo))
+    ok(invoke("upgrade", "cert-manager", "--version", pinned("cert-manager"), "--offline", "-C", repo))
     commit(repo)
     before = file_stats(repo)
-    run = ok(invoke("upgrade", "cert-manager", "--version", "v1.21.1", "-C", repo))
+    run = ok(invoke("upgrade", "cert-manager", "--version", pinned("cert-manager"), "--offline", "-C", repo))
     assert "Nothing to change" in run.stdout
     assert file_stats(repo) == before
 
@@ -548,7 +548,7 @@ def test_add_pulls_in_and_records_what_the_component_needs(
 def test_add_with_set_records_the_option_and_renders_it(repo: Path) -> None:
     ok(invoke("add", "longhorn", "--set", "default_storage_class=false", "-C", repo))
     assert answers(repo)["components"]["longhorn"] == {
-        "version": "1.12.1",
+        "version": pinned("longhorn"),
         "default_storage_class": False,
     }
     assert "defaultClass: false" in text(repo, "kubernetes/system/longhorn/values.yaml")
@@ -594,25 +594,26 @@ def test_commands_outside_a_scaffold_repo_exit_2_with_a_hint(tmp_path: Path) -> 
 def test_upgrade_outside_the_known_range_warns_and_renders_the_nearest_template(
     repo: Path, version: str, expected: str
 ) -> None:
-    run = ok(invoke("upgrade", "cert-manager", "--version", version, "-C", repo))
+    run = ok(invoke("upgrade", "cert-manager", "--version", version, "--offline", "-C", repo))
     assert "Warning:" in run.stderr and version in run.stderr and "outside" in run.stderr
     assert expected in text(repo, "kubernetes/system/cert-manager/values.yaml")
 
 
 def test_upgrade_within_the_known_range_does_not_warn(repo: Path) -> None:
-    run = ok(invoke("upgrade", "cert-manager", "--version", "v1.16.0", "-C", repo))
+    run = ok(invoke("upgrade", "cert-manager", "--version", "v1.16.0", "--offline", "-C", repo))
     assert run.stderr == ""
+    assert "--offline: values not checked against cert-manager v1.16.0" in run.stdout
 
 
 def test_upgrade_traefik_across_v39_and_v41_moves_the_keys(repo: Path) -> None:
     values = "kubernetes/system/traefik/values.yaml"
-    ok(invoke("upgrade", "traefik", "--version", "33.0.0", "-C", repo))
+    ok(invoke("upgrade", "traefik", "--version", "33.0.0", "--offline", "-C", repo))
     commit(repo)
     old = yaml.safe_load(text(repo, values))
     assert old["ports"]["web"]["redirectTo"] == {"port": "websecure"}
     assert old["logs"]["general"]["level"] == "INFO"
 
-    run = ok(invoke("upgrade", "traefik", "--version", "41.3.0", "-C", repo))
+    run = ok(invoke("upgrade", "traefik", "--version", pinned("traefik"), "--offline", "-C", repo))
     new = yaml.safe_load(text(repo, values))
     assert new["ports"]["web"]["http"]["redirections"]["entryPoint"]["to"] == "websecure"
     assert new["log"] == {"level": "INFO"} and "logs" not in new
@@ -655,8 +656,8 @@ def test_regenerate_never_reformats_scaffold_yaml(repo: Path) -> None:
     "commented",
     [
         # Flow style, as scaffold itself writes an entry that carries a comment.
-        "  metallb: {version: 0.16.1}  # for traefik\n",
-        "  metallb:\n    version: 0.16.1  # for traefik\n",
+        f"  metallb: {{version: {pinned('metallb')}}}  # for traefik\n",
+        f"  metallb:\n    version: {pinned('metallb')}  # for traefik\n",
     ],
     ids=["flow", "block"],
 )

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import Run, git, invoke, yaml_documents
+from conftest import Run, git, invoke, pinned, yaml_documents
 
 ARGOCD_CONFIG = "kubernetes/system/argocd-config"
 WAVE = "argocd.argoproj.io/sync-wave"
@@ -35,7 +35,7 @@ components:
     version: v1.14.4  # bump with `scaffold upgrade`
 """
 # scaffold records the pinned chart version of every chart component it renders.
-AFTER_INIT = """\
+AFTER_INIT = f"""\
 # Bob's homelab: answers for scaffold (kept by hand)
 repo_url: https://github.com/alice/homelab-infrastructure.git  # the GitOps remote
 target_revision: main
@@ -45,18 +45,20 @@ email: admin@example.com
 components:
   # Ingress first; scaffold pulls in MetalLB for its address.
   traefik:
-    version: 41.3.0
-  test-app: {}  # smoke test, remove later
+    version: {pinned("traefik")}
+  test-app: {{}}  # smoke test, remove later
   cert-manager:
     # pinned to what the cluster runs today
     version: v1.14.4  # bump with `scaffold upgrade`
   argocd:
-    version: 10.1.1
+    version: {pinned("argocd")}
   metallb:
-    version: 0.16.1
+    version: {pinned("metallb")}
 """
-AFTER_ADD = AFTER_INIT + "  longhorn:\n    version: 1.12.1\n"
-AFTER_UPGRADE = AFTER_ADD.replace("version: v1.14.4  # bump with", "version: v1.21.1  # bump with")
+AFTER_ADD = AFTER_INIT + f"  longhorn:\n    version: {pinned('longhorn')}\n"
+AFTER_UPGRADE = AFTER_ADD.replace(
+    "version: v1.14.4  # bump with", f"version: {pinned('cert-manager')}  # bump with"
+)
 
 TRAEFIK_VALUES = "kubernetes/system/traefik/values.yaml"
 TEST_APP_MANIFEST = "kubernetes/system/test-app/test-app.yml"
@@ -178,14 +180,14 @@ def test_init_edit_add_upgrade_keeps_every_edit(tmp_path: Path) -> None:
     assert "create  kubernetes/system/argocd-config/longhorn.yaml" in add.stdout
     assert "merge  README.md" in add.stdout  # the user's note and the new table row, together
     readme = (root / "README.md").read_text(encoding="utf-8")
-    assert "| longhorn |" in readme and "longhorn 1.12.1" in readme
+    assert "| longhorn |" in readme and f"longhorn {pinned('longhorn')}" in readme
     assert readme.endswith(README_NOTE)
     assert (root / "scaffold.yaml").read_text(encoding="utf-8") == AFTER_ADD
     assert waves(root) == WAVES_AFTER_ADD
     assert "jobEnabled: false" in (root / "kubernetes/system/longhorn/values.yaml").read_text()
     commit(root, "add longhorn")
 
-    upgrade = invoke("upgrade", "cert-manager", "--version", "v1.21.1", "-C", root)
+    upgrade = invoke("upgrade", "cert-manager", "--version", pinned("cert-manager"), "--offline", "-C", root)
     assert_ok(upgrade)
     assert f"merge  {CERT_MANAGER_VALUES}" in upgrade.stdout
     # The user is told which keys moved across the v1.15 boundary.
@@ -196,7 +198,7 @@ def test_init_edit_add_upgrade_keeps_every_edit(tmp_path: Path) -> None:
     assert "installCRDs" not in values
     assert yaml.safe_load(values)["crds"] == {"enabled": True, "keep": True}
     assert values.endswith(CERT_MANAGER_NOTE)  # merged, not dropped
-    assert application(root, "cert-manager")["spec"]["sources"][0]["targetRevision"] == "v1.21.1"
+    assert application(root, "cert-manager")["spec"]["sources"][0]["targetRevision"] == pinned("cert-manager")
 
     for path, text in edited.items():
         assert (root / path).read_text(encoding="utf-8") == text
@@ -204,7 +206,7 @@ def test_init_edit_add_upgrade_keeps_every_edit(tmp_path: Path) -> None:
     assert (root / "kubernetes/system/longhorn/values.yaml").is_file()
     assert (root / "scaffold.yaml").read_text(encoding="utf-8") == AFTER_UPGRADE
     assert waves(root) == WAVES_AFTER_ADD
-    commit(root, "cert-manager v1.21.1")
+    commit(root, "cert-manager upgraded")
 
     again = invoke("regenerate", "-C", root)
     assert_ok(again)
@@ -232,11 +234,11 @@ def test_upgraded_cert_manager_values_validate_against_the_new_chart_schema(
     append_to(root / CERT_MANAGER_VALUES, CERT_MANAGER_NOTE)
     commit(root, "hand edit")
     # The check has teeth: the strict v1.21 schema rejects a misspelt key.
-    assert validate_helm_values("cert-manager", "v1.21.1", {"crds": {"enabeld": True}})
+    assert validate_helm_values("cert-manager", pinned("cert-manager"), {"crds": {"enabeld": True}})
 
-    assert_ok(invoke("upgrade", "cert-manager", "--version", "v1.21.1", "-C", root))
+    assert_ok(invoke("upgrade", "cert-manager", "--version", pinned("cert-manager"), "--offline", "-C", root))
     new = yaml.safe_load((root / CERT_MANAGER_VALUES).read_text(encoding="utf-8"))
-    assert validate_helm_values("cert-manager", "v1.21.1", new) == []
+    assert validate_helm_values("cert-manager", pinned("cert-manager"), new) == []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,7 +261,7 @@ def test_overlapping_edit_leaves_conflict_markers_and_exits_4(old_cert_manager_r
     replace_in(root / CERT_MANAGER_VALUES, "installCRDs: true\n", mine)
     commit(root, "our CRDs")
 
-    run = invoke("upgrade", "cert-manager", "--version", "v1.21.1", "-C", root)
+    run = invoke("upgrade", "cert-manager", "--version", pinned("cert-manager"), "--offline", "-C", root)
 
     assert run.exit_code == 4, run.stderr
     assert f"conflict  {CERT_MANAGER_VALUES}" in run.stdout
@@ -272,7 +274,7 @@ def test_overlapping_edit_leaves_conflict_markers_and_exits_4(old_cert_manager_r
     ours, new = text.index(mine), text.index("crds:\n  enabled: true\n")
     assert text.index("<<<<<<<") < ours < text.index("=======") < new < text.index(">>>>>>>")
     # Everything else of the upgrade was applied.
-    assert application(root, "cert-manager")["spec"]["sources"][0]["targetRevision"] == "v1.21.1"
+    assert application(root, "cert-manager")["spec"]["sources"][0]["targetRevision"] == pinned("cert-manager")
     # Until the markers are resolved every writing command refuses (exit 4, naming the file),
     # even with --force, rather than stack new markers on top; the file stays as it is.
     for args in (("regenerate",), ("regenerate", "--force"), ("add", "longhorn")):
@@ -286,7 +288,7 @@ def test_conflicting_upgrade_still_names_the_moved_keys(old_cert_manager_repo: P
     root = old_cert_manager_repo
     replace_in(root / CERT_MANAGER_VALUES, "installCRDs: true\n", "installCRDs: false\n")
     commit(root, "our CRDs")
-    run = invoke("upgrade", "cert-manager", "--version", "v1.21.1", "-C", root)
+    run = invoke("upgrade", "cert-manager", "--version", pinned("cert-manager"), "--offline", "-C", root)
     assert run.exit_code == 4
     assert "crds.enabled" in run.stdout + run.stderr
 

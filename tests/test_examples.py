@@ -164,6 +164,17 @@ def test_every_golden_manifest_validates_against_the_schemas(name: str) -> None:
     assert errors == []
 
 
+# Versions an example pins on purpose whose schema and default values ../shared does not hold
+# (the cloudflare example runs an older cert-manager to show `scaffold upgrade`).
+UNCHECKED_EXAMPLE_VERSIONS = {("cert-manager", "v1.14.4")}
+
+
+def test_unchecked_example_versions_are_really_absent() -> None:
+    schema_check = pytest.importorskip("schema_check")
+    for chart, version in UNCHECKED_EXAMPLE_VERSIONS:
+        assert schema_check.helm_values_problems(chart, version, {}) != [], (chart, version)
+
+
 @pytest.mark.skipif(
     not (SHARED_SCHEMAS / "README.md").is_file(),
     reason=f"upstream schemas not found at {SHARED_SCHEMAS} (../shared is absent)",
@@ -180,7 +191,9 @@ def test_every_golden_helm_values_file_validates_against_its_chart(name: str) ->
             chart = app["spec"]["sources"][0]
             values_ref = chart["helm"]["valueFiles"][0].removeprefix("$values/")
             values = yaml.safe_load((golden_dir / values_ref).read_text()) or {}
-            found = schema_check.validate_helm_values(
+            if (chart["chart"], chart["targetRevision"]) in UNCHECKED_EXAMPLE_VERSIONS:
+                continue  # listed below: no data of that version is held
+            found = schema_check.helm_values_problems(
                 chart["chart"], chart["targetRevision"], values
             )
             errors += [f"{values_ref}: {e}" for e in found]

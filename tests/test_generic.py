@@ -188,7 +188,7 @@ def test_upgrade_of_an_instance_keeps_the_users_values(with_grafana: Path) -> No
     values.write_text(values.read_text() + "adminUser: bob\npersistence:\n  enabled: true\n")
     commit(with_grafana)
 
-    run = ok(invoke("upgrade", "grafana", "--version", "8.6.0", "-C", with_grafana))
+    run = ok(invoke("upgrade", "grafana", "--version", "8.6.0", "--offline", "-C", with_grafana))
 
     assert "merge  kubernetes/system/grafana/values.yaml" in run.stdout
     merged = values.read_text()

@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helm_repo_server import closed_port_url, helm_index, serve_directory
+import yaml
+from helm_repo_server import HelmRepo, closed_port_url, helm_index, serve_directory
 
-from homelab_scaffold.inspect.outdated import chart_versions, newer_versions
+from homelab_scaffold.inspect.helm_index import chart_versions
+from homelab_scaffold.inspect.outdated import newer_versions
 from homelab_scaffold.catalog.versions import require_version
 
 
@@ -34,6 +36,13 @@ def application(name: str, repo_url: str, chart: str, version: str, wave: str = 
             server: https://kubernetes.default.svc
             namespace: {name}
         """)
+
+
+@pytest.fixture(autouse=True)
+def chart_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Chart archives are cached inside the test's folder, never in the real home."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    return tmp_path / "xdg" / "scaffold" / "charts"
 
 
 @pytest.fixture
@@ -62,6 +71,12 @@ def make_repo(root: Path, apps: dict[str, str]) -> Path:
     return root
 
 
+def table(stdout: str) -> dict[str, str]:
+    """The rows of the text table (up to the first blank line), by application."""
+    rows = stdout.split("\n\n", 1)[0].splitlines()
+    return {line.split()[0]: line for line in rows}
+
+
 def statuses(run_stdout: str) -> dict[str, dict[str, object]]:
     data = json.loads(run_stdout)
     return {row["application"]: row for row in data["charts"]}
@@ -75,7 +90,7 @@ def test_lists_newer_stable_versions_in_semver_order(charts_server, scaffold, tm
             "cert-manager", f"{charts_server}/charts", "cert-manager", "v1.21.1"),
     })
 
-    run = scaffold("outdated", "-C", repo, "--output", "json")
+    run = scaffold("outdated", "-C", repo, "--output", "json", "--no-values-check")
 
     assert run.exit_code == 0, run.stderr
     rows = statuses(run.stdout)
@@ -109,13 +124,16 @@ def test_oci_registry_is_reported_not_checked(charts_server, scaffold, tmp_path)
         "traefik": application("traefik", f"{charts_server}/charts", "traefik", "41.2.1"),
     })
 
-    run = scaffold("outdated", "-C", repo)
+    run = scaffold("outdated", "-C", repo, "--no-values-check")
 
     assert run.exit_code == 0, run.stderr
-    lines = {line.split()[0]: line for line in run.stdout.splitlines()}
+    lines = table(run.stdout)
     assert "not checked: OCI registry" in lines["cert-manager"]
     assert "newer: 41.3.0" in lines["traefik"]
-    assert lines["APPLICATION"].split() == ["APPLICATION", "CHART", "CURRENT", "STATUS"]
+    assert lines["APPLICATION"].split() == [
+        "APPLICATION", "CHART", "CURRENT", "LATEST", "UPGRADE", "STATUS"
+    ]
+    assert lines["traefik"].split()[:5] == ["traefik", "traefik", "41.2.1", "41.3.0", "-"]
 
 
 def test_unreachable_repository_is_a_network_error(scaffold, tmp_path):
@@ -181,3 +199,118 @@ def test_newer_versions_orders_by_semver_not_text():
     found = newer_versions(listed, require_version("1.2.0"))
 
     assert found == ("1.9.0", "1.10.0", "v1.11.0")
+
+
+# --- is the newest version a clean upgrade? -------------------------------------------------------
+
+LAB_URL = "https://github.com/alice/lab.git"
+
+
+def multi_source_application(name: str, repo_url: str, chart: str, version: str) -> str:
+    """An Application as scaffold writes it: the chart, plus this repository as ``$values``."""
+    app = yaml.safe_load(application(name, repo_url, chart, version))
+    chart_source = app["spec"].pop("source")
+    chart_source["helm"] = {"valueFiles": [f"$values/kubernetes/system/{name}/values.yaml"]}
+    values_source = {"repoURL": LAB_URL, "targetRevision": "main", "ref": "values"}
+    app["spec"]["sources"] = [chart_source, values_source]
+    return yaml.safe_dump(app, sort_keys=False)
+
+
+@pytest.fixture
+def upgrade_lab(tmp_path: Path) -> Iterator[tuple[Path, HelmRepo]]:
+    """A repository pinning demo 1.0.0 and steady 1.0.0, with values files, and a Helm
+    repository where demo 2.0.0 moved a key and steady 1.1.0 changed nothing."""
+    charts = HelmRepo(tmp_path / "served" / "charts")
+    v1 = {"replicas": 1, "log": {"level": "info"}}
+    charts.publish("demo", "1.0.0", values=v1)
+    charts.publish("demo", "1.5.0", values=v1, digest="cd" * 32)  # broken, never downloaded
+    charts.publish("demo", "2.0.0", values={"replicas": 1, "logs": {"general": {"level": "info"}}},
+                   changes=[{"kind": "changed", "description": "log moved to logs.general"},
+                            "Plain note"])
+    charts.publish("steady", "1.0.0", values={"enabled": True})
+    charts.publish("steady", "1.1.0", values={"enabled": True})
+    root = tmp_path / "repo"
+    (root / "kubernetes" / "system" / "demo").mkdir(parents=True)
+    (root / "kubernetes" / "system" / "steady").mkdir(parents=True)
+    (root / "scaffold.yaml").write_text(f"repo_url: {LAB_URL}\n")
+    (root / "kubernetes" / "system" / "demo" / "values.yaml").write_text("log:\n  level: debug\n")
+    (root / "kubernetes" / "system" / "steady" / "values.yaml").write_text("enabled: false\n")
+    with serve_directory(tmp_path / "served") as url:
+        for name in ("demo", "steady"):
+            app = multi_source_application(name, f"{url}/charts", name, "1.0.0")
+            (root / "kubernetes" / f"{name}.yaml").write_text(app)
+        yield root, charts
+
+
+def test_json_tells_whether_the_newest_version_is_a_clean_upgrade(upgrade_lab, scaffold):
+    root, _ = upgrade_lab
+
+    run = scaffold("outdated", "-C", root, "--output", "json")
+
+    assert run.exit_code == 0, run.stderr
+    rows = statuses(run.stdout)
+    demo, steady = rows["demo"], rows["steady"]
+    assert demo["newer"] == ["1.5.0", "2.0.0"]
+    assert demo["upgrade"]["version"] == "2.0.0"
+    assert demo["upgrade"]["clean"] is False
+    assert demo["upgrade"]["findings"] == [{
+        "key": "log.level",
+        "kind": "moved",
+        "message": "log.level: demo 1.0.0 has this value, demo 2.0.0 no longer does; it "
+                   "probably moved to logs.general.level",
+        "suggestion": "logs.general.level",
+        "file": "kubernetes/system/demo/values.yaml",
+    }]
+    assert demo["changes"]["2.0.0"] == [
+        {"kind": "changed", "description": "log moved to logs.general"},
+        {"kind": "", "description": "Plain note"},
+    ]
+    assert steady["upgrade"]["clean"] is True
+    assert steady["upgrade"]["findings"] == []
+
+
+def test_text_shows_the_upgrade_column_findings_and_change_notes(upgrade_lab, scaffold):
+    root, _ = upgrade_lab
+
+    run = scaffold("outdated", "-C", root)
+
+    assert run.exit_code == 0, run.stderr
+    rows = table(run.stdout)
+    assert rows["demo"].split()[:5] == ["demo", "demo", "1.0.0", "2.0.0", "1"]
+    assert "1 finding" in rows["demo"]
+    assert rows["steady"].split()[:5] == ["steady", "steady", "1.0.0", "1.1.0", "clean"]
+    details = run.stdout.split("\n\n", 1)[1]
+    assert "demo: demo 1.0.0 -> 2.0.0\n  kubernetes/system/demo/values.yaml: log.level:" in details
+    assert "  changes in 2.0.0:\n    - changed: log moved to logs.general\n" in details
+    assert "    - Plain note\n" in details
+    assert "values checked against the newest version only" in details
+
+
+def test_only_the_newest_version_is_downloaded(upgrade_lab, scaffold, chart_cache):
+    root, _ = upgrade_lab
+
+    scaffold("outdated", "-C", root)
+
+    cached = sorted(p.relative_to(chart_cache).parts[1:3] for p in chart_cache.rglob("*.tgz"))
+    assert cached == [("demo", "1.0.0"), ("demo", "2.0.0"), ("steady", "1.0.0"),
+                      ("steady", "1.1.0")]
+
+
+def test_no_values_check_downloads_no_archive(upgrade_lab, scaffold, chart_cache):
+    root, _ = upgrade_lab
+
+    run = scaffold("outdated", "-C", root, "--output", "json", "--no-values-check")
+
+    assert statuses(run.stdout)["demo"]["upgrade"] is None
+    assert not list(chart_cache.rglob("*.tgz"))
+
+
+def test_an_archive_that_cannot_be_read_is_reported_in_the_row(upgrade_lab, scaffold):
+    root, charts = upgrade_lab
+    charts.publish("steady", "1.2.0", values={"enabled": True}, digest="ef" * 32)
+
+    run = scaffold("outdated", "-C", root)
+
+    assert run.exit_code == 0
+    assert "error" in table(run.stdout)["steady"].split()
+    assert "values not checked: " in run.stdout and "does not match the digest" in run.stdout

@@ -571,7 +571,7 @@ def test_workflow_pins_actions_and_scaffold(stacks: dict[str, Generated]) -> Non
         check = next(i for i, c in enumerate(commands) if c.startswith("scaffold validate"))
         assert lint < check, name
         flags = [w for w in commands[check].split()[2:] if w.startswith("-")]
-        assert flags == ["--drift"] and set(flags) <= validate_flags, commands[check]
+        assert flags == ["--drift", "--charts"] and set(flags) <= validate_flags, commands[check]
 
 
 def test_pre_commit_runs_yamllint_and_scaffold_pinned(stacks: dict[str, Generated]) -> None:

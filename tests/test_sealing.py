@@ -15,6 +15,7 @@ import jinja2
 import jsonschema
 import kubernetes_validate
 import pytest
+from conftest import pinned
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -31,7 +32,9 @@ from homelab_scaffold.repo.write import apply_changes
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 SEALED_SECRET_SCHEMA = SHARED / "schemas" / "bitnami.com" / "sealedsecret_v1alpha1.json"
-CHART_DEFAULTS = SHARED / "schemas" / "helm-values" / "sealed-secrets-2.18.5.values.yaml"
+CHART_DEFAULTS = (
+    SHARED / "schemas" / "helm-values" / f"sealed-secrets-{pinned('sealed-secrets')}.values.yaml"
+)
 COMPONENT = ROOT / "templates" / "components" / "sealed-secrets"
 
 needs_shared = pytest.mark.skipif(

@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import REPO_URL, Generated, generate, git, git_init
+from conftest import REPO_URL, Generated, generate, git, git_init, pinned
 from helm_repo_server import closed_port_url, serve_directory
 
 from homelab_scaffold.errors import NetworkError
@@ -205,7 +205,8 @@ def test_drift_is_what_regenerate_would_change_and_says_how(scaffold, tmp_path):
     values.write_text(values.read_text() + "# tuned by hand\n")
     answers = root / "scaffold.yaml"
     # A Renovate-style bump of scaffold.yaml alone: the Application and values lag behind.
-    answers.write_text(answers.read_text().replace("version: 41.3.0", "version: 41.4.0"))
+    current = pinned("traefik")
+    answers.write_text(answers.read_text().replace(f"version: {current}", "version: 99.0.0"))
     gone = root / "kubernetes" / "system" / "test-app" / "ingress.yml"
     gone_text = gone.read_text()
     state = json.loads((root / ".scaffold/state.json").read_text())

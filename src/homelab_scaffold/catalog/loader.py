@@ -32,8 +32,9 @@ from homelab_scaffold.catalog.model import (
 )
 from homelab_scaffold.catalog.options import check_k8s_name, check_version
 from homelab_scaffold.catalog.resources import shown_path, templates_root
-from homelab_scaffold.catalog.schema import COMPONENT_SCHEMA, check_against_schema
+from homelab_scaffold.catalog.schema import COMPONENT_SCHEMA, check_against_schema, schema_digest
 from homelab_scaffold.errors import CatalogError
+from homelab_scaffold.textcache import cached_result
 from homelab_scaffold.yamlio import YAMLLimitError, check_yaml_limits
 
 COMPONENT_FILE = "component.yaml"
@@ -58,24 +59,41 @@ class _Where:
             raise self.error(key, f"{value!r} is not valid: {exc}") from None
 
 
-def read_yaml(path: Path, what: str) -> Any:
-    """Parse a catalog YAML file (one document) within scaffold's size and nesting caps.
+def read_text(path: Path, what: str) -> str:
+    """A catalog file's text.
 
     Raises:
-        CatalogError: The file cannot be read or parsed; names the file and line.
+        CatalogError: It cannot be read or is not UTF-8.
+    """
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problem = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+        raise CatalogError(f"{shown_path(path)}: cannot read {what}: {problem}") from exc
+
+
+def parse_yaml(text: str, path: Path, what: str) -> Any:
+    """Parse a catalog YAML text (one document) within scaffold's size and nesting caps.
+
+    Raises:
+        CatalogError: The text does not parse; names the file and line.
     """
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
     try:
-        text = path.read_text(encoding="utf-8")
         check_yaml_limits(text)
         return YAML(typ="safe").load(text)
-    except (OSError, UnicodeDecodeError, YAMLError, YAMLLimitError) as exc:
+    except (YAMLError, YAMLLimitError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise CatalogError(f"{shown_path(path)}: cannot read {what}{where}: {problem}") from exc
+
+
+def read_yaml(path: Path, what: str) -> Any:
+    """Read and parse a catalog YAML file (see :func:`parse_yaml`)."""
+    return parse_yaml(read_text(path, what), path, what)
 
 
 def _load_option(where: _Where, name: str, data: Mapping[str, Any]) -> Option:
@@ -244,10 +262,17 @@ def _load_options(
 
 
 def component_data(path: Path) -> Mapping[str, Any]:
-    """A component.yaml, parsed and checked against the component schema."""
-    data = read_yaml(path, "component metadata")
-    check_against_schema(COMPONENT_SCHEMA, data, shown_path(path))
-    return data  # type: ignore[no-any-return]
+    """A component.yaml, parsed and checked against the component schema (an unchanged file's
+    checked data comes from the user cache: no YAML parse, no jsonschema)."""
+
+    def checked(text: str) -> Any:
+        data = parse_yaml(text, path, "component metadata")
+        check_against_schema(COMPONENT_SCHEMA, data, shown_path(path))
+        return data
+
+    text = read_text(path, "component metadata")
+    data: Mapping[str, Any] = cached_result(f"components-{schema_digest()}", text, checked)
+    return data
 
 
 def load_component(root: Path) -> Component:

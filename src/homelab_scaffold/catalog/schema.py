@@ -7,6 +7,7 @@ once per process; jsonschema is imported only when a catalog is actually loaded.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from functools import cache
@@ -32,16 +33,28 @@ _DESCRIBED = frozenset({"pattern", "minLength", "maxLength", "not", "const", "fo
 
 
 @cache
+def schema_text(name: str) -> str:
+    """The text of ``<name>.schema.json`` of this package."""
+    return (files("homelab_scaffold.catalog") / f"{name}.schema.json").read_text(encoding="utf-8")
+
+
+@cache
 def load_schema(name: str) -> dict[str, Any]:
     """The parsed ``<name>.schema.json`` of this package."""
-    text = (files("homelab_scaffold.catalog") / f"{name}.schema.json").read_text(encoding="utf-8")
-    schema: dict[str, Any] = json.loads(text)
+    schema: dict[str, Any] = json.loads(schema_text(name))
     return schema
 
 
 def component_groups() -> tuple[str, ...]:
     """The catalog groups, in the order ``scaffold list`` shows them (the schema's enum)."""
     return tuple(load_schema(COMPONENT_SCHEMA)["$defs"]["group"]["enum"])
+
+
+@cache
+def schema_digest() -> str:
+    """A short hash of every shipped schema: what a cached check result was checked against."""
+    text = "\n".join(schema_text(name) for name in SHIPPED)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @cache

@@ -1,30 +1,38 @@
-"""Chart versions: parsing, ordering and range checks (a leading ``v`` is kept but ignored)."""
+"""Chart versions: parsing, ordering and range checks (a leading ``v`` is kept but ignored).
+
+Ordering is Semantic Versioning 2.0.0 precedence, delegated to the ``semver`` package:
+pre-release identifiers compare one by one, numerically when they are numbers
+(``1.0.0-rc.9 < 1.0.0-rc.10 < 1.0.0``), and build metadata (``+build.5``) does not count.
+Helm charts also write ``1.2`` for ``1.2.0``; that form is accepted here as well.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+import semver
+
+_IDENTIFIER = r"(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)"
 _VERSION = re.compile(
     r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)(?:\.(0|[1-9]\d*))?"
-    r"(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z.-]+)?\Z"
+    rf"(?:-({_IDENTIFIER}(?:\.{_IDENTIFIER})*))?(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?\Z"
 )
 
 
-@dataclass(frozen=True, order=True)
-class Version:
-    """A semantic version; pre-releases sort before their release."""
+class Version(semver.Version):
+    """A semantic version; pre-releases sort before their release, identifier by identifier."""
 
-    major: int
-    minor: int
-    patch: int
-    is_release: bool
-    prerelease: str
+    __slots__ = ()
 
     @property
     def stable(self) -> bool:
         """True for a release (no pre-release suffix)."""
-        return self.is_release
+        return self.prerelease is None
+
+    @property
+    def is_release(self) -> bool:
+        """The same as ``stable`` (the name older callers use)."""
+        return self.stable
 
 
 def parse_version(text: str) -> Version | None:
@@ -32,8 +40,10 @@ def parse_version(text: str) -> Version | None:
     match = _VERSION.match(text) if isinstance(text, str) else None
     if match is None:
         return None
-    major, minor, patch, pre = match.groups()
-    return Version(int(major), int(minor), int(patch or 0), pre is None, pre or "")
+    major, minor, patch, pre, build = match.groups()
+    # Built from the parts matched above, not Version.parse, so "1.2" and the leading v keep
+    # meaning what they always meant here.
+    return Version(int(major), int(minor), int(patch or 0), pre, build)
 
 
 def is_version(text: str) -> bool:

@@ -6,7 +6,9 @@ plans, checks, writes and returns the outcome these commands report.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from homelab_scaffold.catalog.options import check_version
 from homelab_scaffold.commands.common import directory_option
 from homelab_scaffold.commands.report import report_outcome, shown_diff
 from homelab_scaffold.engine import CHART_VERSION, Engine, Outcome, RunOptions
-from homelab_scaffold.errors import UsageError
+from homelab_scaffold.errors import MergeConflictError, NetworkError, UsageError
 from homelab_scaffold.generate.answers import ANSWERS_FILE
 from homelab_scaffold.generate.keymoves import moved_keys
 from homelab_scaffold.generate.plan import ALWAYS_SELECTED
@@ -27,6 +29,8 @@ from homelab_scaffold.generate.stateful import KeptResource, kept_resources
 from homelab_scaffold.repo.answers_file import AnswersDocument
 
 _REPO_HELP = "The homelab repository (default: the current folder)."
+# Changes after which the file is not in the tree (a file the user deleted stays deleted).
+_NOT_IN_TREE_AFTER = ("skip", "delete")
 _common = [
     directory_option(_REPO_HELP),
     click.option("--dry-run", is_flag=True, help="Print the diff; write nothing."),
@@ -47,16 +51,23 @@ def _sync_and_report(
     engine: Engine,
     document: AnswersDocument,
     notes: Callable[[Outcome], list[str]] | None = None,
+    before_writing: Callable[[Outcome], list[str]] | None = None,
 ) -> Outcome:
+    """Plan, run ``before_writing`` on the plan (it may refuse by raising; the notes it returns
+    are reported with the outcome), apply, report."""
     listed = set(document.component_names())
-    outcome = engine.sync(engine.open_repo(), document)
+    outcome = engine.plan(engine.open_repo(), document)
+    checked = before_writing(outcome) if before_writing is not None else []
+    outcome = engine.apply(outcome)
     for name in document.component_names():
         if name not in listed:
             needed_by = outcome.plan.components[name].needed_by
             reason = f"needed by {', '.join(needed_by)}" if needed_by else "part of the stack"
             ui.info(f"Added {name}: {reason}")
     report_outcome(
-        outcome, dry_run=engine.options.dry_run, notes=notes(outcome) if notes else ()
+        outcome,
+        dry_run=engine.options.dry_run,
+        notes=[*(notes(outcome) if notes else ()), *checked],
     )
     return outcome
 
@@ -252,11 +263,21 @@ def _refuse_implicit_return(engine: Engine, document: AnswersDocument, component
 @click.command("upgrade")
 @click.argument("component")
 @click.option("--version", "version", required=True, help="The chart version to move to.")
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Skip checking the values against the new chart (the check downloads it).",
+)
 @common_options
 def upgrade_command(
-    component: str, version: str, directory: Path, dry_run: bool, force: bool
+    component: str, version: str, offline: bool, directory: Path, dry_run: bool, force: bool
 ) -> None:
-    """Move COMPONENT's chart to --version; values follow the version."""
+    """Move COMPONENT's chart to --version; values follow the version.
+
+    Before writing, the values the repository would hold (your kept edits included) are checked
+    against the new chart: keys it no longer knows, values its schema rejects. Any finding
+    stops the upgrade (exit 2, nothing written) unless --force; --offline skips the check.
+    """
     try:
         check_version(version)
     except ValueError as exc:
@@ -272,12 +293,70 @@ def upgrade_command(
         entry = engine.catalog(document.answers()).get(component)
         if entry.chart is None:
             raise UsageError(f"{component} has no Helm chart to upgrade (it is raw manifests)")
+        current = engine.catalog_plan(document.answers()).components[component].version
         document.set_option(component, CHART_VERSION, version)
+        upgrade = ChartUpgrade(entry, current or "", version, offline=offline, dry_run=dry_run,
+                               force=force)
         _sync_and_report(
             engine,
             document,
             notes=lambda outcome: moved_keys(repo.state.files, outcome.rendered.files, entry),
+            before_writing=upgrade.check,
         )
+
+
+@dataclass(frozen=True)
+class ChartUpgrade:
+    """``upgrade``'s check of the values against the chart version it moves to."""
+
+    component: Component
+    from_version: str
+    to_version: str
+    offline: bool
+    dry_run: bool
+    force: bool
+
+    def check(self, outcome: Outcome) -> list[str]:
+        """Warn of each finding; refuse (exit 2) on any, unless --force. Returns the notes to
+        report once the upgrade is written (what was checked or skipped).
+
+        Raises:
+            UpgradeRefused: The values do not fit the new chart (a dry run shows its diff first).
+            NetworkError: The new chart cannot be downloaded.
+            ChartError: The new chart cannot be read.
+        """
+        # Imported here: add, remove and regenerate need no HTTP client.
+        from homelab_scaffold.inspect.chart_check import (
+            check_chart_upgrade,
+            helm_values_files,
+            upgrade_refused,
+        )
+        from homelab_scaffold.inspect.charts import ChartError
+
+        chart = self.component.chart
+        assert chart is not None
+        after = {c.path: c.text for c in outcome.changes if c.action not in _NOT_IN_TREE_AFTER}
+        values, notes = helm_values_files(self.component, after)
+        try:
+            result = check_chart_upgrade(
+                values, chart.repo, chart.name, self.from_version, self.to_version,
+                offline=self.offline,
+            )
+        except (NetworkError, ChartError) as exc:
+            raise type(exc)(
+                f"{exc.message}; pass --offline to upgrade without checking the values"
+            ) from exc
+        for line in result.lines():
+            ui.warn(line)
+        notes = [*notes, *result.notes]
+        if result.checked and not result.findings:
+            notes.append(f"Values checked against {chart.name} {self.to_version}: nothing found.")
+        if not result.findings or self.force:
+            return notes
+        if self.dry_run:
+            with contextlib.suppress(MergeConflictError):
+                report_outcome(outcome, dry_run=True)
+        raise upgrade_refused(result)
 
 
 @click.command("regenerate")

@@ -21,14 +21,29 @@ from homelab_scaffold.inspect.outdated import check_outdated, text_lines, to_jso
     type=click.FloatRange(min=0.1),
     default=10.0,
     show_default=True,
-    help="Seconds to wait for each Helm repository.",
+    help="Seconds for each download (an index.yaml, a chart archive), start to end.",
 )
-def outdated_command(directory: Path, output: str, pre_releases: bool, timeout: float) -> None:
+@click.option(
+    "--no-values-check",
+    is_flag=True,
+    help="Only list versions: do not download the newest chart to check the values against it.",
+)
+def outdated_command(
+    directory: Path, output: str, pre_releases: bool, timeout: float, no_values_check: bool
+) -> None:
     """Read each Helm repository's index.yaml and list newer chart versions.
 
+    For each outdated chart, the values the repository sets are checked against the newest
+    version (UPGRADE: clean, or the number of findings, listed below the table), and the
+    chart's change notes are shown. Chart archives are cached in ~/.cache/scaffold/charts.
     OCI registries are reported as not checked. Exits 2 when a repository cannot be read.
     """
-    statuses = check_outdated(directory.resolve(), pre_releases=pre_releases, timeout=timeout)
+    statuses = check_outdated(
+        directory.resolve(),
+        pre_releases=pre_releases,
+        timeout=timeout,
+        values_check=not no_values_check,
+    )
     if output == "json":
         ui.info(to_json(statuses))
     else:

@@ -222,5 +222,11 @@ def rotate_command(
         else:
             specs = secret_specs(planned)
             request = SecretRequest(fresh=rotatable(str(name), specs))
-            notes += rotation_notes(request.fresh, specs)
+            migrations = rotation_notes(request.fresh, specs)
+            if migrations and not force and not dry_run:
+                raise UsageError(
+                    f"{migrations[0]}; a new value locks the application out of what it stored "
+                    "until that step runs. Pass --force to rotate it anyway"
+                )
+            notes += migrations
         sync_secrets(engine, request, notes)

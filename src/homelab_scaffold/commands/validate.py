@@ -36,12 +36,22 @@ from homelab_scaffold.inspect.validate import ValidateOptions, validate_repo
     is_flag=True,
     help="Also report generated files that differ from what scaffold.yaml renders.",
 )
+@click.option(
+    "--charts",
+    is_flag=True,
+    help=(
+        "Also check each Helm Application's values against the chart version it pins (keys "
+        "the chart does not know, values its values.schema.json rejects). Downloads the charts "
+        "into ~/.cache/scaffold/charts; skipped with --offline."
+    ),
+)
 def validate_command(
     directory: Path,
     output: str,
     schema_locations: tuple[str, ...],
     offline: bool,
     drift: bool,
+    charts: bool,
 ) -> None:
     """Check a GitOps repository: YAML, schemas, ArgoCD ordering, images and secrets.
 
@@ -52,6 +62,7 @@ def validate_command(
         schema_locations=schema_locations,
         offline=offline,
         drift=drift,
+        charts=charts,
         notify=ui.note,
     )
     report = validate_repo(options)

@@ -24,6 +24,8 @@ def to_yaml_value(value: Any) -> str:
     if isinstance(value, list | tuple | dict):
         return to_yaml_flow(value)
     text = json.dumps(str(value), ensure_ascii=False)
+    if text.isascii() and text.isprintable():
+        return text  # the common case: nothing YAML would read differently
     return "".join(_escape(char) for char in text)
 
 

@@ -210,13 +210,13 @@ def _value_file_reasons(inventory: Inventory, app: Application, source: AppSourc
         if ref and ref not in refs:
             reasons.append(f"{label} refers to no source of this Application with ref '{ref}'")
             continue
-        target = _local_value_file(inventory, app, source, value_file)
+        target = local_value_file(inventory, app, source, value_file)
         if target is not None and target not in inventory.repo.paths():
             reasons.append(f"{label} does not exist in this repository")
     return reasons
 
 
-def _local_value_file(
+def local_value_file(
     inventory: Inventory, app: Application, source: AppSource, value_file: str
 ) -> str | None:
     """The repository path a Helm value file names; None when it lives in another repository."""
@@ -360,7 +360,7 @@ def _merged_cm(values: list[Any]) -> dict[str, Any]:
 def _value_file_bodies(inventory: Inventory, app: Application, source: AppSource) -> list[Any]:
     bodies: list[Any] = []
     for value_file in source.value_files:
-        target = _local_value_file(inventory, app, source, value_file)
+        target = local_value_file(inventory, app, source, value_file)
         found = inventory.file(target) if target is not None else None
         if found is not None:
             bodies.extend(doc.body for doc in found.documents)

@@ -12,7 +12,7 @@ import json
 import os
 import stat
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,30 @@ def load_repo(root: Path) -> Loaded:
         if note:
             notes.append(note)
     return Loaded(Repo(root, tuple(files)), tuple(problems), tuple(notes))
+
+
+def own_urls(root: Path, answers: Mapping[str, Any] | None = None) -> list[str]:
+    """This repository's own URLs: git's origin and scaffold.yaml's repo_url, when present.
+
+    ``answers`` is scaffold.yaml already read (it is read here when not given).
+    """
+    from homelab_scaffold.repo.git import origin_url
+
+    urls = [origin_url(root) or ""]
+    if answers is None:
+        answers = read_answers(root)
+    repo_url = (answers or {}).get("repo_url")
+    urls.append(repo_url if isinstance(repo_url, str) else "")
+    return urls
+
+
+def read_answers(root: Path) -> dict[str, Any] | None:
+    """The repository's scaffold.yaml as a mapping; None without one (or when it is not one)."""
+    try:
+        bodies, error = parse_yaml_documents((root / "scaffold.yaml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return None
+    return bodies[0] if error is None and bodies and isinstance(bodies[0], dict) else None
 
 
 def list_files(root: Path) -> list[str]:

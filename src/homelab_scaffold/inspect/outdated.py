@@ -1,35 +1,47 @@
-"""``scaffold outdated``: newer chart versions for every Helm Application of a repository.
+"""``scaffold outdated``: newer chart versions for every Helm Application of a repository, and
+whether the newest one is a clean upgrade for the values the repository sets.
 
-Each Helm repository's ``index.yaml`` is read once over HTTP(S). Helm writes that file in one
-regular layout, so the versions of a chart are picked from its lines directly (a full YAML parse
-of a multi-megabyte index takes pure-Python ruamel.yaml many seconds); any other layout falls back
-to parsing the whole file. OCI registries have no index and are reported as not checked.
+Each Helm repository's ``index.yaml`` is read once (``helm_index`` picks a chart's versions out
+of it without parsing the whole file). For an outdated chart, the values check runs against the
+newest listed version only, so that a chart with dozens of newer versions costs two archive
+downloads (current and newest, both cached), not dozens; the change notes of every newer version
+come from the index, which carries each version's ``artifacthub.io/changes``. OCI registries
+have no index and are reported as not checked.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from homelab_scaffold.catalog.versions import Version, parse_version
 from homelab_scaffold.errors import NetworkError
-from homelab_scaffold.inspect import http
-from homelab_scaffold.inspect.apps import AppSource, build_inventory
-from homelab_scaffold.inspect.loader import load_repo, parse_yaml_documents
+from homelab_scaffold.inspect.apps import Inventory, build_inventory
+from homelab_scaffold.inspect.chart_check import (
+    ChartRef,
+    UpgradeCheck,
+    chart_refs,
+    check_upgrade_of,
+)
+from homelab_scaffold.inspect.charts import ChartError, ChartFetcher
+from homelab_scaffold.inspect.helm_index import Change, chart_versions, index_url
+from homelab_scaffold.inspect.loader import load_repo, own_urls
 
 UP_TO_DATE = "up-to-date"
 OUTDATED = "outdated"
 NOT_CHECKED = "not-checked"
 ERROR = "error"
 OCI_REASON = "OCI registry: it has no index.yaml to read; list the chart's tags in the registry"
+MAX_CHANGE_LINES = 12
 
 
 @dataclass(frozen=True)
 class ChartStatus:
-    """One chart of one Application and how its pinned version compares with the repository."""
+    """One chart of one Application, how its pinned version compares with the repository, and
+    (when newer versions exist) what upgrading to the newest would mean for its values."""
 
     application: str
     file: str
@@ -39,58 +51,60 @@ class ChartStatus:
     status: str
     newer: tuple[str, ...] = ()
     reason: str = ""
+    changes: tuple[tuple[str, tuple[Change, ...]], ...] = ()
+    upgrade: UpgradeCheck | None = None
+    upgrade_error: str = ""
 
     @property
     def latest(self) -> str:
         """The newest listed version ("" when up to date or not checked)."""
         return self.newer[-1] if self.newer else ""
 
-
-@dataclass(frozen=True)
-class ChartRef:
-    """A chart source found in an Application."""
-
-    application: str
-    file: str
-    source: AppSource
-
-
-@dataclass(frozen=True)
-class IndexFailure:
-    """Why a Helm repository index could not be read."""
-
-    message: str
-
-
-def find_charts(root: Path) -> list[ChartRef]:
-    """Every Helm chart source of every Application under ``root``, sorted by Application."""
-    inventory = build_inventory(load_repo(root).repo)
-    refs = [
-        ChartRef(app.name, app.doc.file, source)
-        for app in inventory.apps
-        for source in app.sources
-        if source.is_helm_chart
-    ]
-    return sorted(refs, key=lambda r: (r.application, r.source.chart, r.file))
+    @property
+    def upgrade_summary(self) -> str:
+        """``clean``, ``N findings``, ``error`` or ``-`` (not checked)."""
+        if self.upgrade_error:
+            return "error"
+        if self.upgrade is None or not self.upgrade.checked:
+            return "-"
+        count = len(self.upgrade.findings)
+        if not count:
+            return "clean"
+        return f"{count} finding{'s' if count != 1 else ''}"
 
 
 def check_outdated(
-    root: Path, *, pre_releases: bool = False, timeout: float = 10.0
+    root: Path,
+    *,
+    pre_releases: bool = False,
+    timeout: float = 10.0,
+    values_check: bool = True,
+    cache_dir: Path | None = None,
 ) -> list[ChartStatus]:
-    """The status of every chart of the repository at ``root``."""
-    indexes: dict[str, str | IndexFailure] = {}
+    """The status of every chart of the repository at ``root``.
 
-    def index_text(repository: str) -> str | IndexFailure:
-        if repository not in indexes:
-            indexes[repository] = _download_index(repository, timeout)
-        return indexes[repository]
+    Args:
+        root: The repository.
+        pre_releases: Also list pre-release versions.
+        timeout: Seconds for each download (an index, a chart archive).
+        values_check: Check the values against the newest version (downloads two archives per
+            outdated chart, kept in the chart cache).
+        cache_dir: The chart cache (default ``$XDG_CACHE_HOME/scaffold/charts``).
+    """
+    inventory = build_inventory(load_repo(root).repo, own_urls(root))
+    fetcher = ChartFetcher(cache_dir=cache_dir, timeout=timeout)
+    statuses = []
+    for ref in chart_refs(inventory):
+        status = _status(ref, fetcher, pre_releases)
+        if status.status == OUTDATED:
+            status = _with_changes(status, fetcher)
+            if values_check:
+                status = _with_upgrade_check(status, inventory, ref, fetcher)
+        statuses.append(status)
+    return statuses
 
-    return [_status(ref, index_text, pre_releases) for ref in find_charts(root)]
 
-
-def _status(
-    ref: ChartRef, index_text: Callable[[str], str | IndexFailure], pre_releases: bool
-) -> ChartStatus:
+def _status(ref: ChartRef, fetcher: ChartFetcher, pre_releases: bool) -> ChartStatus:
     source = ref.source
     base = ChartStatus(ref.application, ref.file, source.chart, source.repo_url,
                        source.target_revision, NOT_CHECKED)
@@ -100,9 +114,10 @@ def _status(
     if current is None:
         reason = f"targetRevision {source.target_revision!r} is not a version to compare with"
         return replace(base, status=ERROR, reason=reason)
-    text = index_text(source.repo_url)
-    if isinstance(text, IndexFailure):
-        return replace(base, status=ERROR, reason=text.message)
+    try:
+        text = fetcher.index(source.repo_url)
+    except NetworkError as exc:
+        return replace(base, status=ERROR, reason=exc.message)
     versions = chart_versions(text, source.chart)
     if versions is None:
         reason = f"{index_url(source.repo_url)} is not a Helm repository index (no 'entries')"
@@ -114,23 +129,29 @@ def _status(
     return replace(base, status=OUTDATED if newer else UP_TO_DATE, newer=newer)
 
 
-def index_url(repository: str) -> str:
-    """Where a Helm repository keeps its index."""
-    return repository.rstrip("/") + "/index.yaml"
+def _with_changes(status: ChartStatus, fetcher: ChartFetcher) -> ChartStatus:
+    """The change notes the index lists for each newer version (newest first)."""
+    try:
+        entries = fetcher.entries(status.repository, status.chart)
+    except ChartError:
+        return status  # the versions were read; notes are a bonus
+    notes = {entry.version: entry.changes for entry in entries if entry.changes}
+    changes = tuple((v, notes[v]) for v in reversed(status.newer) if v in notes)
+    return replace(status, changes=changes)
 
 
-def _download_index(repository: str, timeout: float) -> str | IndexFailure:
-    url = index_url(repository)
+def _with_upgrade_check(
+    status: ChartStatus, inventory: Inventory, ref: ChartRef, fetcher: ChartFetcher
+) -> ChartStatus:
     try:
-        body = http.fetch(url, timeout)
-    except NetworkError as exc:
-        return IndexFailure(exc.message)
-    if body is None:
-        return IndexFailure(f"{url} does not exist (HTTP 404): not a Helm repository")
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        return IndexFailure(f"{url} is not UTF-8 text")
+        check = check_upgrade_of(inventory, ref, status.latest, fetcher)
+    except (NetworkError, ChartError) as exc:
+        return replace(status, upgrade_error=exc.message)
+    # The newest version's own Chart.yaml is the better source of its notes.
+    changes = status.changes
+    if check.changes:
+        changes = ((status.latest, check.changes), *(c for c in changes if c[0] != status.latest))
+    return replace(status, upgrade=check, changes=changes)
 
 
 def newer_versions(
@@ -146,60 +167,12 @@ def newer_versions(
     return tuple(found[v] for v in sorted(found))
 
 
-def chart_versions(index_text: str, chart: str) -> list[str] | None:
-    """The versions of ``chart`` in a Helm index; [] when absent, None when not an index."""
-    scanned = _scan_versions(index_text, chart)
-    if scanned is not None:
-        return scanned
-    return _parsed_versions(index_text, chart)
-
-
-_TOP_KEY = re.compile(r"^\S")
-_CHART_KEY = re.compile(r"""^  (?!- )(["']?)(?P<name>[^"'\s][^"']*?)\1:\s*$""")
-_VERSION_LINE = re.compile(r"^(?:  - |    )version:\s*(?P<value>\S.*?)\s*$")
-
-
-def _scan_versions(text: str, chart: str) -> list[str] | None:
-    """Versions from Helm's own index layout (chart keys at two spaces, item keys at four).
-
-    None when the text is not in that layout (no chart in it shows a version line).
-    """
-    lines = text.splitlines()
-    if "entries:" not in lines:
-        return None
-    versions: list[str] = []
-    inside = recognised = False
-    for line in lines[lines.index("entries:") + 1 :]:
-        if _TOP_KEY.match(line):
-            break
-        key = _CHART_KEY.match(line)
-        if key:
-            inside = key.group("name") == chart
-            continue
-        match = _VERSION_LINE.match(line)
-        if match:
-            recognised = True
-            if inside:
-                versions.append(match.group("value").strip("\"'"))
-    return versions if recognised else None
-
-
-def _parsed_versions(index_text: str, chart: str) -> list[str] | None:
-    bodies, error = parse_yaml_documents(index_text)
-    index = bodies[0] if error is None and bodies else None
-    entries = index.get("entries") if isinstance(index, dict) else None
-    if not isinstance(entries, dict):
-        return None
-    return [
-        str(entry["version"])
-        for entry in entries.get(chart) or ()
-        if isinstance(entry, dict) and entry.get("version") is not None
-    ]
-
-
 def unreachable(statuses: Iterable[ChartStatus]) -> list[ChartStatus]:
     """Charts whose repository could not be read or did not list them."""
     return [s for s in statuses if s.status == ERROR]
+
+
+# --- output --------------------------------------------------------------------------------------
 
 
 def to_json(statuses: Iterable[ChartStatus]) -> str:
@@ -215,24 +188,59 @@ def to_json(statuses: Iterable[ChartStatus]) -> str:
             "latest": s.latest,
             "newer": list(s.newer),
             "reason": s.reason,
+            "upgrade": _upgrade_json(s),
+            "changes": {v: [_change_json(c) for c in notes] for v, notes in s.changes},
         }
         for s in statuses
     ]
     return json.dumps({"charts": rows}, indent=2, ensure_ascii=False)
 
 
+def _upgrade_json(status: ChartStatus) -> dict[str, Any] | None:
+    if status.upgrade is None and not status.upgrade_error:
+        return None
+    check = status.upgrade
+    return {
+        "version": status.latest,
+        "checked": check is not None and check.checked,
+        "clean": check is not None and check.clean,
+        "findings": [
+            {"key": f.key, "kind": f.kind, "message": f.message, "suggestion": f.suggestion,
+             "file": f.file}
+            for f in (check.findings if check is not None else ())
+        ],
+        "notes": list(check.notes) if check is not None else [],
+        "error": status.upgrade_error,
+    }
+
+
+def _change_json(change: Change) -> dict[str, str]:
+    return {"kind": change.kind, "description": change.description}
+
+
 def text_lines(statuses: list[ChartStatus]) -> list[str]:
-    """An aligned table, one chart per line."""
+    """An aligned table, one chart per line, then the findings and change notes of each."""
     if not statuses:
         return ["No Helm chart Applications found."]
-    rows = [("APPLICATION", "CHART", "CURRENT", "STATUS")]
-    rows.extend((s.application, s.chart or s.repository, s.current, _describe(s)) for s in statuses)
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    return [
-        "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
-        + "  " + row[3]
+    rows = [("APPLICATION", "CHART", "CURRENT", "LATEST", "UPGRADE", "STATUS")]
+    rows.extend(
+        (s.application, s.chart or s.repository, s.current, s.latest or "-",
+         s.upgrade_summary, _describe(s))
+        for s in statuses
+    )
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:5], widths, strict=True))
+        + "  " + row[5]
         for row in rows
     ]
+    for status in statuses:
+        lines.extend(_details(status))
+    if any(s.upgrade is not None and s.upgrade.checked for s in statuses):
+        lines.append("")
+        lines.append("UPGRADE: the values checked against the newest version only "
+                     "(versions in between are not checked).")
+    return lines
 
 
 def _describe(status: ChartStatus) -> str:
@@ -243,3 +251,28 @@ def _describe(status: ChartStatus) -> str:
     if status.status == NOT_CHECKED:
         return f"not checked: {status.reason}"
     return f"error: {status.reason}"
+
+
+def _details(status: ChartStatus) -> list[str]:
+    """Findings and change notes below the table (nothing for a clean, note-less chart)."""
+    body: list[str] = []
+    if status.upgrade_error:
+        body.append(f"  values not checked: {status.upgrade_error}")
+    if status.upgrade is not None:
+        body.extend(f"  {line}" for line in status.upgrade.lines())
+        body.extend(f"  note: {note}" for note in status.upgrade.notes)
+    body.extend(_change_lines(status))
+    if not body:
+        return []
+    return ["", f"{status.application}: {status.chart} {status.current} -> {status.latest}", *body]
+
+
+def _change_lines(status: ChartStatus) -> list[str]:
+    lines: list[str] = []
+    for version, notes in status.changes:
+        lines.append(f"  changes in {version}:")
+        lines.extend(f"    - {change}" for change in notes)
+    if len(lines) > MAX_CHANGE_LINES:
+        more = len(lines) - MAX_CHANGE_LINES
+        lines = [*lines[:MAX_CHANGE_LINES], f"    ... {more} more lines (--output json has all)"]
+    return lines

@@ -10,9 +10,7 @@ only when a document is actually checked.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 from homelab_scaffold.catalog.schema import dotted, unexpected_keys
 from homelab_scaffold.errors import NetworkError, UsageError
 from homelab_scaffold.inspect import http
+from homelab_scaffold.inspect.cache import user_cache_dir, write_atomically
 from homelab_scaffold.inspect.model import Document, Problem
 
 CHECK = "schema"
@@ -35,8 +34,7 @@ _PLACEHOLDER = re.compile(r"\{\{\s*\.(\w+)\s*\}\}")
 
 def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/scaffold/schemas`` (``~/.cache/scaffold/schemas`` by default)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "scaffold" / "schemas"
+    return user_cache_dir("schemas")
 
 
 # The API groups Kubernetes itself serves (1.33 and later; "" is the core group): the union of
@@ -166,7 +164,7 @@ class _CatalogLocation(_Location):
             return None
         found = _parse_schema(body, url)
         if found.schema is not None:
-            _write_atomically(cached, body)
+            write_atomically(cached, body)
             store.downloaded.append(key.relative)
         return found
 
@@ -186,16 +184,6 @@ def _parse_schema(body: bytes, where: str) -> Found:
     if not isinstance(schema, dict):
         return Found(None, where, "is not a JSON schema object")
     return Found(schema, where)
-
-
-def _write_atomically(path: Path, body: bytes) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as handle:
-            handle.write(body)
-        Path(handle.name).replace(path)
-    except OSError:
-        pass  # A cache that cannot be written only costs a download next time.
 
 
 def parse_location(text: str, cache_dir: Path, catalog_url: str) -> _Location:

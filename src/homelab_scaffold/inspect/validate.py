@@ -14,7 +14,7 @@ from homelab_scaffold.inspect import checks_argocd, checks_basic, checks_images,
 from homelab_scaffold.inspect.apps import Inventory, build_inventory
 from homelab_scaffold.inspect.checks_ordering import check_ordering
 from homelab_scaffold.inspect.checks_podsecurity import check_pod_security
-from homelab_scaffold.inspect.loader import load_repo
+from homelab_scaffold.inspect.loader import load_repo, own_urls, read_answers
 from homelab_scaffold.inspect.model import Problem, Report
 from homelab_scaffold.inspect.schemas import CATALOG_URL, SchemaStore, check_schemas
 
@@ -30,7 +30,9 @@ class ValidateOptions:
     schema_locations: tuple[str, ...] = ()
     offline: bool = False
     drift: bool = False
+    charts: bool = False
     cache_dir: Path | None = None
+    chart_cache_dir: Path | None = None
     catalog_url: str = CATALOG_URL
     timeout: float = 20.0
     notify: Callable[[str], None] | None = field(default=None, compare=False)
@@ -47,8 +49,8 @@ def validate_repo(options: ValidateOptions) -> Report:
         notify=options.notify,
     )
     loaded = load_repo(options.root)
-    answers = _answers_of(options.root)
-    inventory = build_inventory(loaded.repo, _repo_urls(options.root, answers))
+    answers = read_answers(options.root)
+    inventory = build_inventory(loaded.repo, own_urls(options.root, answers))
     catalog, catalog_problems = _catalog_of(options.root, answers)
     problems: list[Problem] = [
         *loaded.problems,
@@ -65,37 +67,31 @@ def validate_repo(options: ValidateOptions) -> Report:
         from homelab_scaffold.inspect.drift import check_drift
 
         problems.extend(check_drift(options.root))
+    chart_notes: list[str] = []
+    if options.charts:
+        found, chart_notes = _check_charts(inventory, options)
+        problems.extend(found)
     return Report(
         root=options.root,
         problems=_unique_sorted(problems),
-        notes=(*loaded.notes, *_schema_notes(store)),
+        notes=(*loaded.notes, *_schema_notes(store), *chart_notes),
         files_checked=len(loaded.repo.files),
         documents_checked=sum(1 for doc in loaded.repo.documents() if doc.body is not None),
     )
 
 
-def _answers_of(root: Path) -> dict[str, Any] | None:
-    """The repository's scaffold.yaml as a mapping; None without one (or when it is not one)."""
-    from homelab_scaffold.inspect.loader import parse_yaml_documents
+def _check_charts(
+    inventory: Inventory, options: ValidateOptions
+) -> tuple[list[Problem], list[str]]:
+    """``--charts``: each Helm Application's values against the chart version it pins."""
+    if options.offline:
+        return [], ["--offline: Helm values not checked against their charts (--charts needs "
+                    "the chart repositories)"]
+    from homelab_scaffold.inspect.chart_check import check_pinned_charts
+    from homelab_scaffold.inspect.charts import ChartFetcher
 
-    try:
-        bodies, error = parse_yaml_documents((root / ANSWERS_FILE).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError):
-        return None
-    if error is None and bodies and isinstance(bodies[0], dict):
-        return bodies[0]
-    return None
-
-
-def _repo_urls(root: Path, answers: dict[str, Any] | None) -> list[str]:
-    """This repository's own URLs: git's origin and scaffold.yaml's repo_url, when present."""
-    from homelab_scaffold.repo.git import origin_url
-
-    urls = [origin_url(root) or ""]
-    if answers is not None:
-        repo_url = answers.get("repo_url")
-        urls.append(repo_url if isinstance(repo_url, str) else "")
-    return urls
+    fetcher = ChartFetcher(cache_dir=options.chart_cache_dir, timeout=options.timeout)
+    return check_pinned_charts(inventory, fetcher)
 
 
 def _check_ordering(inventory: Inventory, catalog: Catalog) -> list[Problem]:

@@ -10,9 +10,6 @@ below whatever is appended.
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,11 +18,10 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark
 from ruamel.yaml.tokens import CommentToken
 
-from homelab_scaffold import __version__
 from homelab_scaffold.errors import ConfigError
 from homelab_scaffold.generate.answers import ANSWERS_FILE, Answers, parse_answers, to_plain
 from homelab_scaffold.generate.yamltext import dump_yaml, load_yaml_text
-from homelab_scaffold.paths import user_cache_dir
+from homelab_scaffold.textcache import cached_result, remember
 
 _HEADER = """\
 scaffold answers: the one source `scaffold regenerate` renders this repository from.
@@ -34,6 +30,7 @@ Options of every component: `scaffold list --options`.
 """
 _PLACEHOLDER_COMMENT = "CHANGE ME: the Git URL ArgoCD pulls this repo from"
 _SECRETS_COMMENT = "sealed-secrets: SealedSecrets in Git | manual: Secret manifests in secrets/"
+CACHE_KIND = "answers"
 GLOBAL_ORDER = ("repo_url", "target_revision", "domain", "email", "timezone", "secrets")
 
 
@@ -70,36 +67,11 @@ def cached_plain(text: str, source: str = ANSWERS_FILE) -> Any:
     Raises:
         ConfigError: The text is not a valid answers file.
     """
-    path = _cache_path(text)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        pass
-    plain = to_plain(parse_answers_text(text.encode("utf-8"), source))
-    _remember(text, plain)
-    return plain
 
+    def parse(text: str) -> Any:
+        return to_plain(parse_answers_text(text.encode("utf-8"), source))
 
-def _cache_path(text: str) -> Path:
-    key = hashlib.sha256(f"{__version__}\n{text}".encode()).hexdigest()
-    return user_cache_dir("answers", key[:2], f"{key}.json")
-
-
-def _remember(text: str, plain: Any) -> None:
-    """Keep the plain data of ``text`` when JSON holds it exactly (a date, say, it does not)."""
-    try:
-        dumped = json.dumps(plain, ensure_ascii=False)
-        if json.loads(dumped) != plain:
-            return
-        path = _cache_path(text)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            "w", dir=path.parent, delete=False, suffix=".tmp", encoding="utf-8"
-        ) as handle:
-            handle.write(dumped)
-        Path(handle.name).replace(path)
-    except (OSError, TypeError, ValueError):
-        return  # a cache that cannot be written only costs a parse next time
+    return cached_result(CACHE_KIND, text, parse)
 
 
 def read_config_file(path: Path) -> Any:
@@ -268,7 +240,7 @@ class AnswersDocument:
         if not _reads_as(new_text, new_plain):
             return False
         self._text, self._plain = new_text, new_plain
-        _remember(new_text, new_plain)
+        remember(CACHE_KIND, new_text, new_plain)
         return True
 
     def set_global(self, key: str, value: Any) -> None:

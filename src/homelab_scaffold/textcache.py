@@ -1,0 +1,72 @@
+"""Results computed from a text, kept in the user cache by the text's hash.
+
+Parsing (ruamel.yaml's careful loader) and schema checks (jsonschema) of the same file cost the
+same every run; their JSON-able result is kept under ``$XDG_CACHE_HOME/scaffold/<kind>/`` keyed by
+scaffold's version and the text's sha256, so an unchanged file costs one hash and one small JSON
+read. Only exact JSON round trips are kept (a date is not); a folder that cannot be written costs
+the computation next time; each kind keeps its most recent entries only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from homelab_scaffold import __version__
+from homelab_scaffold.paths import user_cache_dir
+
+MAX_ENTRIES = 256
+
+
+def cached_result(kind: str, text: str, compute: Callable[[str], Any]) -> Any:
+    """``compute(text)``, from the cache when this text was seen before.
+
+    Exceptions of ``compute`` propagate (nothing is cached for a text that fails).
+    """
+    path = _path(kind, text)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
+    result = compute(text)
+    remember(kind, text, result)
+    return result
+
+
+def remember(kind: str, text: str, result: Any) -> None:
+    """Keep ``result`` as what ``text`` computes to (when JSON holds it exactly)."""
+    try:
+        dumped = json.dumps(result, ensure_ascii=False)
+        if json.loads(dumped) != result:
+            return
+        path = _path(kind, text)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with tempfile.NamedTemporaryFile(
+            "w", dir=path.parent, delete=False, suffix=".tmp", encoding="utf-8"
+        ) as handle:
+            handle.write(dumped)
+        Path(handle.name).replace(path)
+        _prune(path.parent)
+    except (OSError, TypeError, ValueError):
+        return
+
+
+def _path(kind: str, text: str) -> Path:
+    key = hashlib.sha256(f"{kind}\n{__version__}\n{text}".encode()).hexdigest()
+    return user_cache_dir(kind, f"{key}.json")
+
+
+def _prune(folder: Path) -> None:
+    """Keep the most recent entries: the cache never grows without bound."""
+    entries = list(folder.glob("*.json"))
+    if len(entries) <= MAX_ENTRIES:
+        return
+    entries.sort(key=lambda p: p.stat().st_mtime)
+    for stale in entries[: len(entries) - MAX_ENTRIES]:
+        with contextlib.suppress(OSError):
+            stale.unlink()
