@@ -279,6 +279,7 @@ def test_what_components_provide() -> None:
     assert catalog.get("traefik").provides.ingress_class == "traefik"
     assert catalog.get("longhorn").provides.storage_classes == ("longhorn", "longhorn-static")
     assert catalog.get("cert-manager").provides.certificates is True
+    assert catalog.get("external-dns").provides.dns is True
     assert catalog.get("metallb").provides == Provides()
 
 

@@ -227,6 +227,26 @@ SCHEMA_ERRORS: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
         "at provides.ingress:",
         "valid: certificates, dns, ingress_class, storage_classes",
     ),
+    "privileged without a reason": (
+        lambda d: d.update(pod_security={"level": "privileged"}),
+        "at pod_security:",
+        "missing required key 'reason'",
+    ),
+    "unknown group": (
+        lambda d: d.update(group="databases"),
+        "at group:",
+        "'databases' is not one of: platform, network, storage, security, observability, apps",
+    ),
+    "ui without a title": (
+        lambda d: d.update(ui={"icon": "widgets.png"}),
+        "at ui:",
+        "missing required key 'title'",
+    ),
+    "required_when without a list": (
+        lambda d: d["options"]["size"].update(required_when={"version": "1.0.0"}),
+        "at options.size.required_when.version:",
+        "expected a list, got '1.0.0'",
+    ),
     "a name with a final newline": (
         lambda d: d["applications"][0].update(name="widgets\n"),
         "at applications[0].name:",
@@ -358,6 +378,14 @@ PYTHON_ERRORS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
             "when": {"size": "xl"},
         }}),
         "at secrets.token.when.size: 'xl' is not valid: expected one of: s, m",
+    ),
+    "required_when names an unknown option": (
+        lambda d: d["options"]["size"].update(required_when={"colour": ["red"]}),
+        "at options.size.required_when.colour: unknown option 'colour' (options: size, version)",
+    ),
+    "required_when with a value the option refuses": (
+        lambda d: d["options"]["size"].update(required_when={"version": ["newest"]}),
+        "at options.size.required_when.version: 'newest' is not valid: expected a version",
     ),
     "needs an unknown Application": (
         lambda d: d["applications"][0].update(needs=["prometheus"]),

@@ -392,6 +392,28 @@ def test_no_homepage_annotations_without_homepage() -> None:
         assert not any(k.startswith("gethomepage.dev/") for k in annotations), doc["metadata"]["name"]
 
 
+# The Deployments of the new raw-manifest components, by component.
+RAW_MANIFESTS = {
+    "cloudflared": "kubernetes/apps/cloudflared/cloudflared.yml",
+    "homepage": "kubernetes/apps/homepage/homepage.yml",
+    "system-upgrade-controller": "kubernetes/system/system-upgrade-controller/controller.yml",
+}
+
+
+def test_raw_manifest_images_come_from_component_yaml() -> None:
+    rendered = render(STACKS["every-new-component"])
+    catalog = load_catalog()
+    for name, path in RAW_MANIFESTS.items():
+        images = [
+            container["image"]
+            for doc in yaml_documents(rendered.files[path])
+            if doc.get("kind") == "Deployment"
+            for container in doc["spec"]["template"]["spec"]["containers"]
+        ]
+        expected = [image.reference for image in catalog.get(name).images.values()]
+        assert expected and images == expected, name
+
+
 def test_new_components_stay_out_of_the_default_stack() -> None:
     catalog = load_catalog()
     assert not any(catalog.get(name).in_default_stack for name in GROWN)
@@ -567,6 +589,29 @@ def test_add_writes_the_k3s_version_renovate_bumps(full_stack_repo: Path, tmp_pa
     assert invoke("regenerate", "-C", root, "--force").exit_code == 0
     assert answers.read_text() == before
     assert k3s_pins(root) == ({"k3s_version": "v1.33.5+k3s1"}, ["v1.33.5+k3s1"])
+
+
+def test_provided_secrets_are_declared_in_component_yaml() -> None:
+    catalog = load_catalog()
+    declared = {
+        p.name: (p.alias, p.env, p.when)
+        for name in ("external-dns", "cloudflared", "longhorn")
+        for p in catalog.get(name).provided_secrets
+    }
+    s3 = (("backup_store", "s3"),)
+    assert declared == {
+        "external-dns.cloudflare_api_token": (
+            "cloudflare_api_token", "SCAFFOLD_CLOUDFLARE_API_TOKEN", ()),
+        "cloudflared.tunnel_token": (
+            "cloudflared_tunnel_token", "SCAFFOLD_CLOUDFLARED_TUNNEL_TOKEN", ()),
+        "longhorn.s3_access_key_id": (
+            "longhorn_s3_access_key_id", "SCAFFOLD_LONGHORN_S3_ACCESS_KEY_ID", s3),
+        "longhorn.s3_secret_access_key": (
+            "longhorn_s3_secret_access_key", "SCAFFOLD_LONGHORN_S3_SECRET_ACCESS_KEY", s3),
+    }
+    (cert_manager,) = catalog.get("cert-manager").provided_secrets
+    (external_dns,) = catalog.get("external-dns").provided_secrets
+    assert external_dns.shares_value_with(cert_manager)
 
 
 def test_one_cloudflare_token_for_every_namespace() -> None:

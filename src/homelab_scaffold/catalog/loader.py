@@ -13,7 +13,7 @@ from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from homelab_scaffold.catalog.model import (
     DEFAULT_GROUP,
@@ -40,6 +40,7 @@ from homelab_scaffold.yamlio import YAMLLimitError, check_yaml_limits
 COMPONENT_FILE = "component.yaml"
 DEFAULT_PROJECT = "system"
 DEFAULT_SECRET_LENGTH = 32
+_Value = TypeVar("_Value")
 
 
 class _Where:
@@ -220,25 +221,9 @@ def _load_provides(data: Mapping[str, Any]) -> Provides:
     )
 
 
-def _load_pod_security(data: Mapping[str, Any] | None) -> PodSecurity | None:
-    if data is None:
-        return None
-    return PodSecurity(
-        level=data["level"],
-        reason=data.get("reason", ""),
-        label_namespace=data.get("label_namespace", True),
-    )
-
-
-def _load_ui(data: Mapping[str, Any] | None) -> UserInterface | None:
-    if data is None:
-        return None
-    return UserInterface(
-        title=data["title"],
-        description=data.get("description", ""),
-        icon=data.get("icon", ""),
-        subdomain=data.get("subdomain", ""),
-    )
+def _optional(kind: type[_Value], data: Mapping[str, Any] | None) -> _Value | None:
+    """``kind`` from a closed schema object whose keys are its fields; None when absent."""
+    return None if data is None else kind(**data)
 
 
 def _version_option(chart: Chart) -> Option:
@@ -282,7 +267,7 @@ def load_component(root: Path) -> Component:
     name = where.check("the folder name", check_k8s_name, root.name)
     data = component_data(path)
     namespace = data.get("namespace", name)
-    pod_security = _load_pod_security(data.get("pod_security"))
+    pod_security = _optional(PodSecurity, data.get("pod_security"))
     defaults = {
         "namespace": namespace,
         "project": data.get("project", DEFAULT_PROJECT),
@@ -316,7 +301,7 @@ def load_component(root: Path) -> Component:
         ),
         group=data.get("group", DEFAULT_GROUP),
         pod_security=pod_security,
-        ui=_load_ui(data.get("ui")),
+        ui=_optional(UserInterface, data.get("ui")),
     )
 
 
