@@ -9,7 +9,7 @@ repository. What a chart installs (CRD groups, IngressClass, StorageClasses) is 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from homelab_scaffold.catalog.model import ChartFacts
@@ -69,16 +69,14 @@ def _chart_apps(inventory: Inventory, charts: Charts) -> Iterator[tuple[ChartFac
 
 
 def _crd_providers(inventory: Inventory, charts: Charts) -> dict[str, list[_Provider]]:
-    providers: dict[str, list[_Provider]] = {}
-    for chart, app in _chart_apps(inventory, charts):
-        for group in chart.crd_groups:
-            providers.setdefault(group, []).append(_Provider(app, f"chart {chart.name}"))
-    for app in inventory.apps:
-        for doc in inventory.documents_of(app):
-            if doc.is_kind("apiextensions.k8s.io", "CustomResourceDefinition"):
-                group = text_at(doc.body, "spec", "group")
-                providers.setdefault(group, []).append(_Provider(app, f"CRD {doc.name}"))
-    return providers
+    """CRD group -> the Applications installing it (a chart's groups, or a CRD in the repo)."""
+
+    def crd(doc: Document) -> tuple[str, str] | None:
+        if not doc.is_kind("apiextensions.k8s.io", "CustomResourceDefinition"):
+            return None
+        return text_at(doc.body, "spec", "group"), f"CRD {doc.name}"
+
+    return _providers(inventory, charts, lambda chart: chart.crd_groups, crd)
 
 
 def _ingress_controllers(inventory: Inventory, charts: Charts) -> list[tuple[Application, str]]:
@@ -90,14 +88,32 @@ def _ingress_controllers(inventory: Inventory, charts: Charts) -> list[tuple[App
 
 
 def _storage_providers(inventory: Inventory, charts: Charts) -> dict[str, list[_Provider]]:
+    """StorageClass -> the Applications providing it (a chart's classes, or one in the repo)."""
+
+    def storage_class(doc: Document) -> tuple[str, str] | None:
+        if not doc.is_kind("storage.k8s.io", "StorageClass") or not doc.name:
+            return None
+        return doc.name, "its StorageClass"
+
+    return _providers(inventory, charts, lambda chart: chart.storage_classes, storage_class)
+
+
+def _providers(
+    inventory: Inventory,
+    charts: Charts,
+    of_chart: Callable[[ChartFacts], Iterable[str]],
+    of_document: Callable[[Document], tuple[str, str] | None],
+) -> dict[str, list[_Provider]]:
+    """What charts and repository documents provide: name -> [(Application, how)]."""
     providers: dict[str, list[_Provider]] = {}
     for chart, app in _chart_apps(inventory, charts):
-        for storage_class in chart.storage_classes:
-            providers.setdefault(storage_class, []).append(_Provider(app, f"chart {chart.name}"))
+        for name in of_chart(chart):
+            providers.setdefault(name, []).append(_Provider(app, f"chart {chart.name}"))
     for app in inventory.apps:
         for doc in inventory.documents_of(app):
-            if doc.is_kind("storage.k8s.io", "StorageClass") and doc.name:
-                providers.setdefault(doc.name, []).append(_Provider(app, "its StorageClass"))
+            found = of_document(doc)
+            if found is not None:
+                providers.setdefault(found[0], []).append(_Provider(app, found[1]))
     return providers
 
 
