@@ -17,11 +17,10 @@ from types import MappingProxyType
 from typing import Any
 
 from homelab_scaffold.catalog.instances import GENERIC_KEY, with_instances
-from homelab_scaffold.catalog.model import AppSpec, Catalog, Chart, Component
+from homelab_scaffold.catalog.model import AppSpec, Catalog, Chart, Component, ProvidedSecret
 from homelab_scaffold.catalog.versions import require_version
 from homelab_scaffold.errors import ConfigError
 from homelab_scaffold.generate.answers import Answers
-from homelab_scaffold.generate.secret_values import secret_users
 
 ALWAYS_SELECTED = ("argocd",)
 ROOT_APP = "argocd"
@@ -41,6 +40,19 @@ class PlannedComponent:
     def name(self) -> str:
         """The component's name."""
         return self.component.name
+
+    @property
+    def provided_secrets(self) -> tuple[ProvidedSecret, ...]:
+        """The user-provided secrets this component needs with its options."""
+        component = self.component
+        return tuple(
+            p for p in component.provided_secrets if p.needed_by(component.name, self.options)
+        )
+
+    @property
+    def needs_secrets(self) -> bool:
+        """True when it needs secret values (generated, or provided with its options)."""
+        return bool(self.component.secrets or self.provided_secrets)
 
     @property
     def version(self) -> str | None:
@@ -208,6 +220,11 @@ def _select_sealing(
     selection = resolve_selection(catalog, [*answers.components, SEALED_SECRETS_COMPONENT])
     selection = {**selection, SEALED_SECRETS_COMPONENT: users}
     return _plan_components(answers, catalog, selection, source), users
+
+
+def secret_users(components: Mapping[str, PlannedComponent]) -> tuple[str, ...]:
+    """Selected components that need secret values (sealed mode: provided ones count too)."""
+    return tuple(sorted(name for name, planned in components.items() if planned.needs_secrets))
 
 
 def _waiting_for_sealing(

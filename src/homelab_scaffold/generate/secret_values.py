@@ -11,14 +11,10 @@ import secrets as random
 import string
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from homelab_scaffold.catalog.model import ProvidedSecret, SecretSpec
 from homelab_scaffold.errors import UsageError
-
-if TYPE_CHECKING:
-    # graph imports this module (secret users drive the selection), so only for typing.
-    from homelab_scaffold.generate.plan import Plan, PlannedComponent
+from homelab_scaffold.generate.plan import Plan
 
 SECRETS_DIR = "secrets"
 VALUES_FILE = f"{SECRETS_DIR}/values.yaml"
@@ -45,25 +41,6 @@ _MIN_TOKEN_LENGTH = 20
 _MIN_PASSWORD_LENGTH = 8
 
 
-def provided_secrets_of(planned: PlannedComponent) -> tuple[ProvidedSecret, ...]:
-    """The user-provided secrets a selected component needs with its options."""
-    component = planned.component
-    return tuple(
-        p for p in component.provided_secrets if p.needed_by(component.name, planned.options)
-    )
-
-
-def secret_users(components: Mapping[str, PlannedComponent]) -> tuple[str, ...]:
-    """Selected components that need secret values (sealed mode: provided ones count too)."""
-    return tuple(
-        sorted(
-            name
-            for name, planned in components.items()
-            if planned.component.secrets or provided_secrets_of(planned)
-        )
-    )
-
-
 def needed_provided(plan: Plan) -> tuple[ProvidedSecret, ...]:
     """The user-provided secrets the plan needs (none with ``secrets: manual``)."""
     if not plan.answers.sealed:
@@ -71,7 +48,7 @@ def needed_provided(plan: Plan) -> tuple[ProvidedSecret, ...]:
     return tuple(
         provided
         for _, planned in sorted(plan.components.items())
-        for provided in provided_secrets_of(planned)
+        for provided in planned.provided_secrets
     )
 
 

@@ -10,7 +10,7 @@ registers when it starts (``applications[].crd_groups``, ``Catalog.controller_cr
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -80,18 +80,18 @@ def _chart_apps(inventory: Inventory, charts: Charts) -> Iterator[tuple[ChartFac
 def _crd_providers(
     inventory: Inventory, charts: Charts, controllers: ControllerGroups
 ) -> dict[str, list[_Provider]]:
-    providers: dict[str, list[_Provider]] = {}
-    for chart, app in _chart_apps(inventory, charts):
-        for group in chart.crd_groups:
-            providers.setdefault(group, []).append(_Provider(app, f"chart {chart.name}"))
+    """CRD group -> the Applications installing it (a chart's groups, a CRD in the repo, or a
+    controller that registers it when it starts)."""
+
+    def crd(doc: Document) -> tuple[str, str] | None:
+        if not doc.is_kind("apiextensions.k8s.io", "CustomResourceDefinition"):
+            return None
+        return text_at(doc.body, "spec", "group"), f"CRD {doc.name}"
+
+    providers = _providers(inventory, charts, lambda chart: chart.crd_groups, crd)
     for app in inventory.apps:
         for group in controllers.get(app.name, ()):
             providers.setdefault(group, []).append(_Provider(app, "its controller"))
-    for app in inventory.apps:
-        for doc in inventory.documents_of(app):
-            if doc.is_kind("apiextensions.k8s.io", "CustomResourceDefinition"):
-                group = text_at(doc.body, "spec", "group")
-                providers.setdefault(group, []).append(_Provider(app, f"CRD {doc.name}"))
     return providers
 
 
@@ -104,14 +104,32 @@ def _ingress_controllers(inventory: Inventory, charts: Charts) -> list[tuple[App
 
 
 def _storage_providers(inventory: Inventory, charts: Charts) -> dict[str, list[_Provider]]:
+    """StorageClass -> the Applications providing it (a chart's classes, or one in the repo)."""
+
+    def storage_class(doc: Document) -> tuple[str, str] | None:
+        if not doc.is_kind("storage.k8s.io", "StorageClass") or not doc.name:
+            return None
+        return doc.name, "its StorageClass"
+
+    return _providers(inventory, charts, lambda chart: chart.storage_classes, storage_class)
+
+
+def _providers(
+    inventory: Inventory,
+    charts: Charts,
+    of_chart: Callable[[ChartFacts], Iterable[str]],
+    of_document: Callable[[Document], tuple[str, str] | None],
+) -> dict[str, list[_Provider]]:
+    """What charts and repository documents provide: name -> [(Application, how)]."""
     providers: dict[str, list[_Provider]] = {}
     for chart, app in _chart_apps(inventory, charts):
-        for storage_class in chart.storage_classes:
-            providers.setdefault(storage_class, []).append(_Provider(app, f"chart {chart.name}"))
+        for name in of_chart(chart):
+            providers.setdefault(name, []).append(_Provider(app, f"chart {chart.name}"))
     for app in inventory.apps:
         for doc in inventory.documents_of(app):
-            if doc.is_kind("storage.k8s.io", "StorageClass") and doc.name:
-                providers.setdefault(doc.name, []).append(_Provider(app, "its StorageClass"))
+            found = of_document(doc)
+            if found is not None:
+                providers.setdefault(found[0], []).append(_Provider(app, found[1]))
     return providers
 
 

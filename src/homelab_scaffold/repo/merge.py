@@ -275,38 +275,53 @@ def _search_forward(
     a: Sequence[int], b: Sequence[int], box: _Box, front: _Front, other: _Front | None
 ) -> tuple[int, int] | None:
     """Extend every forward path by one edit and its following snake; report a meeting."""
-    front.widen()
-    reach, shift = front.reach, front.shift
-    for k in range(front.high, front.low - 1, -2):
-        left, right = reach[k - 1 + shift], reach[k + 1 + shift]
-        x = left + 1 if left >= right else right
-        y = x - k
-        while x < box.hi1 and y < box.hi2 and a[x] == b[y]:
-            x += 1
-            y += 1
-        reach[k + shift] = x
-        if other is not None and other.covers(k) and other.at(k) <= x:
-            return x, y
-    return None
+    return _search(a, b, box, front, other, forward=True)
 
 
 def _search_backward(
     a: Sequence[int], b: Sequence[int], box: _Box, front: _Front, other: _Front | None
 ) -> tuple[int, int] | None:
     """Mirror of :func:`_search_forward`, walking from the bottom-right corner."""
+    return _search(a, b, box, front, other, forward=False)
+
+
+def _search(
+    a: Sequence[int],
+    b: Sequence[int],
+    box: _Box,
+    front: _Front,
+    other: _Front | None,
+    *,
+    forward: bool,
+) -> tuple[int, int] | None:
     front.widen()
     reach, shift = front.reach, front.shift
     for k in range(front.high, front.low - 1, -2):
         left, right = reach[k - 1 + shift], reach[k + 1 + shift]
-        x = left if left < right else right - 1
-        y = x - k
-        while x > box.lo1 and y > box.lo2 and a[x - 1] == b[y - 1]:
-            x -= 1
-            y -= 1
+        if forward:
+            x = left + 1 if left >= right else right
+        else:
+            x = left if left < right else right - 1
+        x = _snake(a, b, box, x, x - k, forward)
         reach[k + shift] = x
-        if other is not None and other.covers(k) and x <= other.at(k):
-            return x, y
+        if (
+            other is not None
+            and other.covers(k)
+            and (other.at(k) <= x if forward else x <= other.at(k))
+        ):
+            return x, x - k
     return None
+
+
+def _snake(a: Sequence[int], b: Sequence[int], box: _Box, x: int, y: int, forward: bool) -> int:
+    """Follow equal lines from ``(x, y)`` (down-right, or up-left); the ``x`` it ends at."""
+    if forward:
+        while x < box.hi1 and y < box.hi2 and a[x] == b[y]:
+            x, y = x + 1, y + 1
+    else:
+        while x > box.lo1 and y > box.lo2 and a[x - 1] == b[y - 1]:
+            x, y = x - 1, y - 1
+    return x
 
 
 # --- sliding change groups into git's canonical position -----------------------------------
