@@ -145,10 +145,3 @@ def real_folder(root: Path, relative: str) -> Path | None:
     if not stat.S_ISDIR(mode):
         raise RepoError(f"{path} must be a folder; move the file away and re-run")
     return path
-
-
-def user_cache_dir(*parts: str) -> Path:
-    """``$XDG_CACHE_HOME/scaffold/...`` (``~/.cache/scaffold/...`` by default): downloads and
-    compiled templates, never anything of a repository."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base, "scaffold", *parts)

@@ -12,10 +12,10 @@ from functools import cache
 from types import MappingProxyType
 from typing import Any
 
-from homelab_scaffold.catalog.loader import read_yaml
+from homelab_scaffold.catalog.loader import checked_yaml
 from homelab_scaffold.catalog.model import Catalog, ChartFacts
-from homelab_scaffold.catalog.resources import shown_path, templates_root
-from homelab_scaffold.catalog.schema import KNOWN_CHARTS_SCHEMA, check_against_schema
+from homelab_scaffold.catalog.resources import templates_root
+from homelab_scaffold.catalog.schema import KNOWN_CHARTS_SCHEMA
 
 KNOWN_CHARTS_FILE = "known-charts.yaml"
 
@@ -32,9 +32,7 @@ def _facts(name: str, data: Mapping[str, Any]) -> ChartFacts:
 @cache
 def known_charts() -> Mapping[str, ChartFacts]:
     """The charts of ``templates/known-charts.yaml``, checked against its schema."""
-    path = templates_root() / KNOWN_CHARTS_FILE
-    data = read_yaml(path, "known charts")
-    check_against_schema(KNOWN_CHARTS_SCHEMA, data, shown_path(path))
+    data = checked_yaml(templates_root() / KNOWN_CHARTS_FILE, "known charts", KNOWN_CHARTS_SCHEMA)
     return MappingProxyType({name: _facts(name, raw) for name, raw in data["charts"].items()})
 
 

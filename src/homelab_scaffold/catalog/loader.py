@@ -34,7 +34,7 @@ from homelab_scaffold.catalog.options import check_k8s_name, check_version
 from homelab_scaffold.catalog.resources import shown_path, templates_root
 from homelab_scaffold.catalog.schema import COMPONENT_SCHEMA, check_against_schema, schema_digest
 from homelab_scaffold.errors import CatalogError
-from homelab_scaffold.textcache import cached_result
+from homelab_scaffold.usercache import cached_result
 from homelab_scaffold.yamlio import YAMLLimitError, check_yaml_limits
 
 COMPONENT_FILE = "component.yaml"
@@ -90,11 +90,6 @@ def parse_yaml(text: str, path: Path, what: str) -> Any:
         where = f" (line {mark.line + 1})" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise CatalogError(f"{shown_path(path)}: cannot read {what}{where}: {problem}") from exc
-
-
-def read_yaml(path: Path, what: str) -> Any:
-    """Read and parse a catalog YAML file (see :func:`parse_yaml`)."""
-    return parse_yaml(read_text(path, what), path, what)
 
 
 def _load_option(where: _Where, name: str, data: Mapping[str, Any]) -> Option:
@@ -246,17 +241,25 @@ def _load_options(
     )
 
 
-def component_data(path: Path) -> Mapping[str, Any]:
-    """A component.yaml, parsed and checked against the component schema (an unchanged file's
-    checked data comes from the user cache: no YAML parse, no jsonschema)."""
+def checked_yaml(path: Path, what: str, schema: str) -> Any:
+    """A catalog YAML file, parsed and checked against one of the shipped schemas (an unchanged
+    file's checked data comes from the user cache: no YAML parse, no jsonschema).
+
+    Raises:
+        CatalogError: It cannot be read or parsed, or breaks the schema (file and key named).
+    """
 
     def checked(text: str) -> Any:
-        data = parse_yaml(text, path, "component metadata")
-        check_against_schema(COMPONENT_SCHEMA, data, shown_path(path))
+        data = parse_yaml(text, path, what)
+        check_against_schema(schema, data, shown_path(path))
         return data
 
-    text = read_text(path, "component metadata")
-    data: Mapping[str, Any] = cached_result(f"components-{schema_digest()}", text, checked)
+    return cached_result(f"{schema}-{schema_digest()}", read_text(path, what), checked)
+
+
+def component_data(path: Path) -> Mapping[str, Any]:
+    """A component.yaml, parsed and checked against the component schema."""
+    data: Mapping[str, Any] = checked_yaml(path, "component metadata", COMPONENT_SCHEMA)
     return data
 
 

@@ -24,7 +24,7 @@ from homelab_scaffold.errors import RenderError
 from homelab_scaffold.generate.plan import Plan, PlannedApp, PlannedComponent
 from homelab_scaffold.generate.secret_values import SECRETS_DIR
 from homelab_scaffold.generate.yamltext import to_yaml_flow, to_yaml_value
-from homelab_scaffold.paths import user_cache_dir
+from homelab_scaffold.usercache import user_cache_dir
 
 ARGOCD_CONFIG_DIR = "kubernetes/system/argocd-config"
 ROOT_APP_FILE = f"{ARGOCD_CONFIG_DIR}/root-app.yaml"

@@ -27,7 +27,6 @@ from typing import Any
 
 from homelab_scaffold.errors import NetworkError, ScaffoldError
 from homelab_scaffold.inspect import http
-from homelab_scaffold.inspect.cache import user_cache_dir, write_atomically
 from homelab_scaffold.inspect.helm_index import (
     INDEX_MAX_BYTES,
     Change,
@@ -39,6 +38,7 @@ from homelab_scaffold.inspect.helm_index import (
     parse_changes,
 )
 from homelab_scaffold.inspect.loader import parse_yaml_documents, plain_data
+from homelab_scaffold.usercache import user_cache_dir, write_atomically
 
 # Flux's source-controller allows 10 MiB per chart and 5 MiB per file; a chart's archive is
 # usually well under 1 MiB. The unpacked cap stops a gzip "bomb" while the tar is walked.

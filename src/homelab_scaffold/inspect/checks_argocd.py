@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from homelab_scaffold.inspect.apps import (
@@ -263,9 +265,7 @@ def _project_reasons(app: Application, project: Document) -> list[str]:
         for s in app.sources
         if s.repo_url and not _repo_allowed(s.repo_url, repos)
     ]
-    listed = items(dig(project.body, "spec", "destinations"))
-    destinations = [d for d in listed if isinstance(d, dict)]
-    if not _destination_allowed(app, destinations):
+    if not _destination_allowed(app, project):
         where = app.dest_server or app.dest_name or "(no cluster)"
         reasons.append(f"destination {where} namespace '{app.dest_namespace}' is not among the "
                        f"destinations of AppProject '{project.name}' ({project.file})")
@@ -285,9 +285,57 @@ def _repo_allowed(url: str, patterns: Iterable[str]) -> bool:
     return allowed
 
 
-def _destination_allowed(app: Application, destinations: list[dict[str, Any]]) -> bool:
-    denied = any(_denies(d, app) for d in destinations)
-    return not denied and any(_allows(d, app) for d in destinations)
+def _destination_allowed(app: Application, project: Document) -> bool:
+    index = _destination_index(project)
+    if any(_denies(d, app) for d in index.denials):
+        return False
+    if index.allows_exactly(app):
+        return True
+    return any(_allows(d, app) for d in index.patterns)
+
+
+@dataclass(frozen=True)
+class _DestinationIndex:
+    """An AppProject's destinations split for speed: exact (cluster, namespace) entries looked up
+    in sets (a generated project lists one per Application), glob ones matched one by one."""
+
+    by_server: frozenset[tuple[str, str]]
+    by_name: frozenset[tuple[str, str]]
+    patterns: tuple[dict[str, Any], ...]
+    denials: tuple[dict[str, Any], ...]
+
+    def allows_exactly(self, app: Application) -> bool:
+        server, name = _cluster_of(app)
+        namespace = app.dest_namespace
+        return (server, namespace) in self.by_server or (name, namespace) in self.by_name
+
+
+_GLOB = frozenset("*?[{!")
+
+
+@functools.lru_cache(maxsize=16)
+def _destination_index(project: Document) -> _DestinationIndex:
+    listed = items(dig(project.body, "spec", "destinations"))
+    by_server, by_name = set(), set()
+    patterns: list[dict[str, Any]] = []
+    denials: list[dict[str, Any]] = []
+    for destination in (d for d in listed if isinstance(d, dict)):
+        namespace = destination.get("namespace")
+        namespace = namespace if isinstance(namespace, str) else "*"
+        if namespace.startswith("!"):
+            denials.append(destination)
+            continue
+        server, name = destination.get("server"), destination.get("name")
+        plain = [v for v in (namespace, server, name) if isinstance(v, str)]
+        if any(_GLOB & set(v) for v in plain):
+            patterns.append(destination)
+        elif isinstance(server, str):
+            by_server.add((server, namespace))
+        elif isinstance(name, str):
+            by_name.add((name, namespace))
+    return _DestinationIndex(
+        frozenset(by_server), frozenset(by_name), tuple(patterns), tuple(denials)
+    )
 
 
 def _denies(destination: dict[str, Any], app: Application) -> bool:
@@ -307,11 +355,17 @@ def _allows(destination: dict[str, Any], app: Application) -> bool:
     return glob_match(pattern, app.dest_namespace) and _cluster_matches(destination, app)
 
 
+def _cluster_of(app: Application) -> tuple[str, str]:
+    """The Application's cluster as (server, name), the in-cluster aliases filled in."""
+    server = app.dest_server or (IN_CLUSTER_SERVER if app.dest_name == IN_CLUSTER_NAME else "")
+    name = app.dest_name or (IN_CLUSTER_NAME if app.dest_server == IN_CLUSTER_SERVER else "")
+    return server, name
+
+
 def _cluster_matches(destination: dict[str, Any], app: Application) -> bool:
     server = destination.get("server")
     name = destination.get("name")
-    app_server = app.dest_server or (IN_CLUSTER_SERVER if app.dest_name == IN_CLUSTER_NAME else "")
-    app_name = app.dest_name or (IN_CLUSTER_NAME if app.dest_server == IN_CLUSTER_SERVER else "")
+    app_server, app_name = _cluster_of(app)
     by_server = isinstance(server, str) and bool(app_server) and glob_match(server, app_server)
     by_name = isinstance(name, str) and bool(app_name) and glob_match(name, app_name)
     return by_server or by_name

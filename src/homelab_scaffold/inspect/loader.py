@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import fnmatch
+import hashlib
 import json
 import os
 import stat
@@ -17,9 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from homelab_scaffold import __version__
 from homelab_scaffold.errors import UsageError
 from homelab_scaffold.inspect.model import Document, Problem, Repo, SourceFile
 from homelab_scaffold.repo.merge import conflict_marker_lines
+from homelab_scaffold.usercache import user_cache_dir, write_atomically
 from homelab_scaffold.yamlio import DEFAULT_LIMITS, Limits, YAMLLimitError, check_yaml_limits
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -58,16 +61,68 @@ def load_repo(root: Path) -> Loaded:
     files: list[SourceFile] = []
     problems: list[Problem] = []
     notes: list[str] = []
+    parsed = ParsedCache.load()
     for path in paths:
         if any(path.startswith(prefix) for prefix in chart_templates):
             continue  # Helm templates are not YAML until Helm renders them.
-        source, found, note = _load_file(root, path)
+        source, found, note = _load_file(root, path, parsed)
         if source is not None:
             files.append(source)
         problems.extend(found)
         if note:
             notes.append(note)
+    parsed.save()
     return Loaded(Repo(root, tuple(files)), tuple(problems), tuple(notes))
+
+
+class ParsedCache:
+    """YAML files already parsed, by the sha256 of their text: pyyaml builds every mapping in
+    Python, a large part of validating a 300-component repository, and most files do not change
+    between two runs. Kept in the user cache; only what JSON holds exactly is kept."""
+
+    MAX_ENTRIES = 5_000
+
+    def __init__(self, entries: dict[str, Any]) -> None:
+        self.entries = entries
+        self.added = False
+
+    @classmethod
+    def load(cls) -> ParsedCache:
+        """The cache as the last run left it (empty when there is none or it is unreadable)."""
+        try:
+            data = json.loads(_parsed_cache_path().read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return cls({})
+        return cls(data if isinstance(data, dict) else {})
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def bodies(self, text: str) -> list[Any] | None:
+        """The documents of ``text`` when it was parsed before."""
+        found = self.entries.get(self.key(text))
+        return found if isinstance(found, list) else None
+
+    def remember(self, text: str, bodies: list[Any]) -> None:
+        """Keep the documents of a text that parsed, when JSON holds them exactly."""
+        try:
+            if json.loads(json.dumps(bodies)) != bodies:
+                return
+        except (TypeError, ValueError, RecursionError):
+            return
+        self.entries[self.key(text)] = bodies
+        self.added = True
+
+    def save(self) -> None:
+        """Write the cache back (its most recent entries) when this run added to it."""
+        if self.added:
+            kept = dict(list(self.entries.items())[-self.MAX_ENTRIES :])
+            write_atomically(_parsed_cache_path(), json.dumps(kept).encode("utf-8"))
+
+
+def _parsed_cache_path() -> Path:
+    return user_cache_dir("parsed", f"{__version__}.json")
 
 
 def own_urls(root: Path, answers: Mapping[str, Any] | None = None) -> list[str]:
@@ -195,7 +250,9 @@ def _chart_template_dirs(paths: Iterable[str]) -> tuple[str, ...]:
     )
 
 
-def _load_file(root: Path, path: str) -> tuple[SourceFile | None, list[Problem], str]:
+def _load_file(
+    root: Path, path: str, parsed: ParsedCache
+) -> tuple[SourceFile | None, list[Problem], str]:
     is_yaml = path.endswith(YAML_SUFFIXES)
     is_json = path.endswith(".json")
     data, problem, note = _read_bytes(root / path, path)
@@ -213,7 +270,7 @@ def _load_file(root: Path, path: str) -> tuple[SourceFile | None, list[Problem],
         problem = Problem(path, "conflict", MARKER_REASON, line=marked[0])
         return SourceFile(path, text), [problem], ""
     if is_yaml:
-        return _parse_yaml_file(path, text)
+        return _parse_yaml_file(path, text, parsed)
     if is_json:
         return _parse_json_file(path, text)
     return SourceFile(path, text), [], ""
@@ -252,11 +309,17 @@ def _decode(data: bytes) -> tuple[str | None, str]:
         return None, f"not UTF-8 (bad byte at offset {exc.start})"
 
 
-def _parse_yaml_file(path: str, text: str) -> tuple[SourceFile, list[Problem], str]:
-    bodies, error = parse_yaml_documents(text)
-    if error is not None:
-        message, line = error
-        return SourceFile(path, text, is_yaml=True), [Problem(path, "yaml", message, line=line)], ""
+def _parse_yaml_file(
+    path: str, text: str, parsed: ParsedCache
+) -> tuple[SourceFile, list[Problem], str]:
+    bodies = parsed.bodies(text)
+    if bodies is None:
+        bodies, error = parse_yaml_documents(text)
+        if error is not None:
+            message, line = error
+            problem = Problem(path, "yaml", message, line=line)
+            return SourceFile(path, text, is_yaml=True), [problem], ""
+        parsed.remember(text, bodies)
     return _with_documents(path, text, bodies)
 
 

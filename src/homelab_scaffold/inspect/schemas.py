@@ -9,6 +9,8 @@ only when a document is actually checked.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -16,20 +18,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from homelab_scaffold import __version__
 from homelab_scaffold.catalog.schema import dotted, unexpected_keys
 from homelab_scaffold.errors import NetworkError, UsageError
 from homelab_scaffold.inspect import http
-from homelab_scaffold.inspect.cache import user_cache_dir, write_atomically
 from homelab_scaffold.inspect.model import Document, Problem
+from homelab_scaffold.usercache import user_cache_dir, write_atomically
 
 CHECK = "schema"
 CATALOG_URL = "https://raw.githubusercontent.com/datreeio/CRDs-catalog/main"
 DEFAULT_LOCATION = "default"
 MAX_ERRORS = 20
+MAX_KNOWN_VALID = 20_000
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
 _VERSION = re.compile(r"^v[0-9a-z]+$")
 _KIND = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 _PLACEHOLDER = re.compile(r"\{\{\s*\.(\w+)\s*\}\}")
+
+
+def _VALID_CACHE() -> Path:  # noqa: N802 - a constant that depends on the environment
+    return user_cache_dir("validated", f"{__version__}.json")
 
 
 def default_cache_dir() -> Path:
@@ -226,6 +234,46 @@ class SchemaStore:
         self._announced = False
         self._found: dict[SchemaKey, Found | None] = {}
         self._validators: dict[str, Any] = {}
+        self._fingerprints: dict[str, str] = {}
+        self._valid: dict[str, None] | None = None
+        self._valid_added = False
+
+    # Documents already known to match their schema: a scaffold repository's 300 Applications
+    # cost a second of jsonschema per run, and most of them do not change between runs.
+
+    def _known_valid(self) -> dict[str, None]:
+        if self._valid is None:
+            try:
+                keys = json.loads(_VALID_CACHE().read_text(encoding="utf-8"))
+                self._valid = dict.fromkeys(k for k in keys if isinstance(k, str))
+            except (OSError, ValueError, TypeError):
+                self._valid = {}
+        return self._valid
+
+    def validity_key(self, found: Found, body: Any) -> str:
+        """What a document's validity against a schema depends on, hashed."""
+        if found.where not in self._fingerprints:
+            text = json.dumps(found.schema, sort_keys=True, default=str)
+            self._fingerprints[found.where] = hashlib.sha256(text.encode()).hexdigest()
+        document = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+        data = f"{self._fingerprints[found.where]}\n{document}".encode()
+        return hashlib.sha256(data).hexdigest()
+
+    def known_valid(self, key: str) -> bool:
+        """True when this document was checked against this schema and matched."""
+        return key in self._known_valid()
+
+    def remember_valid(self, key: str) -> None:
+        """Note that a document matched its schema."""
+        self._known_valid()[key] = None
+        self._valid_added = True
+
+    def save(self) -> None:
+        """Keep the known-valid documents for the next run (the most recent ones only)."""
+        if not self._valid_added or self._valid is None:
+            return
+        keys = list(self._valid)[-MAX_KNOWN_VALID:]
+        write_atomically(_VALID_CACHE(), json.dumps(keys).encode())
 
     def fetch(self, url: str) -> bytes | None:
         """Read a URL (None when it does not exist)."""
@@ -316,11 +364,22 @@ def _no_schema(doc: Document, key: SchemaKey, store: SchemaStore) -> list[Proble
     )]
 
 
+@functools.cache
+def _kubernetes_validate() -> Any:
+    """kubernetes_validate, with its schema files read once per process: it reads the kind's
+    schema and the 1 MB ``_definitions.json`` again for every document it checks."""
+    import kubernetes_validate  # type: ignore[import-untyped]
+    from kubernetes_validate import utils
+
+    utils.schema_contents = functools.lru_cache(maxsize=128)(utils.schema_contents)
+    return kubernetes_validate
+
+
 def _check_builtin(doc: Document) -> list[Problem] | None:
     """Problems from Kubernetes' strict schema; None when it has no schema for the kind."""
-    import kubernetes_validate  # type: ignore[import-untyped]
     import referencing.exceptions
 
+    kubernetes_validate = _kubernetes_validate()
     version = kubernetes_validate.latest_version()
     try:
         kubernetes_validate.validate(doc.body, version, strict=True)
@@ -339,11 +398,16 @@ def _check_against(doc: Document, found: Found, store: SchemaStore) -> list[Prob
     from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped]
     from referencing.exceptions import Unresolvable
 
+    key = store.validity_key(found, doc.body)
+    if store.known_valid(key):
+        return []
     try:
         errors = list(store.validator(found).iter_errors(doc.body))
     except (SchemaError, Unresolvable, RecursionError) as exc:
         reason = getattr(exc, "message", None) or type(exc).__name__
         return [doc.problem(CHECK, f"the schema {found.where} is unusable: {shorten(reason)}")]
+    if not errors:
+        store.remember_valid(key)
     errors.sort(key=lambda e: ([str(p) for p in e.absolute_path], e.message))
     problems = [doc.problem(CHECK, describe(e)) for e in errors[:MAX_ERRORS]]
     if len(errors) > MAX_ERRORS:

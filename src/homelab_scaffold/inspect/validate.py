@@ -71,6 +71,7 @@ def validate_repo(options: ValidateOptions) -> Report:
     if options.charts:
         found, chart_notes = _check_charts(inventory, options)
         problems.extend(found)
+    store.save()
     return Report(
         root=options.root,
         problems=_unique_sorted(problems),

@@ -21,7 +21,7 @@ from ruamel.yaml.tokens import CommentToken
 from homelab_scaffold.errors import ConfigError
 from homelab_scaffold.generate.answers import ANSWERS_FILE, Answers, parse_answers, to_plain
 from homelab_scaffold.generate.yamltext import dump_yaml, load_yaml_text
-from homelab_scaffold.textcache import cached_result, remember
+from homelab_scaffold.usercache import cached_result, remember
 
 _HEADER = """\
 scaffold answers: the one source `scaffold regenerate` renders this repository from.

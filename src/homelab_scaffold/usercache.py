@@ -1,10 +1,13 @@
-"""Results computed from a text, kept in the user cache by the text's hash.
+"""scaffold's per-user cache (``$XDG_CACHE_HOME/scaffold/``): where it is, how a file in it is
+written, and results computed from a text kept by the text's hash.
 
+Nothing of a repository is ever kept here: downloads (schemas, chart archives), compiled
+templates, documents known to match their schema, and results that are pure functions of a text.
 Parsing (ruamel.yaml's careful loader) and schema checks (jsonschema) of the same file cost the
-same every run; their JSON-able result is kept under ``$XDG_CACHE_HOME/scaffold/<kind>/`` keyed by
-scaffold's version and the text's sha256, so an unchanged file costs one hash and one small JSON
-read. Only exact JSON round trips are kept (a date is not); a folder that cannot be written costs
-the computation next time; each kind keeps its most recent entries only.
+same every run, so their JSON-able result is kept under ``<kind>/`` keyed by scaffold's version
+and the text's sha256: an unchanged file costs one hash and one small JSON read. Only exact JSON
+round trips are kept (a date is not); a folder that cannot be written costs the computation next
+time; each kind keeps its most recent entries only.
 """
 
 from __future__ import annotations
@@ -12,15 +15,33 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from homelab_scaffold import __version__
-from homelab_scaffold.paths import user_cache_dir
 
 MAX_ENTRIES = 256
+
+
+def user_cache_dir(*parts: str) -> Path:
+    """``$XDG_CACHE_HOME/scaffold/...`` (``~/.cache/scaffold/...`` by default)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base, "scaffold", *parts)
+
+
+def write_atomically(path: Path, body: bytes) -> None:
+    """Put ``body`` at ``path`` whole or not at all; a cache that cannot be written is skipped
+    (it only costs the work again next time)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as handle:
+            handle.write(body)
+        Path(handle.name).replace(path)
+    except OSError:
+        return
 
 
 def cached_result(kind: str, text: str, compute: Callable[[str], Any]) -> Any:
@@ -44,16 +65,11 @@ def remember(kind: str, text: str, result: Any) -> None:
         dumped = json.dumps(result, ensure_ascii=False)
         if json.loads(dumped) != result:
             return
-        path = _path(kind, text)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with tempfile.NamedTemporaryFile(
-            "w", dir=path.parent, delete=False, suffix=".tmp", encoding="utf-8"
-        ) as handle:
-            handle.write(dumped)
-        Path(handle.name).replace(path)
-        _prune(path.parent)
-    except (OSError, TypeError, ValueError):
+    except (TypeError, ValueError):
         return
+    path = _path(kind, text)
+    write_atomically(path, dumped.encode("utf-8"))
+    _prune(path.parent)
 
 
 def _path(kind: str, text: str) -> Path:
