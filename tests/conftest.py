@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -216,6 +217,72 @@ def git_init(path: Path, origin: str | None = None) -> Path:
     if origin is not None:
         assert git(path, "remote", "add", "origin", origin).returncode == 0
     return path
+
+
+def init_committed(base: Path, name: str, answers: str) -> Path:
+    """``scaffold init --config`` of ``answers`` at ``base/name``, then a git repository holding
+    it as one commit: the starting point of most day-two tests."""
+    config = base / f"{name}.yaml"
+    config.write_text(answers, encoding="utf-8")
+    root = base / name
+    run = invoke("init", root, "--config", config)
+    assert run.exit_code == 0, run.stderr
+    git_init(root)
+    commit_all(root, "init")
+    return root
+
+
+# Stacks many tests start from: the everyday small stack (traefik + test-app, metallb and argocd
+# added, manual secrets) and one with SealedSecrets (vaultwarden, longhorn and the controller).
+SMALL_ANSWERS = f"""\
+repo_url: {REPO_URL}
+domain: lab.example.com
+secrets: manual
+components:
+  traefik: {{}}
+  test-app: {{}}
+"""
+SEALED_ANSWERS = f"""\
+repo_url: {REPO_URL}
+domain: lab.example.com
+components:
+  vaultwarden: {{}}
+"""
+
+# What an interrupted transaction leaves beside its files (see repo/write.py).
+LEFTOVER_SUFFIXES = (".scaffold-tmp", ".scaffold-bak")
+
+
+def leftovers(root: Path) -> list[str]:
+    """Temp and backup files of a transaction, relative to ``root``."""
+    return sorted(
+        p.relative_to(root).as_posix() for p in root.rglob("*") if p.name.endswith(LEFTOVER_SUFFIXES)
+    )
+
+
+# A real crash: the process kills itself (SIGKILL, no handler runs) at write step argv[1].
+KILL_HOOK = """\
+import os, signal, sys
+from homelab_scaffold.repo import write
+calls = 0
+def hook(path):
+    global calls
+    calls += 1
+    if calls == int(sys.argv[1]):
+        os.kill(os.getpid(), signal.SIGKILL)
+write._before_each_write = hook
+"""
+KILL_SCRIPT = KILL_HOOK + "from homelab_scaffold.cli import main\nmain(sys.argv[2:])\n"
+
+
+def run_killed(kill_at: int, *args: object) -> subprocess.CompletedProcess[str]:
+    """``scaffold ARGS`` in a child process that is killed at write step ``kill_at``."""
+    return subprocess.run(
+        [sys.executable, "-c", KILL_SCRIPT, str(kill_at), *[str(a) for a in args]],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -25,7 +25,15 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import Run, git, without_randomness
+from conftest import (
+    SMALL_ANSWERS,
+    Run,
+    commit_all,
+    git,
+    init_committed,
+    leftovers,
+    without_randomness,
+)
 
 from homelab_scaffold.generate import pipeline
 from homelab_scaffold.repo import write
@@ -33,17 +41,9 @@ from homelab_scaffold.cli import main
 from homelab_scaffold.generate.sealing_crypto import KeyPair, generate_key_pair
 
 REPO_URL = "https://github.com/alice/homelab-infrastructure.git"
-LEFTOVER_SUFFIXES = (".scaffold-tmp", ".scaffold-bak")
 SCAFFOLD_EXE = Path(sys.executable).with_name("scaffold")
 
-SMALL = f"""\
-repo_url: {REPO_URL}
-domain: lab.example.com
-secrets: manual
-components:
-  traefik: {{}}
-  test-app: {{}}
-"""
+SMALL = SMALL_ANSWERS
 # Secrets sealed into Git: SealedSecrets, the sealing key, values.yaml, private folders.
 SEALED = f"""\
 repo_url: {REPO_URL}
@@ -83,15 +83,6 @@ def comparable(found: Tree, prefix: str) -> dict[str, str]:
     return files
 
 
-def leftovers(root: Path) -> list[str]:
-    """Temp and backup files of an interrupted transaction."""
-    return sorted(
-        p.relative_to(root).as_posix()
-        for p in root.rglob("*")
-        if p.name.endswith(LEFTOVER_SUFFIXES)
-    )
-
-
 def run_main(*args: object, stdin: str = "") -> Run:
     """``scaffold ARGS`` through ``main()``, as the installed executable runs it."""
     with CliRunner().isolation(input=stdin, env={"NO_COLOR": "1"}) as (out, err, _):
@@ -103,23 +94,9 @@ def run_main(*args: object, stdin: str = "") -> Run:
         return Run(code, out.getvalue().decode(), err.getvalue().decode())
 
 
-def commit_all(root: Path) -> None:
-    assert git(root, "add", "-A").returncode == 0
-    assert git(root, "commit", "-q", "-m", "state").returncode == 0
-
-
 def make_repo(base: Path, name: str, answers: str) -> Path:
     """``scaffold init --config`` of ``answers`` at ``base/name``, committed to git."""
-    config = base / f"{name}.yaml"
-    config.write_text(answers, encoding="utf-8")
-    root = base / name
-    run = run_main("init", root, "--config", config)
-    assert run.exit_code == 0, run.stderr
-    assert git(root, "init", "-q").returncode == 0
-    git(root, "config", "user.name", "Test User")
-    git(root, "config", "user.email", "test@example.com")
-    commit_all(root)
-    return root
+    return init_committed(base, name, answers)
 
 
 class Failure:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO_URL, git, git_init, invoke, snapshot
+from conftest import REPO_URL, commit_all, git, git_init, invoke, snapshot
 
 SEALED = f"""\
 repo_url: {REPO_URL}
@@ -22,11 +22,8 @@ components:
 
 def _committed(root: Path) -> Path:
     if not (root / ".git").exists():
-        assert git(root, "init", "-q").returncode == 0
-    git(root, "config", "user.name", "Test User")
-    git(root, "config", "user.email", "test@example.com")
-    assert git(root, "add", "-A").returncode == 0
-    assert git(root, "commit", "-q", "-m", "state").returncode == 0
+        git_init(root)
+    commit_all(root, "state")
     return root
 
 
@@ -159,7 +156,7 @@ def test_an_existing_gitignore_gets_the_secrets_rule(tmp_path: Path) -> None:
 
 def test_secrets_tracked_by_git_are_refused(sealed: Path) -> None:
     assert git(sealed, "add", "-f", "secrets/values.yaml").returncode == 0
-    assert git(sealed, "commit", "-q", "-m", "oops").returncode == 0
+    commit_all(sealed, "oops")
     run = invoke("secret", "rotate", "vaultwarden.admin_token", "-C", sealed)
     assert run.exit_code == 2
     assert "git tracks secrets/values.yaml" in run.stderr and "git rm -r --cached" in run.stderr

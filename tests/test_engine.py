@@ -15,7 +15,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO_URL, git, invoke, snapshot
+from conftest import (
+    KILL_HOOK,
+    SEALED_ANSWERS,
+    SMALL_ANSWERS,
+    commit_all,
+    init_committed,
+    invoke,
+    leftovers,
+    run_killed,
+    snapshot,
+)
 
 from homelab_scaffold.generate.sealing_crypto import KeyPair, check_key_pair, generate_key_pair
 from homelab_scaffold.repo import write
@@ -23,41 +33,13 @@ from homelab_scaffold.repo.changes import FileChange
 from homelab_scaffold.repo.lock import LOCK_FILE, Owner
 from homelab_scaffold.repo.write import JOURNAL_FILE, apply_changes, recover
 
-SMALL = f"""\
-repo_url: {REPO_URL}
-domain: lab.example.com
-secrets: manual
-components:
-  traefik: {{}}
-  test-app: {{}}
-"""
-SEALED = f"""\
-repo_url: {REPO_URL}
-domain: lab.example.com
-components:
-  vaultwarden: {{}}
-"""
-LEFTOVER_SUFFIXES = (".scaffold-tmp", ".scaffold-bak")
-
-
-def _init(base: Path, name: str, answers: str) -> Path:
-    config = base / f"{name}.yaml"
-    config.write_text(answers, encoding="utf-8")
-    root = base / name
-    run = invoke("init", root, "--config", config)
-    assert run.exit_code == 0, run.stderr
-    assert git(root, "init", "-q").returncode == 0
-    git(root, "config", "user.name", "Test User")
-    git(root, "config", "user.email", "test@example.com")
-    assert git(root, "add", "-A").returncode == 0
-    assert git(root, "commit", "-q", "-m", "init").returncode == 0
-    return root
-
-
 @pytest.fixture(scope="module")
 def bases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("engine")
-    return {"small": _init(base, "small", SMALL), "sealed": _init(base, "sealed", SEALED)}
+    return {
+        "small": init_committed(base, "small", SMALL_ANSWERS),
+        "sealed": init_committed(base, "sealed", SEALED_ANSWERS),
+    }
 
 
 @pytest.fixture
@@ -68,19 +50,6 @@ def small(bases: dict[str, Path], tmp_path: Path) -> Path:
 @pytest.fixture
 def sealed(bases: dict[str, Path], tmp_path: Path) -> Path:
     return shutil.copytree(bases["sealed"], tmp_path / "homelab", symlinks=True)
-
-
-def commit(root: Path, message: str = "change") -> None:
-    assert git(root, "add", "-A").returncode == 0
-    assert git(root, "commit", "-q", "-m", message).returncode == 0
-
-
-def leftovers(root: Path) -> list[str]:
-    return sorted(
-        p.relative_to(root).as_posix()
-        for p in root.rglob("*")
-        if p.name.endswith(LEFTOVER_SUFFIXES)
-    )
 
 
 def refused(run_args: list[object], root: Path, outside: Path, *fragments: str) -> None:
@@ -111,7 +80,7 @@ def test_a_symlinked_generated_file_is_refused_not_followed(small: Path, outside
     values = small / "kubernetes/system/traefik/values.yaml"
     values.unlink()
     values.symlink_to(outside / "precious.yaml")
-    commit(small)
+    commit_all(small)
     refused(
         ["regenerate", "--force", "-C", small],
         small,
@@ -124,7 +93,7 @@ def test_a_symlinked_generated_file_is_refused_not_followed(small: Path, outside
 def test_a_symlinked_folder_on_the_way_is_refused(small: Path, outside: Path) -> None:
     shutil.rmtree(small / "kubernetes/system/test-app")
     (small / "kubernetes/system/test-app").symlink_to(outside, target_is_directory=True)
-    commit(small)
+    commit_all(small)
     refused(
         ["add", "longhorn", "--force", "-C", small],
         small,
@@ -162,7 +131,7 @@ def test_a_state_entry_outside_the_repository_is_refused(
     data = json.loads(state.read_text())
     data["files"][entry] = "mine: true\n"
     state.write_text(json.dumps(data))
-    commit(small)
+    commit_all(small)
     refused(
         ["regenerate", "--force", "-C", small], small, outside, repr(entry), "inside the repository"
     )
@@ -176,7 +145,7 @@ def test_a_catalog_path_outside_the_repository_is_refused(
     answers.write_text(
         answers.read_text().replace("components:", f"catalog_paths: ['{path}']\ncomponents:")
     )
-    commit(small)
+    commit_all(small)
     refused(["regenerate", "-C", small], small, outside, "catalog_paths", "inside the repository")
 
 
@@ -192,7 +161,7 @@ def test_a_link_inside_a_user_catalog_is_refused(small: Path, outside: Path) -> 
     answers.write_text(
         answers.read_text().replace("components:", "catalog_paths: [catalog]\ncomponents:")
     )
-    commit(small)
+    commit_all(small)
     refused(["add", "whoami", "-C", small], small, outside, "whoami/cm.yaml.j2", "symbolic link")
 
 
@@ -251,7 +220,7 @@ def test_a_user_template_cannot_reach_python_internals(small: Path) -> None:
     answers.write_text(
         answers.read_text().replace("components:", "catalog_paths: [catalog]\ncomponents:")
     )
-    commit(small)
+    commit_all(small)
     before = snapshot(small)
     run = invoke("add", "evil", "-C", small)
     assert run.exit_code == 2, run.stderr
@@ -261,32 +230,6 @@ def test_a_user_template_cannot_reach_python_internals(small: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # The journal: a run killed at any write step is rolled back (or completed) by the next one
-
-
-KILL_SCRIPT = """\
-import os, signal, sys
-from homelab_scaffold.repo import write
-from homelab_scaffold.cli import main
-calls = 0
-def hook(path):
-    global calls
-    calls += 1
-    if calls == int(sys.argv[1]):
-        os.kill(os.getpid(), signal.SIGKILL)
-write._before_each_write = hook
-main(sys.argv[2:])
-"""
-
-
-def run_killed(kill_at: int, *args: object, cwd: Path | None = None) -> int:
-    result = subprocess.run(
-        [sys.executable, "-c", KILL_SCRIPT, str(kill_at), *[str(a) for a in args]],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=cwd,
-    )
-    return result.returncode
 
 
 def count_steps(monkeypatch: pytest.MonkeyPatch, *args: object) -> int:
@@ -310,12 +253,12 @@ def test_a_killed_init_is_rolled_back_and_the_same_init_then_works(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = tmp_path / "small.yaml"
-    config.write_text(SMALL)
+    config.write_text(SMALL_ANSWERS)
     total = count_steps(monkeypatch, "init", tmp_path / "reference", "--config", config)
     reference = files_of(tmp_path / "reference")
     for step in range(1, total + 1, max(1, total // 6)):
         dest = tmp_path / f"killed-{step}"
-        assert run_killed(step, "init", dest, "--config", config) == -signal.SIGKILL
+        assert run_killed(step, "init", dest, "--config", config).returncode == -signal.SIGKILL
         run = invoke("init", dest, "--config", config)
         assert run.exit_code == 0, (step, run.stderr)
         assert files_of(dest) == reference, step
@@ -329,10 +272,8 @@ def test_a_killed_rotation_with_a_new_key_leaves_a_whole_key_pair(
     total = count_steps(monkeypatch, "secret", "rotate", "--all", "--new-key", "-C", reference)
     for step in range(1, total + 1, max(1, total // 8)):
         root = shutil.copytree(sealed, tmp_path / f"killed-{step}", symlinks=True)
-        assert (
-            run_killed(step, "secret", "rotate", "--all", "--new-key", "-C", root)
-            == -signal.SIGKILL
-        )
+        killed = run_killed(step, "secret", "rotate", "--all", "--new-key", "-C", root)
+        assert killed.returncode == -signal.SIGKILL
         assert invoke("regenerate", "--force", "-C", root).exit_code == 0, step
         pair = _pair(root)
         assert check_key_pair(pair) == pair, f"half a key pair after a kill at step {step}"
@@ -347,18 +288,9 @@ def _pair(root: Path) -> KeyPair:
     return KeyPair((folder / "tls.key").read_bytes(), (folder / "tls.crt").read_bytes())
 
 
-KILL_APPLY = """\
-import os, signal, sys
+KILL_APPLY = KILL_HOOK + """\
 from pathlib import Path
-from homelab_scaffold.repo import write
 from homelab_scaffold.repo.changes import FileChange
-calls = 0
-def hook(path):
-    global calls
-    calls += 1
-    if calls == int(sys.argv[1]):
-        os.kill(os.getpid(), signal.SIGKILL)
-write._before_each_write = hook
 root = Path(sys.argv[2])
 changes = [FileChange(p, "update", "new " + p + "\\n", 0o600) for p in ("k/tls.key", "k/tls.crt")]
 changes.append(FileChange("gone.txt", "delete"))

@@ -17,14 +17,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import git, invoke
+from conftest import LEFTOVER_SUFFIXES, git, invoke, leftovers, run_killed
 
 from homelab_scaffold.repo import write
 from homelab_scaffold.errors import RepoError
 from homelab_scaffold.repo.changes import FileChange, unified_diff
 from homelab_scaffold.repo.write import apply_changes
 
-LEFTOVER_SUFFIXES = (".scaffold-tmp", ".scaffold-bak")
 SMALL_STACK = """\
 repo_url: https://github.com/alice/homelab-infrastructure.git
 domain: lab.example.com
@@ -53,14 +52,6 @@ def tree(root: Path) -> Tree:
             continue
         found[relative] = (path.lstat().st_mode, None if path.is_dir() else path.read_bytes())
     return found
-
-
-def leftovers(root: Path) -> list[str]:
-    return sorted(
-        p.relative_to(root).as_posix()
-        for p in root.rglob("*")
-        if p.name.endswith(LEFTOVER_SUFFIXES)
-    )
 
 
 def commit(root: Path) -> None:
@@ -189,28 +180,8 @@ def test_init_into_an_empty_folder_is_all_or_nothing(
 # a real kill: no partial file, and the next run brings the tree in line
 
 
-KILL_SCRIPT = """\
-import os, signal, sys
-from homelab_scaffold.repo import write
-from homelab_scaffold.cli import main
-calls = 0
-def hook(path):
-    global calls
-    calls += 1
-    if calls == int(sys.argv[1]):
-        os.kill(os.getpid(), signal.SIGKILL)
-write._before_each_write = hook
-main(sys.argv[2:])
-"""
-
-
-def run_killed(root: Path, kill_at: int, *args: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", KILL_SCRIPT, str(kill_at), *args, "-C", str(root)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def kill_run(root: Path, kill_at: int, *args: str) -> None:
+    result = run_killed(kill_at, *args, "-C", root)
     assert result.returncode == -signal.SIGKILL, result.stderr
 
 
@@ -238,7 +209,7 @@ def test_a_killed_add_leaves_no_partial_file_and_the_next_run_recovers(
     new = whole_files(reference)
 
     root = fresh_copy(committed_repo, tmp_path / "homelab")
-    run_killed(root, kill_at, "add", "longhorn")
+    kill_run(root, kill_at, "add", "longhorn")
 
     for path, content in whole_files(root).items():
         assert content in (old.get(path), new.get(path)), f"{path} is neither old nor new"
@@ -252,7 +223,7 @@ def test_after_a_killed_run_later_runs_clean_up_and_still_work(
     committed_repo: Path, tmp_path: Path
 ) -> None:
     root = fresh_copy(committed_repo, tmp_path / "homelab")
-    run_killed(root, 11, "add", "longhorn")  # scaffold.yaml and README already renamed
+    kill_run(root, 11, "add", "longhorn")  # scaffold.yaml and README already renamed
     assert invoke("regenerate", "--force", "-C", root).exit_code == 0
     assert leftovers(root) == []
     run = invoke("upgrade", "traefik", "--version", "40.0.0", "--offline", "--force", "-C", root)
