@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -18,7 +19,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from homelab_scaffold.cli import cli
+from homelab_scaffold.cli import cli, main
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES_DIR = ROOT / "examples"
@@ -83,6 +84,26 @@ def invoke(*args: object, stdin: str | None = None, env: Mapping[str, str] | Non
         cli, [str(a) for a in args], input=stdin, env=env, catch_exceptions=False
     )
     return Run(result.exit_code, result.stdout, result.stderr)
+
+
+def run_main(
+    *args: object,
+    stdin: str | None = None,
+    env: Mapping[str, str | None] | None = None,
+    color: bool = False,
+) -> Run:
+    """``scaffold ARGS`` through ``main()``, as the installed executable runs it: usage errors
+    are one line, a crash is exit 3. ``color=True`` keeps ANSI styles, as a terminal would
+    (stdout is still not a terminal: ``isatty()`` is False)."""
+    runner = CliRunner()
+    with runner.isolation(input=stdin or "", env=env, color=color) as (out, err, _):
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+        return Run(code, out.getvalue().decode("utf-8", "replace"),
+                   err.getvalue().decode("utf-8", "replace"))
 
 
 @pytest.fixture
@@ -311,6 +332,40 @@ def generate(dest: Path, *args: object, env: Mapping[str, str] | None = None) ->
     run = invoke("init", dest, *args, env=env)
     assert run.exit_code == 0, run.stderr
     return Generated(dest, run)
+
+
+@pytest.fixture(scope="session")
+def rendered_once() -> dict[str, Path]:
+    """Cache: answers text (and init arguments) -> a committed repository rendered from it."""
+    return {}
+
+
+@pytest.fixture
+def make_committed(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, rendered_once: dict[str, Path]
+) -> Callable[..., Path]:
+    """``make_committed(answers_text, *init_args)``: a fresh copy (at ``tmp_path/homelab``) of a
+    git repository that ``scaffold init --config`` rendered from the answers and committed;
+    each distinct input is rendered once per session."""
+
+    def make(config: str, *args: str) -> Path:
+        key = config + "\0" + "\0".join(args)
+        if key not in rendered_once:
+            base = tmp_path_factory.mktemp("rendered")
+            (base / "answers.yaml").write_text(config, encoding="utf-8")
+            root = base / "homelab"
+            run = invoke("init", root, "--config", base / "answers.yaml", *args)
+            assert run.exit_code == 0, run.stderr
+            assert git(root, "init", "-q").returncode == 0
+            assert git(root, "config", "user.name", "Test User").returncode == 0
+            assert git(root, "config", "user.email", "test@example.invalid").returncode == 0
+            commit_all(root, "scaffold init")
+            rendered_once[key] = root
+        dest = tmp_path / "homelab"
+        shutil.copytree(rendered_once[key], dest, symlinks=True)
+        return dest
+
+    return make
 
 
 @pytest.fixture(scope="session")

@@ -61,7 +61,8 @@ def test_null_options_mean_defaults() -> None:
 @pytest.mark.parametrize(
     ("data", "fragments"),
     [
-        ({"domian": "x"}, ("domian", "valid keys")),
+        ({"domian": "x"}, ("domian", "did you mean domain?")),
+        ({"nonsense": "x"}, ("nonsense", "valid keys")),
         ({"domain": "LAB"}, ("domain", "'LAB'")),
         ({"email": "x@"}, ("email", "'x@'")),
         ({"repo_url": "ftp://x/y"}, ("repo_url", "ftp://x/y")),
@@ -268,15 +269,22 @@ def test_emails_rejected(value: Any) -> None:
         check_email(value)
 
 
-@pytest.mark.parametrize("value", ["1.2.3", "v1.21.1", "1.2", "1.2.3-rc.1", "10.1.1+build.5"])
+@pytest.mark.parametrize("value", ["1.2.3", "v1.21.1", "1.2.3-rc.1", "10.1.1+build.5", "0.1.0"])
 def test_versions_accepted(value: str) -> None:
     assert check_version(value) == value
 
 
-@pytest.mark.parametrize("value", ["latest", "stable", "v", "1", "1.x", "1.2.3.4", "", None, True])
+@pytest.mark.parametrize(
+    "value", ["latest", "stable", "v", "1", "1.x", "1.2.3.4", "", None, True, "1.2", "v1.21", 41]
+)
 def test_versions_rejected(value: Any) -> None:
     with pytest.raises(ValueError, match="version such as"):
         check_version(value)
+
+
+def test_a_version_yaml_reads_as_a_number_is_refused_as_partial() -> None:
+    with pytest.raises(ValueError, match=re.escape('"1.21.0" (MAJOR.MINOR.PATCH)')):
+        check_version(1.21)
 
 
 @pytest.mark.parametrize(

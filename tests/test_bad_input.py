@@ -22,12 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import conftest
 import pytest
 import yaml
-from click.testing import CliRunner
 from conftest import Run, git
-
-from homelab_scaffold.cli import main
 
 DATA = Path(__file__).resolve().parent / "data"
 CORPUS = DATA / "bad-input"
@@ -311,17 +309,7 @@ def run_child(prefix: list[str], args: list[str], stdin: str | None, crash_logs:
 def run_main(*args: object, stdin: str | None = None) -> Run:
     """``scaffold ARGS`` through ``main()`` (what the installed executable runs): unexpected
     exceptions become exit 3 and a crash log instead of escaping into pytest."""
-    runner = CliRunner()
-    env = {"SCAFFOLD_CLOUDFLARE_API_TOKEN": None, "NO_COLOR": "1"}
-    with runner.isolation(input=stdin or "", env=env) as (out, err, _):
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
-        stdout = out.getvalue().decode("utf-8", "replace")
-        stderr = err.getvalue().decode("utf-8", "replace")
-    return Run(code, stdout, stderr)
+    return conftest.run_main(*args, stdin=stdin, env={"SCAFFOLD_CLOUDFLARE_API_TOKEN": None})
 
 
 Snapshot = dict[str, tuple[int, bytes | None]]

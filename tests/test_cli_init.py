@@ -106,7 +106,7 @@ BAD_INPUTS = {
     "unknown top-level key": Bad(
         "domian: lab.example.com\n" + _components("  traefik: {}\n"),
         (),
-        ("domian", "valid keys", "domain"),
+        ("domian", "did you mean domain?"),
     ),
     "malformed YAML": Bad(_components("  traefik: {\n"), (), ("not valid YAML", "line ")),
     "duplicate keys": Bad(
@@ -400,10 +400,9 @@ def test_no_input_renders_the_full_default_stack(full_stack: Generated) -> None:
     } <= selected
     apps = {app for name in selected for app in catalog.components[name].app_names}
     assert _application_files(full_stack.root) == apps
-    for path in full_stack.tree(secrets=True):
-        if path != ".scaffold/state.json":
-            assert re.search(rf"^\s*create\s+{re.escape(path)}$", full_stack.run.stdout, re.M)
-    assert "Done." in full_stack.run.stdout
+    written = [p for p in full_stack.tree(secrets=True) if p != ".scaffold/state.json"]
+    assert f"Wrote {len(written)} files to {full_stack.root}" in full_stack.run.stdout
+    assert "Next: " in full_stack.run.stdout
 
 
 def test_set_overrides_land_in_the_output(tmp_path: Path) -> None:
@@ -517,7 +516,9 @@ def test_config_selects_exactly_the_listed_components_and_their_needs(tmp_path: 
 
 
 def _added_lines(stdout: str) -> dict[str, str]:
-    found = re.finditer(r"^Added (\S+): needed by (.+)$", stdout, re.M)
+    """init's summary line ``added because others need them: a (for b, c), ...``."""
+    line = re.search(r"^  added because others need them: (.+)$", stdout, re.M)
+    found = re.finditer(r"(\S+) \(for ([^)]+)\)", line.group(1) if line else "")
     return {m.group(1): m.group(2) for m in found}
 
 
@@ -729,9 +730,10 @@ def test_force_keeps_existing_files_and_adds_the_rest(tmp_path: Path, scaffold: 
 
 def test_dry_run_writes_nothing(tmp_path: Path, scaffold: Scaffold) -> None:
     dest = tmp_path / "homelab"
-    run = scaffold("init", dest, "--no-input", "--dry-run")
+    run = scaffold("init", dest, "--no-input", "--dry-run", "-v")
     assert run.exit_code == 0, run.stderr
     assert re.search(r"would create\s+kubernetes/system/argocd-config/root-app.yaml", run.stdout)
+    assert re.search(r"^Would write \d+ files to .*nothing written", run.stdout, re.M)
     assert "shown once" not in run.stdout
     assert not dest.exists()
 

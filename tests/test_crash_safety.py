@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from conftest import (
     SMALL_ANSWERS,
     Run,
@@ -32,6 +31,7 @@ from conftest import (
     git,
     init_committed,
     leftovers,
+    run_main,
     without_randomness,
 )
 
@@ -81,17 +81,6 @@ def comparable(found: Tree, prefix: str) -> dict[str, str]:
         if not relative.startswith("secrets/"):
             files[relative] = without_randomness(relative, content.decode("utf-8"))
     return files
-
-
-def run_main(*args: object, stdin: str = "") -> Run:
-    """``scaffold ARGS`` through ``main()``, as the installed executable runs it."""
-    with CliRunner().isolation(input=stdin, env={"NO_COLOR": "1"}) as (out, err, _):
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
-        return Run(code, out.getvalue().decode(), err.getvalue().decode())
 
 
 def make_repo(base: Path, name: str, answers: str) -> Path:
@@ -196,11 +185,11 @@ SCENARIOS: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "add vaultwarden to a sealed repo": ("sealed", ("add", "vaultwarden", "-C", "{repo}")),
     "upgrade traefik across the v39 key move": (
         "small",
-        ("upgrade", "traefik", "--version", "38.0.0", "--offline", "-C", "{repo}"),
+        ("upgrade", "traefik", "--version", "38.0.0", "--offline", "--yes", "-C", "{repo}"),
     ),
     "upgrade cert-manager in a sealed repo": (
         "sealed",
-        ("upgrade", "cert-manager", "--version", "v1.14.4", "--offline", "-C", "{repo}"),
+        ("upgrade", "cert-manager", "--version", "v1.14.4", "--offline", "--yes", "-C", "{repo}"),
     ),
     "regenerate after hand edits": ("edited", ("regenerate", "-C", "{repo}")),
     "remove test-app": ("small", ("remove", "--yes", "test-app", "-C", "{repo}")),
@@ -485,7 +474,7 @@ COMMANDS = {
     "add": lambda repo, work: ["add", "longhorn", "-C", str(repo)],
     "remove": lambda repo, work: ["remove", "--yes", "test-app", "-C", str(repo)],
     "upgrade": lambda repo, work: [
-        "upgrade", "traefik", "--version", "40.0.0", "--offline", "-C", str(repo)
+        "upgrade", "traefik", "--version", "40.0.0", "--offline", "--yes", "-C", str(repo)
     ],
     "regenerate": lambda repo, work: ["regenerate", "-C", str(repo)],
     "diff": lambda repo, work: ["diff", "-C", str(repo)],

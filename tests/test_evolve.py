@@ -131,34 +131,12 @@ def ok(run: Run) -> Run:
     return run
 
 
-@pytest.fixture(scope="session")
-def rendered_once(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Cache: answers text -> a committed repository rendered from it."""
-    return {}
-
-
 @pytest.fixture
-def make_repo(
-    tmp_path: Path,
-    tmp_path_factory: pytest.TempPathFactory,
-    rendered_once: dict[str, Path],
-) -> Callable[..., Path]:
+def make_repo(make_committed: Callable[..., Path]) -> Callable[..., Path]:
     """``make_repo(answers=MINIMAL)``: a fresh copy of a committed repo rendered from answers."""
 
     def make(config: str = MINIMAL, *args: str) -> Path:
-        key = config + "\0" + "\0".join(args)
-        if key not in rendered_once:
-            base = tmp_path_factory.mktemp("rendered")
-            (base / "answers.yaml").write_text(config, encoding="utf-8")
-            root = base / "homelab"
-            ok(invoke("init", root, "--config", base / "answers.yaml", *args))
-            assert git(root, "init", "-q").returncode == 0
-            git_identity(root)
-            commit(root, "scaffold init")
-            rendered_once[key] = root
-        dest = tmp_path / "homelab"
-        shutil.copytree(rendered_once[key], dest, symlinks=True)
-        return dest
+        return make_committed(config, *args)
 
     return make
 
@@ -304,7 +282,7 @@ def test_files_the_user_added_are_never_touched(repo: Path) -> None:
 
     for args in (
         ("add", "longhorn"),
-        ("upgrade", "traefik", "--version", "40.0.0", "--offline"),
+        ("upgrade", "traefik", "--version", "40.0.0", "--offline", "--yes"),
         ("regenerate",),
         ("remove", "--yes", "test-app"),
         ("remove", "--yes", "longhorn"),
@@ -370,7 +348,7 @@ def test_untracked_generated_files_count_as_uncommitted(repo: Path) -> None:
     assert git(repo, "status", "--porcelain", "-uall").stdout == f"?? {values}\n"
     before = tree(repo)
 
-    run = invoke("upgrade", "longhorn", "--version", "1.11.0", "--offline", "-C", repo)
+    run = invoke("upgrade", "longhorn", "--version", "1.11.0", "--offline", "--yes", "-C", repo)
 
     assert run.exit_code == 2
     assert values in run.stderr and "--force" in run.stderr
@@ -563,6 +541,7 @@ def test_add_with_set_records_the_option_and_renders_it(repo: Path) -> None:
         ("add", "longhorn", "extra-name"),
         ("upgrade", "cert-manager", "--version", "latest"),
         ("upgrade", "longhorn", "--version", "1.11.0"),
+        ("upgrade", "longhorn", "--version", "1.12"),
         ("upgrade", "test-app", "--version", "1.0.0"),
     ],
 )
@@ -594,20 +573,24 @@ def test_commands_outside_a_scaffold_repo_exit_2_with_a_hint(tmp_path: Path) -> 
 def test_upgrade_outside_the_known_range_warns_and_renders_the_nearest_template(
     repo: Path, version: str, expected: str
 ) -> None:
-    run = ok(invoke("upgrade", "cert-manager", "--version", version, "--offline", "-C", repo))
+    run = ok(
+        invoke("upgrade", "cert-manager", "--version", version, "--offline", "--yes", "-C", repo)
+    )
     assert "Warning:" in run.stderr and version in run.stderr and "outside" in run.stderr
     assert expected in text(repo, "kubernetes/system/cert-manager/values.yaml")
 
 
 def test_upgrade_within_the_known_range_does_not_warn(repo: Path) -> None:
-    run = ok(invoke("upgrade", "cert-manager", "--version", "v1.16.0", "--offline", "-C", repo))
+    run = ok(
+        invoke("upgrade", "cert-manager", "--version", "v1.16.0", "--offline", "--yes", "-C", repo)
+    )
     assert run.stderr == ""
     assert "--offline: values not checked against cert-manager v1.16.0" in run.stdout
 
 
 def test_upgrade_traefik_across_v39_and_v41_moves_the_keys(repo: Path) -> None:
     values = "kubernetes/system/traefik/values.yaml"
-    ok(invoke("upgrade", "traefik", "--version", "33.0.0", "--offline", "-C", repo))
+    ok(invoke("upgrade", "traefik", "--version", "33.0.0", "--offline", "--yes", "-C", repo))
     commit(repo)
     old = yaml.safe_load(text(repo, values))
     assert old["ports"]["web"]["redirectTo"] == {"port": "websecure"}

@@ -137,7 +137,7 @@ def test_answering_the_prompts_writes_the_repository(tmp_path: Path) -> None:
     assert answers["target_revision"] == "main"
     assert answers["secrets"] == "manual"
     assert set(answers["components"]) == {"argocd", "metallb", "traefik", "test-app"}
-    assert "Added traefik: needed by test-app" in output
+    assert "added because others need them: traefik (for test-app)" in output
     pool_file = dest / "kubernetes/system/metallb-config/ipaddresspool.yaml"
     (pool,) = [d for d in yaml_documents(pool_file.read_text()) if d["kind"] == "IPAddressPool"]
     assert pool["spec"]["addresses"] == ["10.0.20.200-10.0.20.240"]

@@ -24,15 +24,12 @@ from typing import Any
 
 import pytest
 import yaml
-from click.testing import CliRunner
-from conftest import Run
+from conftest import run_main
 from hypothesis import HealthCheck, event, example, given, settings
-from hypothesis.control import currently_in_test_context
 from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 
-from homelab_scaffold.generate import pipeline
 from homelab_scaffold.catalog.loader import load_catalog
-from homelab_scaffold.cli import main
 from homelab_scaffold.catalog.options import (
     check_domain,
     check_email,
@@ -44,6 +41,7 @@ from homelab_scaffold.catalog.options import (
     check_url,
     check_version,
 )
+from homelab_scaffold.generate import pipeline
 from homelab_scaffold.generate.pipeline import Rendered, render_config
 
 BOUNDED = settings(
@@ -545,17 +543,6 @@ def test_an_accepted_argocd_subdomain_reads_back(subdomain: str) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # Through the CLI: scaffold.yaml keeps accepted values; rejected values change nothing
-
-
-def run_main(*args: object) -> Run:
-    """``scaffold ARGS`` through ``main()``: a crash is exit 3, not an exception."""
-    with CliRunner().isolation(env={"NO_COLOR": "1"}) as (out, err, _):
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
-        return Run(code, out.getvalue().decode(), err.getvalue().decode())
 
 
 def write_answers(path: Path, answers: Mapping[str, Any]) -> Path:

@@ -584,7 +584,11 @@ def test_sealed_secrets_is_added_when_a_component_has_secrets(tmp_path: Path) ->
     )
     generated = generate(tmp_path / "homelab", "--config", config)
     assert "sealed-secrets" in generated.answers()["components"]
-    assert re.search(r"^Added sealed-secrets: needed by authelia$", generated.run.stdout, re.M)
+    assert re.search(
+        r"^  added because others need them: .*sealed-secrets \(for authelia\)",
+        generated.run.stdout,
+        re.M,
+    )
     assert _waves(generated.root)["authelia"] > _waves(generated.root)["sealed-secrets"]
 
 

@@ -226,7 +226,7 @@ def test_after_a_killed_run_later_runs_clean_up_and_still_work(
     kill_run(root, 11, "add", "longhorn")  # scaffold.yaml and README already renamed
     assert invoke("regenerate", "--force", "-C", root).exit_code == 0
     assert leftovers(root) == []
-    run = invoke("upgrade", "traefik", "--version", "40.0.0", "--offline", "--force", "-C", root)
+    run = invoke("upgrade", "traefik", "--version", "40.0.0", "--offline", "--yes", "--force", "-C", root)
     assert run.exit_code == 0, run.stderr
 
 

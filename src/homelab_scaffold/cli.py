@@ -7,16 +7,21 @@ Subcommands live in ``homelab_scaffold.commands.*`` and are imported only when i
 from __future__ import annotations
 
 import importlib
+import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from homelab_scaffold import __version__
+from homelab_scaffold import __version__, ui
+from homelab_scaffold.commands.common import SuggestingGroup
 from homelab_scaffold.errors import InternalError
+from homelab_scaffold.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from click.shell_completion import CompletionItem
 
 # name -> (module, attribute, one-line help shown by --help without importing the module)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -56,10 +61,15 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "outdated_command",
         "List newer chart versions in the Helm repositories.",
     ),
+    "completion": (
+        "homelab_scaffold.commands.completion",
+        "completion_command",
+        "Print the shell completion script for bash, zsh or fish.",
+    ),
 }
 
 
-class LazyGroup(click.Group):
+class LazyGroup(SuggestingGroup):
     """A group whose subcommands are imported on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -73,19 +83,45 @@ class LazyGroup(click.Group):
         command: click.Command = getattr(module, entry[1])
         return command
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the group; a shell asking for completions gets scaffold's bash and zsh scripts."""
+        if any(key.startswith("_") and key.endswith("_COMPLETE") for key in os.environ):
+            from homelab_scaffold.completion import register_shells
+
+            register_shells()
+        return super().main(*args, **kwargs)
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        """Command names with their one-line help from the table: a TAB imports no command."""
+        from click.shell_completion import CompletionItem
+
+        commands = [
+            CompletionItem(name, help=COMMANDS[name][2])
+            for name in self.list_commands(ctx)
+            if name.startswith(incomplete)
+        ]
+        return [*commands, *click.Command.shell_complete(self, ctx, incomplete)]
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, prog_name="scaffold")
 @click.option("--debug", is_flag=True, help="Show the full traceback of unexpected errors.")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """Generate and maintain an ArgoCD App-of-Apps GitOps repository for a K3s homelab."""
     ctx.obj = {"debug": debug}
+    if ctx.invoked_subcommand is None and not ctx.resilient_parsing:
+        # Bare `scaffold` is a question, not a mistake: the answer is the help, exit 0.
+        ui.info(ctx.get_help())
 
 
 def _write_traceback() -> Path:
@@ -100,26 +136,51 @@ def _write_traceback() -> Path:
     return Path(handle.name)
 
 
+def usage_message(exc: click.UsageError) -> str:
+    """A usage error as one line; a mistyped option says which one was meant."""
+    if isinstance(exc, click.NoSuchOption) and exc.ctx is not None:
+        names = [
+            name
+            for param in exc.ctx.command.get_params(exc.ctx)
+            for name in (*param.opts, *param.secondary_opts)
+            if name.startswith("-")
+        ]
+        hint = did_you_mean(exc.option_name, names)
+        return f"unknown option {exc.option_name!r}" + (f"; {hint}" if hint else "")
+    return exc.format_message()
+
+
+def _exit_for_usage(exc: click.UsageError) -> None:
+    if type(exc).__name__ == "NoArgsIsHelpError" and exc.ctx is not None:
+        # click >= 8.2 calls a group without its command an error; it is a request for help.
+        ui.info(exc.ctx.get_help())
+        sys.exit(0)
+    # One line, like every other error; click's usage block is one --help away.
+    command = exc.ctx.command_path if exc.ctx is not None else "scaffold"
+    ui.error(f"{usage_message(exc)} (see `{command} --help`)")
+    sys.exit(exc.exit_code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; an unexpected exception becomes one line plus where its traceback went."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        cli.main(args=argv, prog_name="scaffold", standalone_mode=False)
+        # Without standalone mode, click returns ctx.exit()'s code instead of exiting.
+        code = cli.main(args=argv, prog_name="scaffold", standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+        ui.note("Aborted.")
         sys.exit(130)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.UsageError as exc:
-        # One line, like every other error; click's usage block is one --help away.
-        command = exc.ctx.command_path if exc.ctx is not None else "scaffold"
-        click.echo(f"Error: {exc.format_message()} (see `{command} --help`)", err=True)
-        sys.exit(exc.exit_code)
+        _exit_for_usage(exc)
     except click.ClickException as exc:
-        exc.show()
+        ui.error(exc.format_message())
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        click.echo("Aborted.", err=True)
+        ui.note("Aborted.")
         sys.exit(130)
     except Exception as exc:
         if debug:
@@ -129,5 +190,5 @@ def main(argv: list[str] | None = None) -> None:
             f"unexpected {type(exc).__name__}: {exc} (a bug; traceback in {where}, "
             "or re-run with --debug)"
         )
-        error.show()
+        ui.error(error.format_message())
         sys.exit(error.exit_code)

@@ -14,6 +14,7 @@ from homelab_scaffold.catalog.loader import build_catalog
 from homelab_scaffold.catalog.model import AppSpec, Catalog, Chart, Component, Option
 from homelab_scaffold.catalog.options import check_k8s_name
 from homelab_scaffold.errors import CatalogError
+from homelab_scaffold.suggest import unknown
 
 GENERIC_KEY = "from"
 
@@ -101,10 +102,9 @@ def _apps_of(
     apps_by_component: Mapping[str, tuple[str, ...]], name: str, dependency: str
 ) -> tuple[str, ...]:
     if dependency == name or dependency not in apps_by_component:
-        known = ", ".join(sorted(n for n in apps_by_component if n != name))
-        raise CatalogError(
-            f"components.{name}.needs: unknown component {dependency!r} (known: {known})"
-        )
+        known = [n for n in apps_by_component if n != name]
+        message = unknown("component", dependency, known, listed_as="known")
+        raise CatalogError(f"components.{name}.needs: {message}")
     return apps_by_component[dependency]
 
 

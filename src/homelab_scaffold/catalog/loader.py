@@ -34,6 +34,7 @@ from homelab_scaffold.catalog.options import check_k8s_name, check_version
 from homelab_scaffold.catalog.resources import shown_path, templates_root
 from homelab_scaffold.catalog.schema import COMPONENT_SCHEMA, check_against_schema, schema_digest
 from homelab_scaffold.errors import CatalogError
+from homelab_scaffold.suggest import unknown
 from homelab_scaffold.usercache import cached_result
 from homelab_scaffold.yamlio import YAMLLimitError, check_yaml_limits
 
@@ -118,8 +119,7 @@ def _option_value(
     """``value`` checked by the type of the component's option ``name`` (a condition in
     ``secrets.*.when`` or ``options.*.required_when``, at key ``at``)."""
     if name not in options:
-        valid = ", ".join(sorted(options)) or "none"
-        raise where.error(f"{at}.{name}", f"unknown option {name!r} (options: {valid})")
+        raise where.error(f"{at}.{name}", unknown("option", name, options, listed_as="options"))
     return where.check(f"{at}.{name}", options[name].check, value)
 
 

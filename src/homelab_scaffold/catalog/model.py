@@ -14,6 +14,7 @@ from typing import Any
 from homelab_scaffold.catalog.options import CHECKERS
 from homelab_scaffold.catalog.schema import component_groups
 from homelab_scaffold.errors import CatalogError
+from homelab_scaffold.suggest import did_you_mean, unknown
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,9 @@ class Option:
             return None
         checked = CHECKERS[self.type](value)
         if self.choices and checked not in self.choices:
-            raise ValueError(f"expected one of: {', '.join(self.choices)}")
+            hint = did_you_mean(str(checked), self.choices)
+            more = f" ({hint})" if hint else ""
+            raise ValueError(f"expected one of: {', '.join(self.choices)}{more}")
         if self.minimum is not None and checked < self.minimum:
             raise ValueError(f"expected a number >= {self.minimum}")
         if self.maximum is not None and checked > self.maximum:
@@ -279,8 +282,8 @@ class Catalog:
         try:
             return self.components[name]
         except KeyError:
-            known = ", ".join(sorted(self.components))
-            raise CatalogError(f"unknown component {name!r}; known components: {known}") from None
+            message = unknown("component", name, self.components, listed_as="known components")
+            raise CatalogError(message) from None
 
     def needed_components(self, name: str) -> tuple[str, ...]:
         """Components owning an Application that one of ``name``'s Applications needs."""

@@ -22,6 +22,9 @@ _K8S_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
 _QUANTITY = re.compile(r"^[0-9]+(?:\.[0-9]+)?(?:Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?\Z")
 _URL = re.compile(r"^(?:https?|ssh|git)://[^\s/$.?#]\S*\Z|^git@[^\s:]+:\S+\Z")
 _CHART_REPO = re.compile(r"^(?:https?|oci)://[^\s/$.?#]\S*\Z")
+# is_version also reads Helm's short "1.2"; a pin must say all three numbers.
+_FULL_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(?:[-+]|\Z)")
+_PARTIAL_VERSION = re.compile(r"^v?(0|[1-9]\d*)(?:\.(0|[1-9]\d*))?\Z")
 _REVISION = re.compile(r"^[A-Za-z0-9._/-]{1,200}\Z")
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
@@ -153,15 +156,27 @@ def _as_written(value: float) -> str:
     return stream.getvalue().split("\n", 1)[0]
 
 
+def partial_version(text: str) -> tuple[int, ...] | None:
+    """``(41,)`` for ``41``, ``(1, 21)`` for ``v1.21``: part of a version; None otherwise."""
+    match = _PARTIAL_VERSION.match(text) if isinstance(text, str) else None
+    if match is None:
+        return None
+    return tuple(int(part) for part in match.groups() if part is not None)
+
+
 def check_version(value: Any) -> str:
-    """A semantic version, with or without a leading v."""
+    """A full semantic version MAJOR.MINOR.PATCH (pre-release allowed), with or without a
+    leading v: a chart pin names exactly one release."""
     if isinstance(value, float):
         written = _as_written(value)
-        raise ValueError(f'YAML reads {written} as the number {value!r}; quote it: "{written}"')
+        raise ValueError(
+            f"YAML reads {written} as a number, and a pin is a full version: "
+            f'expected a version such as "{written}.0" (MAJOR.MINOR.PATCH)'
+        )
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
-    if not isinstance(value, str) or not is_version(value):
-        raise ValueError("expected a version such as 1.2.3 or v1.21.1")
+    if not isinstance(value, str) or not is_version(value) or not _FULL_VERSION.match(value):
+        raise ValueError("expected a full version such as 1.2.3 or v1.21.1 (MAJOR.MINOR.PATCH)")
     return value
 
 

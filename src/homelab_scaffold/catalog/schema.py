@@ -15,6 +15,7 @@ from importlib.resources import files
 from typing import Any
 
 from homelab_scaffold.errors import CatalogError
+from homelab_scaffold.suggest import unknown
 
 COMPONENT_SCHEMA = "component"
 KNOWN_CHARTS_SCHEMA = "known-charts"
@@ -91,8 +92,7 @@ def describe(error: Any) -> tuple[list[Any], str]:
     if kind == "additionalProperties" and isinstance(value, dict):
         extras = unexpected_keys(value, schema)
         if extras:
-            valid = ", ".join(sorted(schema.get("properties") or {}))
-            return [*path, extras[0]], f"unknown key {extras[0]!r} (valid: {valid})"
+            return [*path, extras[0]], unknown("key", extras[0], schema.get("properties") or {})
     if kind == "required":
         return _missing(error, path)
     if kind == "enum":

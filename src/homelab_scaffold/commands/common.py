@@ -8,6 +8,44 @@ from typing import Any
 
 import click
 
+from homelab_scaffold.suggest import unknown
+
+# What users of kubectl, helm and git type for scaffold's commands: only ever suggested.
+COMMAND_HABITS = {
+    "rm": "remove",
+    "delete": "remove",
+    "uninstall": "remove",
+    "install": "add",
+    "ls": "list",
+    "update": "upgrade",
+    "lint": "validate",
+    "check": "validate",
+    "template": "diff",
+    "render": "regenerate",
+    "generate": "regenerate",
+}
+
+
+class SuggestingGroup(click.Group):
+    """A group that answers a mistyped command with the one it probably meant (exit 2)."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = click.utils.make_str(args[0])
+        known = self.list_commands(ctx)
+        if name not in known and not name.startswith("-") and not ctx.resilient_parsing:
+            ctx.fail(command_suggestion(name, known))
+        return super().resolve_command(ctx, args)
+
+
+def command_suggestion(name: str, known: list[str]) -> str:
+    """``unknown command 'regnerate'; did you mean regenerate?`` (also for kubectl habits)."""
+    habit = COMMAND_HABITS.get(name.lower())
+    if habit in known:
+        return f"unknown command {name!r}; did you mean {habit}?"
+    return unknown("command", name, known, listed_as="commands")
+
 
 def directory_option(help_text: str, *, must_exist: bool = False) -> Callable[..., Any]:
     """``-C DIR``: the repository a command works on (default: the current folder)."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from homelab_scaffold import ui
 from homelab_scaffold.catalog.loader import load_catalog
 from homelab_scaffold.catalog.model import Catalog, Component
+from homelab_scaffold.commands.common import output_option
 
 
 def describe_component(catalog: Catalog, component: Component, with_options: bool) -> list[str]:
@@ -31,6 +33,34 @@ def describe_component(catalog: Catalog, component: Component, with_options: boo
     return lines
 
 
+def component_data(catalog: Catalog, component: Component) -> dict[str, Any]:
+    """One component for ``--output json``: what ``list --options`` shows, as data."""
+    chart = component.chart
+    return {
+        "name": component.name,
+        "description": component.description,
+        "group": component.group,
+        "generic": component.generic,
+        "default": component.in_default_stack,
+        "namespace": component.namespace,
+        "chart": {"repo": chart.repo, "name": chart.name, "version": chart.version}
+        if chart
+        else None,
+        "needs": list(catalog.needed_components(component.name)),
+        "applications": list(component.app_names),
+        "options": [
+            {
+                "name": option.name,
+                "type": option.type,
+                "default": option.default,
+                "choices": list(option.choices) if option.choices else None,
+                "help": option.help,
+            }
+            for option in component.options.values()
+        ],
+    }
+
+
 @click.command("list")
 @click.option(
     "--options", "with_options", is_flag=True, help="Show every option of each component."
@@ -42,9 +72,14 @@ def describe_component(catalog: Catalog, component: Component, with_options: boo
     type=click.Path(path_type=Path, file_okay=False),
     help="Extra catalog folder (as catalog_paths in scaffold.yaml).",
 )
-def list_command(with_options: bool, catalogs: tuple[Path, ...]) -> None:
+@output_option("Lines for people, or JSON for scripts (every component with its options).")
+def list_command(with_options: bool, catalogs: tuple[Path, ...], output: str) -> None:
     """Show the component catalog: charts, pinned versions, dependencies."""
     catalog = load_catalog(catalogs)
+    if output == "json":
+        components = [component_data(catalog, c) for c in catalog.components.values()]
+        ui.json_document({"components": components})
+        return
     for index, (group, members) in enumerate(catalog.by_group()):
         if index:
             ui.info("")

@@ -22,6 +22,7 @@ from homelab_scaffold.catalog.options import (
     masked,
 )
 from homelab_scaffold.errors import ConfigError, UsageError
+from homelab_scaffold.suggest import unknown
 
 ANSWERS_FILE = "scaffold.yaml"
 # How Secrets reach the cluster: sealed into Git (default), or gitignored manifests applied by hand.
@@ -131,7 +132,8 @@ def _set_path(target: dict[str, Any], dotted: str, value: str) -> None:
         return
     if len(parts) != 1 or parts[0] not in _GLOBAL_CHECKS:
         valid = ", ".join([*_GLOBAL_CHECKS, "components.<name>.<option>", "secrets.<name>"])
-        raise UsageError(f"--set {dotted}=...: unknown setting (valid: {valid})")
+        message = unknown("setting", dotted, _GLOBAL_CHECKS, valid=valid)
+        raise UsageError(f"--set {dotted}=...: {message}")
     target[parts[0]] = value
 
 
@@ -199,11 +201,12 @@ def _catalog_paths(source: str, raw: Any) -> tuple[str, ...]:
 def parse_answers(data: Mapping[str, Any], source: str) -> Answers:
     """Check the answers mapping; unknown keys and bad values are ConfigErrors."""
     plain = to_plain(data)
-    unknown = sorted(set(plain) - set(TOP_LEVEL_KEYS))
-    if unknown:
-        raise ConfigError(
-            f"{source}: unknown key {unknown[0]!r} (valid keys: {', '.join(TOP_LEVEL_KEYS)})"
+    extra = sorted(set(plain) - set(TOP_LEVEL_KEYS))
+    if extra:
+        message = unknown(
+            "key", extra[0], TOP_LEVEL_KEYS, listed_as="valid keys", valid=", ".join(TOP_LEVEL_KEYS)
         )
+        raise ConfigError(f"{source}: {message}")
     values = {**DEFAULTS, **{k: v for k, v in plain.items() if k in _GLOBAL_CHECKS}}
     placeholder = values.get("repo_url") in (None, PLACEHOLDER_REPO_URL)
     values.setdefault("repo_url", PLACEHOLDER_REPO_URL)

@@ -21,6 +21,7 @@ from homelab_scaffold.catalog.model import AppSpec, Catalog, Chart, Component, P
 from homelab_scaffold.catalog.versions import require_version
 from homelab_scaffold.errors import ConfigError
 from homelab_scaffold.generate.answers import Answers
+from homelab_scaffold.suggest import unknown
 
 ALWAYS_SELECTED = ("argocd",)
 ROOT_APP = "argocd"
@@ -130,12 +131,10 @@ def _check_conflicts(catalog: Catalog, selected: Iterable[str]) -> None:
 
 def resolve_options(component: Component, given: Mapping[str, Any], source: str) -> dict[str, Any]:
     """Apply defaults and check every option value; unknown options are errors."""
-    unknown = sorted(set(given) - set(component.options))
-    if unknown:
-        valid = ", ".join(sorted(component.options)) or "none"
-        raise ConfigError(
-            f"{source}: components.{component.name}: unknown option {unknown[0]!r} (valid: {valid})"
-        )
+    extra = sorted(set(given) - set(component.options))
+    if extra:
+        message = unknown("option", extra[0], component.options)
+        raise ConfigError(f"{source}: components.{component.name}: {message}")
     resolved: dict[str, Any] = {}
     for name, option in component.options.items():
         value = given.get(name, option.default)

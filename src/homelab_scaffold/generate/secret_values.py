@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from homelab_scaffold.catalog.model import ProvidedSecret, SecretSpec
 from homelab_scaffold.errors import UsageError
 from homelab_scaffold.generate.plan import Plan
+from homelab_scaffold.suggest import unknown
 
 SECRETS_DIR = "secrets"
 VALUES_FILE = f"{SECRETS_DIR}/values.yaml"
@@ -80,9 +81,11 @@ def secret_names_for(
     provided = [s for s in specs.values() if isinstance(s, ProvidedSecret)]
     chosen = spec or next((p for p in provided if p.alias == name), None)
     if chosen is None:
-        aliases = sorted({p.alias for p in provided if p.alias})
-        listed = ", ".join([*specs, *aliases]) or "none (no selected component has secrets)"
-        raise UsageError(f"unknown secret {name!r}; secrets of this repository: {listed}")
+        names = [*specs, *sorted({p.alias for p in provided if p.alias})]
+        listed = ", ".join(names) or "none (no selected component has secrets)"
+        raise UsageError(
+            unknown("secret", name, names, listed_as="secrets of this repository", valid=listed)
+        )
     return tuple(p.name for p in provided if p.shares_value_with(chosen))
 
 
@@ -100,6 +103,22 @@ def check_secret_value(name: str, value: str, spec: SecretSpec | ProvidedSecret)
             f"the value for {name} must be a single line of at least {minimum} characters"
         )
     return value
+
+
+def given_values(plan: Plan, given: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """``--set secrets.NAME=VALUE`` as values by component and key, each checked (a name
+    shared through an alias sets every secret of that alias).
+
+    Raises:
+        UsageError: An unknown secret name or a bad value.
+    """
+    specs = secret_specs(plan)
+    values: dict[str, dict[str, str]] = {}
+    for name, value in given.items():
+        for full in secret_names_for(name, specs):
+            component, _, key = full.partition(".")
+            values.setdefault(component, {})[key] = check_secret_value(full, value, specs[full])
+    return values
 
 
 def with_environment(

@@ -1,0 +1,305 @@
+"""What ``scaffold init`` does once its options are parsed: gather the answers, then one
+engine sync against an empty state, then a summary. The options are declared in
+``commands.init``, which imports this module only when the command runs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from homelab_scaffold import ui
+from homelab_scaffold.catalog.model import ProvidedSecret
+from homelab_scaffold.catalog.options import url_credentials, without_credentials
+from homelab_scaffold.commands.report import announce_secrets, raise_on_conflicts, report_change
+from homelab_scaffold.engine import (
+    Engine,
+    Outcome,
+    RunOptions,
+    SecretRequest,
+    generated_secret_names,
+)
+from homelab_scaffold.errors import UsageError
+from homelab_scaffold.generate.answers import (
+    ANSWERS_FILE,
+    MANUAL_SECRETS,
+    apply_sets,
+    parse_answers,
+    split_secret_sets,
+    to_plain,
+)
+from homelab_scaffold.generate.pipeline import load_catalog_for
+from homelab_scaffold.generate.plan import SEALED_SECRETS_COMPONENT, Plan
+from homelab_scaffold.generate.sealed import BOOTSTRAP_FILE, KEY_DIR
+from homelab_scaffold.generate.secret_values import SECRETS_DIR, VALUES_FILE, given_values
+from homelab_scaffold.repo.answers_file import GLOBAL_ORDER, AnswersDocument, read_config_file
+from homelab_scaffold.repo.git import origin_url
+from homelab_scaffold.repo.state import STATE_FILE
+
+_KEPT = "exists and differs; left as it is"
+CREDENTIALS_HELP = (
+    "Argo CD reads private repositories with credentials from a Secret, not from the URL"
+)
+
+
+def check_destination(dest: Path, force: bool) -> None:
+    """DEST must be a folder that is missing or empty (but for .git), unless --force."""
+    if dest.exists() and not dest.is_dir():
+        raise UsageError(f"destination {dest} is a file; give a folder path (new or empty)")
+    blocking = next((p for p in dest.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise UsageError(
+            f"destination {dest} is inside {blocking}, which is a file; give a folder path"
+        )
+    if dest.is_dir() and not force:
+        entries = sorted(p.name for p in dest.iterdir() if not _allowed_in_empty(p))
+        if entries:
+            raise UsageError(
+                f"destination {dest} is not empty (has {entries[0]}); choose an empty folder, "
+                "or pass --force to add the generated files (existing files are kept)"
+            )
+
+
+def _allowed_in_empty(path: Path) -> bool:
+    """``.git``, and ``.scaffold`` holding nothing but this run's lock."""
+    if path.name == ".git":
+        return True
+    return path.name == ".scaffold" and sorted(p.name for p in path.iterdir()) == ["lock"]
+
+
+def gather_mapping(dest: Path, config: Path | None, no_input: bool) -> dict[str, Any]:
+    """The raw answers: from --config, the full default stack, or the prompts."""
+    if config is not None:
+        mapping: dict[str, Any] = to_plain(read_config_file(config))
+        return mapping
+    catalog = load_catalog_for(parse_answers({}, "defaults"), dest)
+    if no_input:
+        return {"components": {n: {} for n, c in catalog.components.items() if c.in_default_stack}}
+    from homelab_scaffold.prompts import ask_answers
+
+    return ask_answers(catalog, _origin(dest)[0])
+
+
+def _origin(dest: Path) -> tuple[str | None, bool]:
+    """git's origin URL without credentials, and whether it had some."""
+    remote = origin_url(dest)
+    if remote is None:
+        return None, False
+    return without_credentials(remote), bool(url_credentials(remote))
+
+
+def answers_document(config: Path | None, mapping: Mapping[str, Any]) -> AnswersDocument:
+    """scaffold.yaml to start from: a --config file as written (comments too) completed with the
+    settings from --set or git; else a fresh file for the gathered answers."""
+    answers = parse_answers(mapping, str(config) if config else "answers")
+    if config is None:
+        return AnswersDocument.fresh(answers)
+    document = AnswersDocument(read_config_file(config))
+    for key in GLOBAL_ORDER:
+        if key in mapping:
+            document.set_global(key, mapping[key])
+    for name, options in (mapping.get("components") or {}).items():
+        document.complete_component(name, options or {})
+    return document
+
+
+def _asker(no_input: bool, progress: ui.Progress) -> Any:
+    if no_input:
+        return None
+    from homelab_scaffold.prompts import ask_secret, terminal_available
+
+    if not terminal_available():
+        return None
+
+    def ask(provided: ProvidedSecret) -> str:
+        with progress.paused():
+            return ask_secret(f"{provided.name}: {provided.description} (hidden input)")
+
+    return ask
+
+
+def progress_message(dest: Path, plan: Plan) -> str:
+    """What init is busy with, naming the slow steps: a new sealing key, hashed secrets."""
+    steps = [f"Rendering {len(plan.apps)} Applications"]
+    if plan.sealed and not (dest / KEY_DIR).exists():
+        steps.append("generating the RSA-4096 sealing key")
+    if generated_secret_names(plan):
+        steps.append("hashing the generated secrets")
+    return ", ".join(steps)
+
+
+def _prepared_mapping(
+    dest: Path, config: Path | None, no_input: bool, sets: tuple[str, ...]
+) -> tuple[dict[str, Any], list[str]]:
+    mapping = apply_sets(gather_mapping(dest, config, no_input), sets)
+    warnings: list[str] = []
+    if no_input and config is None and mapping.get("secrets") == MANUAL_SECRETS:
+        # The default stack's sealed-secrets controller has nothing to do without sealing.
+        components = mapping.get("components") or {}
+        if not components.get(SEALED_SECRETS_COMPONENT):
+            components.pop(SEALED_SECRETS_COMPONENT, None)
+    if mapping.get("repo_url") in (None, ""):
+        mapping.pop("repo_url", None)
+        remote, had_credentials = _origin(dest)
+        if remote:
+            mapping["repo_url"] = remote
+        if had_credentials:
+            warnings.append(
+                f"git's origin URL holds credentials; scaffold.yaml gets it without them "
+                f"({remote}). {CREDENTIALS_HELP}"
+            )
+    return mapping, warnings
+
+
+def init_repo(
+    dest: Path,
+    *,
+    config: Path | None,
+    no_input: bool,
+    sets: tuple[str, ...],
+    force: bool,
+    dry_run: bool,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[Outcome, list[str]]:
+    """Render a new repository into ``dest`` through the engine; nothing is written unless
+    everything rendered. Returns the outcome and warnings for the user.
+
+    The engine is entered first: an init that was killed half-way is rolled back before the
+    destination is checked, so running the same init again just works."""
+    progress = ui.progress("Rendering")
+    options = RunOptions(
+        dry_run=dry_run,
+        force=force,
+        existing="keep",
+        ask_secret=_asker(no_input, progress),
+        missing_secret_hint="pass --set secrets.{alias}=VALUE",
+        **({"environ": environ} if environ is not None else {}),
+    )
+    with Engine(dest, options) as engine:
+        check_destination(dest, force)
+        sets, secret_sets = split_secret_sets(sets)
+        mapping, warnings = _prepared_mapping(dest, config, no_input, sets)
+        source = str(config) if config else "answers"
+        document = answers_document(config, mapping)
+        plan = engine.catalog_plan(document.answers(source), source)
+        request = SecretRequest(overrides=given_values(plan, secret_sets))
+        progress.message = progress_message(dest, plan)
+        with progress:
+            outcome = engine.sync(
+                engine.new_repo(), document, secrets=request, source=source, complete_answers=True
+            )
+    return outcome, warnings
+
+
+def report_init(
+    dest: Path, outcome: Outcome, warnings: list[str], *, dry_run: bool, verbose: bool
+) -> None:
+    """Tell the user what happened (the one place init prints): files that need a look (all
+    of them with --verbose), then a summary of the repository and what to do next."""
+    plan = outcome.plan
+    for line in outcome.notes:
+        ui.note(line)
+    for change in outcome.changes:
+        if change.writes and dry_run and verbose:
+            ui.action("would " + change.action, change.path)
+        elif verbose or change.action not in _ROUTINE:
+            report_change(change, False, _KEPT)
+    ui.warn_all([*plan.warnings, *warnings])
+    if plan.answers.repo_url_is_placeholder:
+        ui.warn(
+            f"repo_url is a placeholder ({plan.answers.repo_url}); set it in "
+            f"{dest / ANSWERS_FILE} to the Git URL Argo CD will pull, "
+            "then run `scaffold regenerate`"
+        )
+    for line in summary_lines(dest, outcome, dry_run=dry_run):
+        ui.info(line)
+    announce_secrets(outcome)
+    if outcome.written:
+        ui.info(next_step(dest, plan))
+    raise_on_conflicts(outcome, dry_run)
+
+
+# Changes init makes to every file of a new repository: summarised unless --verbose.
+_ROUTINE = frozenset({"create", "unchanged"})
+_WAVE_NAMES = 8
+
+
+def summary_lines(dest: Path, outcome: Outcome, *, dry_run: bool) -> list[str]:
+    """The repository in a few lines: files, components (and why some were added), the sync
+    waves, where the secrets and the sealing key are."""
+    plan = outcome.plan
+    count = sum(1 for c in outcome.writes if c.path != STATE_FILE)
+    done = f"Would write {count} files to {dest} (dry run: nothing written; -v lists them)."
+    if not dry_run:
+        done = f"Wrote {count} files to {dest} (-v lists them)."
+    lines = [done, f"Components ({len(plan.components)}): {', '.join(plan.components)}"]
+    added = [f"{name} (for {', '.join(by)})" for name, by in plan.added.items()]
+    if added:
+        lines.append(f"  added because others need them: {', '.join(added)}")
+    lines.append("Sync waves:")
+    lines.extend(wave_lines(plan))
+    lines.extend(secrets_lines(dest, outcome))
+    return lines
+
+
+def wave_lines(plan: Plan) -> list[str]:
+    """One short line per sync wave: ``  1  cert-manager, longhorn, ... and 3 more``."""
+    waves: dict[int, list[str]] = {}
+    for app in plan.apps:
+        waves.setdefault(app.wave, []).append(app.name)
+    width = max((len(str(w)) for w in waves), default=1)
+    lines = []
+    for wave, names in sorted(waves.items()):
+        shown = ", ".join(names[:_WAVE_NAMES])
+        more = f" and {len(names) - _WAVE_NAMES} more" if len(names) > _WAVE_NAMES else ""
+        lines.append(f"  {wave:>{width}}  {shown}{more}")
+    return lines
+
+
+def secrets_lines(dest: Path, outcome: Outcome) -> list[str]:
+    """Where the secret values, the Secrets and the sealing key are (never a value)."""
+    plan = outcome.plan
+    if not generated_secret_names(plan) and not plan.sealed:
+        return []
+    if not plan.sealed:
+        return [
+            f"Secrets: values in {VALUES_FILE}, Secret manifests in {SECRETS_DIR}/<component>/ "
+            "(gitignored; the bootstrap applies them): back up secrets/"
+        ]
+    lines = [
+        f"Secrets: sealed into Git as SealedSecrets; values in {VALUES_FILE} and the sealing "
+        f"key in {KEY_DIR}/ (gitignored): back up secrets/"
+    ]
+    if outcome.written and outcome.rendered.new_key_pair is not None:
+        lines.append(
+            f"  The sealing key in {dest / KEY_DIR} is the only key that decrypts the "
+            f"SealedSecrets in Git: back it up now. Bootstrap applies it from {BOOTSTRAP_FILE}."
+        )
+    return lines
+
+
+def next_step(dest: Path, plan: Plan) -> str:
+    """What to do now: push, then bootstrap (or the README's manual steps)."""
+    where = "" if dest == Path() else f" -C {dest}"
+    placeholder = plan.answers.repo_url_is_placeholder
+    first = "set repo_url, run `scaffold regenerate`, " if placeholder else ""
+    return (
+        f"Next: {first}commit and push the repository, then `scaffold bootstrap{where}` "
+        f"(the steps by hand: {dest / 'README.md'})."
+    )
+
+
+def run_init(
+    dest: Path,
+    no_input: bool,
+    config: Path | None,
+    sets: tuple[str, ...],
+    force: bool,
+    dry_run: bool,
+    verbose: bool,
+) -> None:
+    """``scaffold init`` once its options are parsed (see ``commands.init``)."""
+    outcome, warnings = init_repo(
+        dest, config=config, no_input=no_input, sets=sets, force=force, dry_run=dry_run
+    )
+    report_init(dest, outcome, warnings, dry_run=dry_run, verbose=verbose)
