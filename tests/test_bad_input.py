@@ -25,7 +25,7 @@ from typing import Any
 import conftest
 import pytest
 import yaml
-from conftest import Run, git
+from conftest import SMALL_ANSWERS, Run, git
 
 DATA = Path(__file__).resolve().parent / "data"
 CORPUS = DATA / "bad-input"
@@ -34,15 +34,7 @@ REPO_URL = "https://github.com/alice/homelab-infrastructure.git"
 # The repositories a case may start from: `scaffold init --config` of these answers, committed.
 TEMPLATES: dict[str, str] = {
     # traefik + test-app (metallb and argocd are added): the everyday small stack.
-    "small": f"""\
-# Our lab (comments are kept)
-repo_url: {REPO_URL}
-domain: lab.example.com
-secrets: manual
-components:
-  traefik: {{}}
-  test-app: {{}}
-""",
+    "small": "# Our lab (comments are kept)\n" + SMALL_ANSWERS,
     # Generic instances: a Helm chart and a folder of raw manifests.
     "instances": f"""\
 repo_url: {REPO_URL}

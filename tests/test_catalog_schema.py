@@ -145,7 +145,7 @@ SCHEMA_ERRORS: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
     "unknown key": (
         lambda d: d.update(colour="blue"),
         "at colour:",
-        "unknown key 'colour' (valid: applications, chart,",
+        "unknown key 'colour'; valid: applications, chart,",
     ),
     "unknown nested key": (
         lambda d: d["applications"][0].update(wave=3),
@@ -225,7 +225,7 @@ SCHEMA_ERRORS: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
     "provides unknown key": (
         lambda d: d.update(provides={"ingress": "traefik"}),
         "at provides.ingress:",
-        "valid: certificates, dns, ingress_class, storage_classes",
+        "unknown key 'ingress'; did you mean ingress_class?",
     ),
     "privileged without a reason": (
         lambda d: d.update(pod_security={"level": "privileged"}),
@@ -299,7 +299,9 @@ def builtin_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
 
 BUILTIN_ERRORS = {
     # component, change, key path, what is valid
-    "unknown key": ("traefik", lambda d: d.update(chrat={}), "at chrat:", "unknown key 'chrat'"),
+    "unknown key": (
+        "traefik", lambda d: d.update(chrat={}), "at chrat:", "unknown key 'chrat'; did you mean chart?"
+    ),
     "wrong type": (
         "longhorn",
         lambda d: d["provides"].update(storage_classes="longhorn"),
@@ -355,7 +357,7 @@ PYTHON_ERRORS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     ),
     "chart version": (
         lambda d: d["chart"].update(version="latest"),
-        "at chart.version: 'latest' is not valid: expected a version such as 1.2.3",
+        "at chart.version: 'latest' is not valid: expected a full version such as 1.2.3",
     ),
     "known versions": (
         lambda d: d["chart"].update(known=["1.0.0", "2.x"]),
@@ -370,7 +372,7 @@ PYTHON_ERRORS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
             "provided": True, "env": "SCAFFOLD_WIDGETS_TOKEN", "description": "a token",
             "when": {"colour": "red"},
         }}),
-        "at secrets.token.when.colour: unknown option 'colour' (options: size, version)",
+        "at secrets.token.when.colour: unknown option 'colour'; options: size, version",
     ),
     "when with a value the option refuses": (
         lambda d: d.update(secrets={"token": {

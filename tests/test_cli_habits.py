@@ -259,6 +259,14 @@ def test_without_the_index_a_partial_version_is_refused_with_the_rule(
     assert "could not list grafana's versions" in line
 
 
+def test_offline_states_the_rule_without_reading_the_index(
+    make_committed: Callable[..., Path], grafana_repo: str
+) -> None:
+    repo = with_grafana(make_committed, grafana_repo)
+    line = one_error(run_main("upgrade", "grafana", "--version", "8", "--offline", "-C", repo))
+    assert line.endswith("a chart pin is a full version MAJOR.MINOR.PATCH, e.g. 8.0.0")
+
+
 def test_add_refuses_a_partial_version_too(
     small: Path, unchanged: None, grafana_repo: str
 ) -> None:
@@ -282,13 +290,13 @@ def test_a_partial_version_in_scaffold_yaml_is_refused(make_committed: Callable[
 
 def test_a_downgrade_needs_yes_without_a_terminal(small: Path) -> None:
     before = snapshot(small)
-    line = one_error(run_main("upgrade", "traefik", "--version", "40.0.0", "-C", small))
+    line = one_error(run_main("upgrade", "traefik", "--version", "40.0.0", "--offline", "-C", small))
     assert "traefik 41.3.0 -> 40.0.0 is a downgrade" in line and "pass --yes" in line
     assert snapshot(small) == before
-    ok(run_main("upgrade", "traefik", "--version", "40.0.0", "--yes", "-C", small))
+    ok(run_main("upgrade", "traefik", "--version", "40.0.0", "--yes", "--offline", "-C", small))
     assert "version: 40.0.0" in (small / "scaffold.yaml").read_text()
     # Forward again needs no confirmation.
-    ok(run_main("upgrade", "traefik", "--version", "41.3.0", "-C", small, "--force"))
+    ok(run_main("upgrade", "traefik", "--version", "41.3.0", "--offline", "-C", small, "--force"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -323,9 +331,9 @@ def test_no_color_with_any_value_disables_every_colour(small: Path, value: str) 
         run = run_main(*args, "-C", repo, color=True, env={"NO_COLOR": value})
         assert ESC not in run.stdout + run.stderr, args
     # Outside the versions the templates know: a warning, which is coloured on a terminal.
-    args = ("upgrade", "traefik", "--version", "27.0.0", "--yes", "--force", "-C", repo)
+    args = ("upgrade", "traefik", "--version", "27.0.0", "--yes", "--force", "--offline", "-C", repo)
     assert ESC in run_main(*args, color=True).stderr
-    ok(run_main("upgrade", "traefik", "--version", "41.3.0", "--force", "-C", repo))
+    ok(run_main("upgrade", "traefik", "--version", "41.3.0", "--force", "--offline", "-C", repo))
     run = run_main(*args, color=True, env={"NO_COLOR": value})
     assert "Warning" in run.stderr and ESC not in run.stdout + run.stderr
 
@@ -398,7 +406,7 @@ def test_remove_json_lists_deleted_files_and_kept_data(make_committed: Callable[
 
 
 def test_upgrade_json_notes_the_moved_keys(small: Path) -> None:
-    run = ok(run_main("upgrade", "traefik", "--version", "33.0.0", "--yes", "--output", "json",
+    run = ok(run_main("upgrade", "traefik", "--version", "33.0.0", "--yes", "--offline", "--output", "json",
                       "-C", small))
     data = json_of(run)
     assert data["files"]["update"] == sorted(data["files"]["update"])
@@ -410,7 +418,7 @@ def test_conflicts_are_in_the_json_and_exit_4(small: Path) -> None:
     values = small / "kubernetes/system/traefik/values.yaml"
     values.write_text(values.read_text().replace("level: INFO", "level: DEBUG"), "utf-8")
     commit_all(small)
-    run = run_main("upgrade", "traefik", "--version", "33.0.0", "--yes", "--output", "json",
+    run = run_main("upgrade", "traefik", "--version", "33.0.0", "--yes", "--offline", "--output", "json",
                    "-C", small)
     assert run.exit_code == 4, run
     data = json_of(run)

@@ -83,7 +83,7 @@ def test_a_downgrade_asks_on_a_terminal(
 ) -> None:
     repo = make_committed(SMALL)
     before = snapshot(repo)
-    child = pexpect.spawn(str(SCAFFOLD_EXE), ["upgrade", "traefik", "--version", "40.0.0", "-C",
+    child = pexpect.spawn(str(SCAFFOLD_EXE), ["upgrade", "traefik", "--version", "40.0.0", "--offline", "-C",
                           str(repo)], env=environment(NO_COLOR="1"), encoding="utf-8",
                           timeout=TIMEOUT, dimensions=(50, 250))
     child.expect(r"41\.3\.0 -> 40\.0\.0 is a downgrade")

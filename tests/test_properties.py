@@ -547,8 +547,12 @@ def test_an_accepted_argocd_subdomain_reads_back(subdomain: str) -> None:
 
 def write_answers(path: Path, answers: Mapping[str, Any]) -> Path:
     """Write an answers file that YAML reads back exactly as ``answers`` (PyYAML escapes what
-    YAML cannot hold raw; JSON would not do: YAML does not join JSON's surrogate-pair escapes)."""
+    YAML cannot hold raw; JSON would not do: YAML does not join JSON's surrogate-pair escapes).
+    PyYAML writes some line breaks raw (NEL, U+0085) even where they fold to a space when read;
+    such a value is written with every non-ASCII character escaped instead."""
     text = yaml.safe_dump(dict(answers), allow_unicode=True, sort_keys=False)
+    if yaml.safe_load(text) != answers:
+        text = yaml.safe_dump(dict(answers), allow_unicode=False, sort_keys=False)
     assert yaml.safe_load(text) == answers
     path.write_text(text, encoding="utf-8")
     return path

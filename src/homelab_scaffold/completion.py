@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +28,13 @@ from click.shell_completion import (
     split_arg_string,
 )
 
-ANSWERS_FILE = "scaffold.yaml"
+from homelab_scaffold.generate.answers import ANSWERS_FILE, GLOBAL_SETTINGS, SECRETS_MODES
+
+# catalog.loader's and catalog.instances' names, not imported: those modules load the checked
+# catalog (JSON Schema, option types), which a TAB does without.
 COMPONENT_FILE = "component.yaml"
 GENERIC_KEY = "from"
-# scaffold.yaml's global settings, as `--set KEY=VALUE` of init takes them.
-GLOBAL_SETTINGS = ("repo_url", "target_revision", "domain", "email", "timezone", "secrets")
 _VALUES = {"bool": ("true", "false")}
-_SECRETS_MODES = ("sealed-secrets", "manual")
 # Suggestions that the user goes on typing (no space after them).
 _OPEN_ENDS = ("=", ".")
 
@@ -79,7 +78,6 @@ def _mapping(value: Any) -> dict[str, Any]:
     return {str(k): v for k, v in value.items()} if isinstance(value, dict) else {}
 
 
-@cache
 def _component(folder: Path) -> ComponentInfo | None:
     data = _mapping(_yaml(folder / COMPONENT_FILE))
     if not data:
@@ -284,7 +282,7 @@ def init_sets(ctx: click.Context, param: click.Parameter, incomplete: str) -> li
     if incomplete.startswith("secrets."):
         return _secret_set_items(known.values(), incomplete)
     if incomplete.startswith("secrets="):
-        return _items(((f"secrets={m}", "") for m in _SECRETS_MODES), incomplete)
+        return _items(((f"secrets={m}", "") for m in SECRETS_MODES), incomplete)
     return _items(
         [(f"{k}=", "") for k in GLOBAL_SETTINGS] + [("components.", ""), ("secrets.", "")],
         incomplete,

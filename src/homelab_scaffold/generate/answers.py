@@ -58,6 +58,8 @@ _GLOBAL_CHECKS = {
     "timezone": check_string,
     "secrets": check_secrets_mode,
 }
+# What `--set KEY=VALUE` sets at the top level (the rest goes through components./secrets.).
+GLOBAL_SETTINGS = tuple(_GLOBAL_CHECKS)
 _LIST_KEYS = ("catalog_paths",)
 TOP_LEVEL_KEYS = (*_GLOBAL_CHECKS, "components", *_LIST_KEYS)
 
