@@ -17,6 +17,8 @@ import pexpect
 import pytest
 from conftest import REPO_URL, Run, run_main, snapshot
 
+from homelab_scaffold.catalog.loader import load_catalog
+
 SMALL = f"""\
 repo_url: {REPO_URL}
 domain: lab.example.com
@@ -104,9 +106,13 @@ def test_inside_a_repository_its_catalog_paths_components_are_offered(
 
 
 def test_add_set_offers_options_in_both_forms_and_the_secrets_it_needs() -> None:
-    assert values(complete("scaffold add longhorn --set ")) == [
-        "replicas=", "default_storage_class=", "version="
-    ]
+    longhorn = load_catalog().get("longhorn")
+    offered = values(complete("scaffold add longhorn --set "))
+    assert sorted(offered) == sorted(
+        [f"{name}=" for name in longhorn.options]
+        + [f"secrets.{p.short_name}=" for p in longhorn.provided_secrets]
+    )
+    assert {"replicas=", "version="} <= set(offered)
     assert values(complete("scaffold add longhorn --set components.longhorn.r")) == [
         "components.longhorn.replicas="
     ]
@@ -132,7 +138,9 @@ def test_init_set_goes_step_by_step() -> None:
     assert values(complete("scaffold init x --set components.cert-manager.i")) == [
         "components.cert-manager.issuer="
     ]
-    assert values(complete("scaffold init x --set secrets.")) == ["secrets.cloudflare_api_token="]
+    provided = {f"secrets.{p.short_name}=" for p in load_catalog().provided_secrets}
+    assert "secrets.cloudflare_api_token=" in provided
+    assert sorted(values(complete("scaffold init x --set secrets."))) == sorted(provided)
     assert values(complete("scaffold init x --set secrets=m")) == ["manual"]
 
 

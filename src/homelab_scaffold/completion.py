@@ -237,12 +237,14 @@ def _option_items(prefix: str, info: ComponentInfo, incomplete: str) -> list[Com
 
 
 def _provided_secrets(infos: Iterable[ComponentInfo]) -> dict[str, str]:
-    """Aliases of the values only the user can give -> what they are."""
+    """What ``--set secrets.NAME=`` takes for the values only the user can give (the alias, else
+    ``component.key``, as ``ProvidedSecret.short_name``) -> what they are."""
     found: dict[str, str] = {}
     for info in infos:
         for key, spec in info.secrets.items():
             if spec.get("provided"):
-                found.setdefault(str(spec.get("alias") or key), str(spec.get("description", "")))
+                name = str(spec.get("alias") or f"{info.name}.{key}")
+                found.setdefault(name, str(spec.get("description", "")))
     return found
 
 
