@@ -383,11 +383,11 @@ PYTHON_ERRORS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     ),
     "required_when names an unknown option": (
         lambda d: d["options"]["size"].update(required_when={"colour": ["red"]}),
-        "at options.size.required_when.colour: unknown option 'colour' (options: size, version)",
+        "at options.size.required_when.colour: unknown option 'colour'; options: size, version",
     ),
     "required_when with a value the option refuses": (
         lambda d: d["options"]["size"].update(required_when={"version": ["newest"]}),
-        "at options.size.required_when.version: 'newest' is not valid: expected a version",
+        "at options.size.required_when.version: 'newest' is not valid: expected a full version",
     ),
     "needs an unknown Application": (
         lambda d: d["applications"][0].update(needs=["prometheus"]),
