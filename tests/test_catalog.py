@@ -4,6 +4,7 @@ that reject a broken component.yaml with one line naming the file and the key.""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -23,8 +24,8 @@ from conftest import (
     yaml_documents,
 )
 
-from homelab_scaffold.catalog.loader import build_catalog, load_catalog
-from homelab_scaffold.catalog.model import Catalog, Image, Provides
+from homelab_scaffold.catalog.loader import build_catalog, builtin_components_dir, load_catalog
+from homelab_scaffold.catalog.model import Catalog, Provides
 from homelab_scaffold.catalog.versions import is_version
 from homelab_scaffold.errors import CatalogError
 from homelab_scaffold.generate.answers import parse_answers
@@ -366,11 +367,53 @@ def _replaced(catalog: Catalog, name: str, **changes: Any) -> Catalog:
     return build_catalog([*catalog.components.values(), component])
 
 
-def test_templates_render_the_image_of_the_data() -> None:
-    catalog = load_catalog()
-    images = {"nginx": Image("registry.example.org/web/nginx", "9.9.9")}
-    files = _render(_replaced(catalog, "test-app", images=images), {"test-app": {}})
-    assert _container_images(files[IMAGES["test-app"]]) == ["registry.example.org/web/nginx:9.9.9"]
+def test_templates_render_the_image_of_the_data(tmp_path: Path) -> None:
+    folder = Path(shutil.copytree(builtin_components_dir() / "test-app", tmp_path / "test-app"))
+    data = yaml.safe_load((folder / "component.yaml").read_text())
+    data["images"] = {"nginx": {"repository": "registry.example.org/web/nginx", "tag": "9.9.9"}}
+    (folder / "component.yaml").write_text(yaml.safe_dump(data))
+    catalog = load_catalog([tmp_path])
+
+    default = _render(catalog, {"test-app": {}})
+    pinned = _render(catalog, {"test-app": {"nginx_image_tag": "9.9.10"}})
+
+    image = "registry.example.org/web/nginx"
+    assert _container_images(default[IMAGES["test-app"]]) == [f"{image}:9.9.9"]
+    assert _container_images(pinned[IMAGES["test-app"]]) == [f"{image}:9.9.10"]
+    assert catalog.get("test-app").options["nginx_image_tag"].pin is True
+
+
+@pytest.mark.parametrize(
+    ("tag", "fragment"),
+    [("latest", "not latest"), ("1.10", 'quote it: "1.10"'), ("a b", "image tag such as")],
+)
+def test_a_bad_image_tag_in_scaffold_yaml_is_one_line(
+    tmp_path: Path, scaffold: Scaffold, tag: str, fragment: str
+) -> None:
+    config = tmp_path / "answers.yaml"
+    config.write_text(
+        f"repo_url: {REPO_URL}\ncomponents:\n  test-app:\n    nginx_image_tag: {tag}\n"
+    )
+    run = scaffold("init", tmp_path / "repo", "--config", config)
+    assert run.exit_code == 2, run.stdout
+    assert fragment in run.stderr and "nginx_image_tag" in run.stderr, run.stderr
+    assert len(run.stderr_lines) == 1 and not (tmp_path / "repo").exists()
+
+
+def test_an_option_named_like_an_image_tag_is_refused(tmp_path: Path) -> None:
+    path = write_component(
+        tmp_path,
+        "whoami",
+        {
+            **GOOD,
+            "options": {"web_image_tag": {"type": "string"}},
+            "images": {"web": {"repository": "docker.io/traefik/whoami", "tag": "v1.10.3"}},
+        },
+    )
+    with pytest.raises(CatalogError) as error:
+        load_catalog([tmp_path])
+    assert str(path) in error.value.message
+    assert "options.web_image_tag" in error.value.message
 
 
 def _sync_options(files: Mapping[str, str], app: str) -> list[str]:

@@ -27,6 +27,7 @@ from schema_check import (
 )
 
 from homelab_scaffold.catalog.loader import load_catalog
+from homelab_scaffold.catalog.model import image_tag_option
 from homelab_scaffold.catalog.schema import component_groups
 from homelab_scaffold.errors import ConfigError
 from homelab_scaffold.generate.pipeline import Rendered, render_config
@@ -532,12 +533,19 @@ def test_add_then_validate_then_remove_leaves_no_trace(name: str, full_stack_rep
 
 
 def test_the_k3s_version_is_pinned_like_a_chart_version() -> None:
+    catalog = load_catalog().components
     pinned = {
         name: [o.name for o in c.options.values() if o.pin]
-        for name, c in load_catalog().components.items()
+        for name, c in catalog.items()
         if any(o.pin for o in c.options.values())
     }
-    assert pinned == {"system-upgrade-controller": ["k3s_version"]}
+    # Every image tag is pinned the same way (<key>_image_tag); the K3s release is the one
+    # other pin.
+    tags = {name: [image_tag_option(k) for k in c.images] for name, c in catalog.items() if c.images}
+    assert pinned == {
+        name: [*(["k3s_version"] if name == SUC else []), *tags.get(name, [])]
+        for name in {*tags, SUC}
+    }
 
 
 SUC = "system-upgrade-controller"
@@ -561,7 +569,10 @@ def k3s_pins(root: Path) -> tuple[Any, list[str]]:
         for dep in deps
         if dep.name == "k3s-io/k3s"
     ]
-    return yaml.safe_load(text)["components"].get(SUC), found
+    entry = yaml.safe_load(text)["components"].get(SUC)
+    tag = entry.pop(image_tag_option("controller"))
+    assert tag == load_catalog().get(SUC).images["controller"].tag
+    return entry, found
 
 
 @pytest.mark.parametrize("given", [{}, {"k3s_version": "v1.33.5+k3s1"}], ids=["default", "given"])

@@ -387,7 +387,21 @@ def test_kubernetes_manager_reads_every_image(stacks: dict[str, Generated]) -> N
             assert Counter(kubernetes_images(files[path])) == Counter(images), f"{name}: {path}"
 
 
-def test_custom_managers_extract_exactly_the_chart_versions(stacks: dict[str, Generated]) -> None:
+def image_deps(generated: Generated) -> list[Dep]:
+    """The tagged images of every manifest, as the kubernetes manager extracts them. (The
+    Plans' upgrade image has no tag: the controller adds the K3s version.)"""
+    config = renovate_config(generated)
+    files = tracked(generated)
+    read = manager_files(config, config["kubernetes"]["managerFilePatterns"], files)
+    return [
+        Dep("kubernetes", path, "docker", *image.rsplit(":", 1))
+        for path in sorted(read)
+        for image in kubernetes_images(files[path])
+        if ":" in image.rsplit("/", 1)[-1]
+    ]
+
+
+def test_custom_managers_extract_exactly_the_pinned_versions(stacks: dict[str, Generated]) -> None:
     for name, generated in stacks.items():
         config = renovate_config(generated)
         answers_text = (generated.root / ANSWERS).read_text(encoding="utf-8")
@@ -400,12 +414,53 @@ def test_custom_managers_extract_exactly_the_chart_versions(stacks: dict[str, Ge
         k3s = [
             str(o["k3s_version"]) for o in components.values() if o and "k3s_version" in o
         ]
+        # So is the tag of every image a component's manifests run.
+        tags = [
+            str(value)
+            for options in components.values()
+            for key, value in (options or {}).items()
+            if key.endswith("_image_tag")
+        ]
 
-        assert Counter(d.version for d in from_answers) == Counter(pinned + k3s), name
+        assert Counter(d.version for d in from_answers) == Counter(pinned + k3s + tags), name
         assert Counter(d.package for d in from_answers) == Counter(
             [d.package for d in chart_deps(generated)]
             + [("github-releases", "k3s-io/k3s", "", version) for version in k3s]
+            + [d.package for d in set(image_deps(generated)) if d.version in tags]
         ), name
+
+
+def test_every_image_scaffold_renders_has_its_tag_in_scaffold_yaml(
+    stacks: dict[str, Generated],
+) -> None:
+    for name, generated in stacks.items():
+        config = renovate_config(generated)
+        answers_text = (generated.root / ANSWERS).read_text(encoding="utf-8")
+        pinned = {d.package for deps in custom_deps(config, ANSWERS, answers_text) for d in deps}
+        images = image_deps(generated)
+        if name != "helm-app instances":
+            assert images, f"{name}: no image to check"
+        for dep in images:
+            assert dep.package in pinned, f"{name}: {dep.file} runs {dep.name}:{dep.version}"
+
+
+def _groups(config: Mapping[str, Any], dep: Dep) -> set[str]:
+    return {
+        rule["groupName"]
+        for rule in config["packageRules"]
+        if "groupName" in rule and rule_matches(rule, dep)
+    }
+
+
+def test_each_image_bump_is_one_group(stacks: dict[str, Generated]) -> None:
+    for name, generated in stacks.items():
+        config = renovate_config(generated)
+        answers_text = (generated.root / ANSWERS).read_text(encoding="utf-8")
+        twins = {d.package: d for deps in custom_deps(config, ANSWERS, answers_text) for d in deps}
+        for dep in image_deps(generated):
+            groups = _groups(config, dep)
+            assert len(groups) == 1, f"{name}: {dep.name} in {dep.file} is in groups {groups}"
+            assert _groups(config, twins[dep.package]) == groups, f"{name}: {dep.name}"
 
 
 def test_each_chart_bump_is_one_group(stacks: dict[str, Generated]) -> None:
@@ -413,6 +468,7 @@ def test_each_chart_bump_is_one_group(stacks: dict[str, Generated]) -> None:
         config = renovate_config(generated)
         answers_text = (generated.root / ANSWERS).read_text(encoding="utf-8")
         twins = {d.package: d for deps in custom_deps(config, ANSWERS, answers_text) for d in deps}
+        charts = [twins[dep.package] for dep in chart_deps(generated)]
         for dep in chart_deps(generated):
             groups = {
                 rule["groupName"]
@@ -429,7 +485,7 @@ def test_each_chart_bump_is_one_group(stacks: dict[str, Generated]) -> None:
         notes = [r for r in config["packageRules"] if "prBodyNotes" in r]
         assert any(
             "scaffold regenerate" in " ".join(r["prBodyNotes"])
-            and all(rule_matches(r, t) for t in twins.values())
+            and all(rule_matches(r, t) for t in charts)
             for r in notes
         ), name
 
@@ -539,6 +595,62 @@ def test_a_renovate_chart_bump_survives_regenerate(tmp_path: Path) -> None:
     assert f"metallb {new}" in (root / "README.md").read_text()
     assert yaml.safe_load(answers_path.read_text())["components"]["metallb"]["version"] == new
     assert second.exit_code == 0 and "Nothing to change" in second.stdout, second.stdout
+
+
+def renovate_bump(root: Path, renovate: Mapping[str, Any], name: str, new: str) -> str:
+    """Bump ``name`` in scaffold.yaml the way Renovate's custom manager does: the current value
+    inside the string its pattern matched. Returns the old version."""
+    answers = root / ANSWERS
+    text = answers.read_text()
+    patterns = [
+        js_regex(source)
+        for manager in renovate["customManagers"]
+        if manager["depNameTemplate"] == name
+        for source in manager["matchStrings"]
+    ]
+    match = next(m for p in patterns if (m := re.search(p, text)))
+    old = match.group("currentValue")
+    bumped = match.group(0)[: match.start("currentValue") - match.start()] + new
+    answers.write_text(text[: match.start()] + bumped + text[match.end("currentValue") :])
+    return old
+
+
+def test_a_renovate_image_bump_in_both_files_is_no_drift(tmp_path: Path) -> None:
+    answers = f"repo_url: {REPO_URL}\ncomponents:\n  traefik: {{}}\n  test-app: {{}}\n"
+    generated = generate(tmp_path / "repo", "--config", write_config(tmp_path / "a.yaml", answers))
+    root = generated.root
+    commit(root, "init")
+    image = "docker.io/nginxinc/nginx-unprivileged"
+    old = renovate_bump(root, renovate_config(generated), image, "1.31.0-alpine")
+    manifest = root / "kubernetes/system/test-app/test-app.yml"
+    commit(root, "Update scaffold.yaml only")
+
+    drift_after_answers = drift(root)
+    # The kubernetes manager's half of the same PR: the image line of the manifest.
+    text = manifest.read_text()
+    assert text.count(f"image: {image}:{old}\n") == 1
+    manifest.write_text(text.replace(f"{image}:{old}", f"{image}:1.31.0-alpine"))
+    commit(root, "Update nginx image")
+    drift_after_both = drift(root)
+    regenerate = invoke("regenerate", "-C", root)
+
+    relative = manifest.relative_to(root).as_posix()
+    assert drift_after_answers == {relative: "would update"}, drift_after_answers
+    assert drift_after_both == {}, drift_after_both
+    assert regenerate.exit_code == 0, regenerate.stderr
+    assert f"image: {image}:1.31.0-alpine" in manifest.read_text()
+    assert drift(root) == {}
+
+
+def drift(root: Path) -> dict[str, str]:
+    """``validate --drift``'s findings: file -> what regenerate would do."""
+    run = invoke("validate", "-C", root, "--offline", "--output", "json", "--drift")
+    problems = json.loads(run.stdout)["problems"]
+    return {
+        p["file"]: re.search(r"would (\w+)", p["message"]).group(0)  # type: ignore[union-attr]
+        for p in problems
+        if p["check"] == "drift"
+    }
 
 
 # ---------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from homelab_scaffold.catalog.model import (
     SecretSpec,
     StatefulResource,
     UserInterface,
+    image_tag_option,
 )
 from homelab_scaffold.catalog.options import check_k8s_name, check_version
 from homelab_scaffold.catalog.resources import shown_path, templates_root
@@ -230,12 +231,30 @@ def _version_option(chart: Chart) -> Option:
     )
 
 
+def _image_tag_option(image: Image, name: str) -> Option:
+    return Option(
+        name=name,
+        type="image_tag",
+        default=image.tag,
+        help=f"Tag of the {image.repository} image (pinned default {image.tag})",
+        # scaffold.yaml states it, so Renovate bumps it there and in the manifest together.
+        pin=True,
+    )
+
+
 def _load_options(
-    where: _Where, data: Mapping[str, Any], chart: Chart | None
+    where: _Where, data: Mapping[str, Any], chart: Chart | None, images: Mapping[str, Image]
 ) -> Mapping[str, Option]:
     options = {name: _load_option(where, name, raw) for name, raw in data.items()}
     if chart is not None:
         options.setdefault("version", _version_option(chart))
+    for key, image in images.items():
+        name = image_tag_option(key)
+        if name in options:
+            raise where.error(
+                f"options.{name}", f"is the tag option of images.{key}; rename the option"
+            )
+        options[name] = _image_tag_option(image, name)
     return MappingProxyType(
         {name: _with_checked_conditions(where, o, options) for name, o in options.items()}
     )
@@ -281,7 +300,10 @@ def load_component(root: Path) -> Component:
     generic = data.get("generic", False)
     if chart is None and not generic and any(app.type == "helm" for app in apps):
         raise where.error("chart", "a helm Application needs the component's chart")
-    options = _load_options(where, data.get("options", {}), chart)
+    images = MappingProxyType(
+        {key: Image(**image) for key, image in data.get("images", {}).items()}
+    )
+    options = _load_options(where, data.get("options", {}), chart, images)
     generated, provided = _load_secrets(where, name, data.get("secrets", {}), options)
     return Component(
         name=name,
@@ -299,9 +321,7 @@ def load_component(root: Path) -> Component:
         generic=generic,
         provides=_load_provides(data.get("provides", {})),
         stateful=tuple(StatefulResource(**item) for item in data.get("stateful", ())),
-        images=MappingProxyType(
-            {key: Image(**image) for key, image in data.get("images", {}).items()}
-        ),
+        images=images,
         group=data.get("group", DEFAULT_GROUP),
         pod_security=pod_security,
         ui=_optional(UserInterface, data.get("ui")),

@@ -186,6 +186,10 @@ class ProvidedSecret:
         return self == other or (bool(self.alias) and self.alias == other.alias)
 
 
+# An image's tag is the pinned option ``<key>_image_tag`` of its component.
+IMAGE_TAG_SUFFIX = "_image_tag"
+
+
 @dataclass(frozen=True)
 class Image:
     """A container image a component's raw manifests run."""
@@ -197,6 +201,11 @@ class Image:
     def reference(self) -> str:
         """``repository:tag``, as a container spec names it."""
         return f"{self.repository}:{self.tag}"
+
+
+def image_tag_option(key: str) -> str:
+    """The option that pins the tag of the component's image ``key``."""
+    return f"{key}{IMAGE_TAG_SUFFIX}"
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,8 @@ _CHART_REPO = re.compile(r"^(?:https?|oci)://[^\s/$.?#]\S*\Z")
 _FULL_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(?:[-+]|\Z)")
 _PARTIAL_VERSION = re.compile(r"^v?(0|[1-9]\d*)(?:\.(0|[1-9]\d*))?\Z")
 _REVISION = re.compile(r"^[A-Za-z0-9._/-]{1,200}\Z")
+# What a registry accepts as a tag (the OCI distribution spec's tag grammar).
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
@@ -180,6 +182,22 @@ def check_version(value: Any) -> str:
     return value
 
 
+def check_image_tag(value: Any) -> str:
+    """A container image tag, pinned (not ``latest``)."""
+    if isinstance(value, float):
+        # The number has lost what the user wrote (1.10 reads as 1.1).
+        written = _as_written(value)
+        raise ValueError(f'YAML reads {written} as the number {value!r}; quote it: "{written}"')
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not _IMAGE_TAG.match(value) or value == "latest":
+        raise ValueError(
+            "expected an image tag such as 4.39.28 or 1.30.6-alpine (letters, digits, '_', "
+            "'.', '-'; not latest)"
+        )
+    return value
+
+
 def check_bool(value: Any) -> bool:
     """true/false (also yes/no/on/off/1/0 when given as text)."""
     if isinstance(value, bool):
@@ -292,6 +310,7 @@ CHECKERS: dict[str, Callable[[Any], Any]] = {
     "chart_repo": check_chart_repo,
     "revision": check_revision,
     "version": check_version,
+    "image_tag": check_image_tag,
     "bool": check_bool,
     "int": check_int,
     "ip_ranges": check_ip_ranges,

@@ -13,7 +13,7 @@ from typing import Any
 
 from homelab_scaffold import __version__
 from homelab_scaffold.catalog.loader import load_catalog
-from homelab_scaffold.catalog.model import Catalog, ProvidedSecret, SecretSpec
+from homelab_scaffold.catalog.model import Catalog, ProvidedSecret, SecretSpec, image_tag_option
 from homelab_scaffold.errors import CatalogError
 from homelab_scaffold.generate.answers import Answers, parse_answers
 from homelab_scaffold.generate.appgraph import app_graph, graph_mermaid
@@ -125,6 +125,33 @@ def chart_facts(plan: Plan) -> list[dict[str, str]]:
     ]
 
 
+def image_facts(plan: Plan) -> list[dict[str, Any]]:
+    """Each image of a selected component, with the option that pins its tag in scaffold.yaml
+    and the folders of the manifests that run it (renovate.json updates the two together)."""
+    return [
+        {
+            "component": name,
+            "key": key,
+            "option": image_tag_option(key),
+            "repository": image.repository,
+            "tag": image.tag,
+            "folders": [f"kubernetes/{app.path}" for app in planned.component.applications],
+        }
+        for name, planned in sorted(plan.components.items())
+        for key, image in sorted(planned.images.items())
+    ]
+
+
+def image_groups(images: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The images by repository, with every folder that runs one: Renovate bumps a repository
+    everywhere at once, so one group per repository keeps each bump a single PR."""
+    folders: dict[str, list[str]] = {}
+    for image in images:
+        found = folders.setdefault(image["repository"], [])
+        found.extend(f for f in image["folders"] if f not in found)
+    return [{"repository": r, "folders": f} for r, f in sorted(folders.items())]
+
+
 def skeleton_variables(plan: Plan) -> dict[str, Any]:
     """cookiecutter.json values for the skeleton, with the plan's facts in ``_scaffold``."""
     answers = plan.answers
@@ -142,6 +169,7 @@ def skeleton_variables(plan: Plan) -> dict[str, Any]:
     ]
     namespaces = secret_namespaces(plan)
     specs = secret_specs(plan)
+    images = image_facts(plan)
     argocd = plan.components["argocd"]
     chart = argocd.component.chart
     return {
@@ -166,6 +194,8 @@ def skeleton_variables(plan: Plan) -> dict[str, Any]:
             "secret_values_file": VALUES_FILE,
             "scaffold_version": __version__,
             "charts": chart_facts(plan),
+            "images": images,
+            "image_groups": image_groups(images),
             "graph_mermaid": graph_mermaid(app_graph(plan)),
         },
     }

@@ -17,7 +17,15 @@ from types import MappingProxyType
 from typing import Any
 
 from homelab_scaffold.catalog.instances import GENERIC_KEY, with_instances
-from homelab_scaffold.catalog.model import AppSpec, Catalog, Chart, Component, ProvidedSecret
+from homelab_scaffold.catalog.model import (
+    AppSpec,
+    Catalog,
+    Chart,
+    Component,
+    Image,
+    ProvidedSecret,
+    image_tag_option,
+)
 from homelab_scaffold.catalog.versions import require_version
 from homelab_scaffold.errors import ConfigError
 from homelab_scaffold.generate.answers import Answers
@@ -59,6 +67,15 @@ class PlannedComponent:
     def version(self) -> str | None:
         """The chart version in use (the user's override or the pinned default)."""
         return self.options.get("version") if self.component.chart else None
+
+    @property
+    def images(self) -> Mapping[str, Image]:
+        """Its images with the tags in use (scaffold.yaml's ``<key>_image_tag``, else the
+        catalog's)."""
+        return MappingProxyType({
+            key: replace(image, tag=self.options.get(image_tag_option(key)) or image.tag)
+            for key, image in self.component.images.items()
+        })
 
 
 @dataclass(frozen=True)

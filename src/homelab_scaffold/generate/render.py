@@ -139,7 +139,7 @@ def _component_view(planned: PlannedComponent) -> dict[str, Any]:
         "description": component.description,
         "provides": component.provides,
         "stateful": component.stateful,
-        "images": component.images,
+        "images": planned.images,
         "group": component.group,
         "ui": component.ui,
     }
