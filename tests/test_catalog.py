@@ -38,7 +38,7 @@ ISSUE_COMPONENTS = {
     "argocd": ("argocd",),
     "metallb": ("metallb", "metallb-config"),
     "traefik": ("traefik",),
-    "longhorn": ("longhorn", "longhorn-config"),
+    "longhorn": ("longhorn", "longhorn-config", "longhorn-ui"),
     "cert-manager": ("cert-manager", "cert-manager-config"),
     "authelia": ("authelia",),
     "vaultwarden": ("vaultwarden",),

@@ -40,7 +40,9 @@ APP_FILES = {
         "networkpolicy.yml",
         "pvc.yml",
     },
-    "vaultwarden": {"vaultwarden.yml", "pvc.yml", "ingress.yml", "networkpolicy.yml"},
+    "vaultwarden": {
+        "vaultwarden.yml", "pvc.yml", "ingress.yml", "ingress-admin.yml", "networkpolicy.yml"
+    },
     "test-app": {"test-app.yml", "ingress.yml", "networkpolicy.yml"},
 }
 SECRET_FILES = {
@@ -88,9 +90,13 @@ def app_documents(rendered: Rendered, app: str) -> Iterator[tuple[str, dict[str,
                 yield path, doc
 
 
-def the_one(rendered: Rendered, app: str, kind: str) -> dict[str, Any]:
-    found = [doc for _, doc in app_documents(rendered, app) if doc["kind"] == kind]
-    assert len(found) == 1, f"{app}: expected one {kind}, found {len(found)}"
+def the_one(rendered: Rendered, app: str, kind: str, name: str | None = None) -> dict[str, Any]:
+    found = [
+        doc
+        for _, doc in app_documents(rendered, app)
+        if doc["kind"] == kind and name in (None, doc["metadata"]["name"])
+    ]
+    assert len(found) == 1, f"{app}: expected one {kind} {name or ''}, found {len(found)}"
     return found[0]
 
 
@@ -211,9 +217,11 @@ def test_authelia_configuration_settings(full: Rendered) -> None:
     assert backend["password_reset"]["disable"] is True
     assert backend["password_change"]["disable"] is True
     assert backend["file"]["path"] == "/config/users_database.yml"
-    assert configuration["access_control"]["rules"] == [
-        {"domain": f"*.{DOMAIN}", "policy": "one_factor"}
-    ]
+    # The guarded UIs (tests/test_sso.py), then anything else behind the Middleware.
+    assert configuration["access_control"]["default_policy"] == "deny"
+    assert configuration["access_control"]["rules"][-1] == {
+        "domain": f"*.{DOMAIN}", "subject": "group:admins", "policy": "one_factor"
+    }
     assert configuration["session"]["cookies"] == [
         {"domain": DOMAIN, "authelia_url": f"https://auth.{DOMAIN}"}
     ]
@@ -334,11 +342,17 @@ def test_vaultwarden_admin_token_is_an_argon2id_phc_string(full: Rendered) -> No
     assert ("vaultwarden", "admin_token") in {
         (s.component, s.key) for s in full.new_secrets if s.announce
     }
-    reference = env_of(the_one(full, "vaultwarden", "Deployment"))["ADMIN_TOKEN"]
-    assert reference["valueFrom"]["secretKeyRef"] == {
-        "name": "vaultwarden-admin",
-        "key": "ADMIN_TOKEN",
-    }
+    # Read from a file of the mounted Secret (Vaultwarden's X_FILE), never from the environment.
+    deployment = the_one(full, "vaultwarden", "Deployment")
+    env = env_of(deployment)
+    assert "ADMIN_TOKEN" not in env
+    folder, _, key = env["ADMIN_TOKEN_FILE"]["value"].rpartition("/")
+    (mount,) = [m for m in container(deployment)["volumeMounts"] if m["mountPath"] == folder]
+    volume = next(
+        v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == mount["name"]
+    )
+    assert (volume["secret"]["secretName"], key) == ("vaultwarden-admin", "ADMIN_TOKEN")
+    assert mount["readOnly"] is True
 
 
 def test_vaultwarden_defaults(full: Rendered) -> None:
@@ -357,7 +371,8 @@ def test_vaultwarden_defaults(full: Rendered) -> None:
     assert volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
     assert claim["spec"]["storageClassName"] == "longhorn"
     assert claim["spec"]["resources"]["requests"]["storage"] == "5Gi"
-    assert the_one(full, "vaultwarden", "Ingress")["spec"]["rules"][0]["host"] == f"vault.{DOMAIN}"
+    ingress = the_one(full, "vaultwarden", "Ingress", "vaultwarden")
+    assert ingress["spec"]["rules"][0]["host"] == f"vault.{DOMAIN}"
 
 
 @pytest.mark.parametrize(
@@ -368,7 +383,7 @@ def test_vaultwarden_options(hostname: str, host: str) -> None:
     rendered = render_config(
         config({"vaultwarden": {"hostname": hostname, "storage_size": "20Gi"}})
     )
-    ingress = the_one(rendered, "vaultwarden", "Ingress")
+    ingress = the_one(rendered, "vaultwarden", "Ingress", "vaultwarden")
     assert ingress["spec"]["rules"][0]["host"] == host
     assert ingress["spec"]["tls"][0]["hosts"] == [host]
     assert (
@@ -450,7 +465,7 @@ def test_network_policy_admits_only_traefik(full: Rendered, app: str) -> None:
 def test_ingress_serves_tls_with_the_cert_manager_issuer(
     full: Rendered, app: str, host: str
 ) -> None:
-    ingress = the_one(full, app, "Ingress")
+    ingress = the_one(full, app, "Ingress", app)
     issuers = {
         doc["metadata"]["name"]
         for path, text in full.files.items()

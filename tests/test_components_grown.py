@@ -200,7 +200,7 @@ def test_applications_label_their_namespace_with_the_components_level() -> None:
         if (catalog.get(a.component).pod_security or None) and catalog.get(a.component).pod_security.level == "privileged"
     }
     assert privileged == {
-        "metallb", "metallb-config", "longhorn", "longhorn-config",
+        "metallb", "metallb-config", "longhorn", "longhorn-config", "longhorn-ui",
         "kube-prometheus-stack", "kube-prometheus-stack-secrets",
         "system-upgrade-controller", "system-upgrade-plans",
     }

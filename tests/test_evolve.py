@@ -190,6 +190,8 @@ def test_remove_deletes_exactly_the_generated_files_of_the_component(repo: Path)
         "README.md",
         ".scaffold/state.json",
         f"{ARGOCD_CONFIG}/projects.yaml",
+        # Its image's custom manager and group.
+        "renovate.json",
     }
     assert not (repo / "kubernetes/system/test-app").exists()
     assert "test-app" not in answers(repo)["components"]

@@ -34,7 +34,16 @@ components:
     # pinned to what the cluster runs today
     version: v1.14.4  # bump with `scaffold upgrade`
 """
-# scaffold records the pinned chart version of every chart component it renders.
+
+def image_tag(component: str, key: str) -> str:
+    """The tag the built-in catalog pins for one image of ``component``."""
+    from homelab_scaffold.catalog.loader import load_catalog
+
+    return load_catalog().get(component).images[key].tag
+
+
+# scaffold records the pinned chart version of every chart component it renders, and the tag of
+# every image (into the flow entry: its comment stays on its line).
 AFTER_INIT = f"""\
 # Bob's homelab: answers for scaffold (kept by hand)
 repo_url: https://github.com/alice/homelab-infrastructure.git  # the GitOps remote
@@ -46,7 +55,7 @@ components:
   # Ingress first; scaffold pulls in MetalLB for its address.
   traefik:
     version: {pinned("traefik")}
-  test-app: {{}}  # smoke test, remove later
+  test-app: {{nginx_image_tag: {image_tag("test-app", "nginx")}}} # smoke test, remove later
   cert-manager:
     # pinned to what the cluster runs today
     version: v1.14.4  # bump with `scaffold upgrade`
@@ -77,7 +86,10 @@ WAVES_BEFORE_ADD = {
     "cert-manager-config": "4",
     "test-app": "5",
 }
-WAVES_AFTER_ADD = {**WAVES_BEFORE_ADD, "longhorn": "1", "longhorn-config": "2"}
+# longhorn-ui (the UI's Ingress) waits for Traefik and cert-manager's issuers.
+WAVES_AFTER_ADD = {
+    **WAVES_BEFORE_ADD, "longhorn": "1", "longhorn-config": "2", "longhorn-ui": "5"
+}
 
 
 # ---------------------------------------------------------------------------------------------

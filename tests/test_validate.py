@@ -69,6 +69,12 @@ EXPECTED: dict[str, list[tuple[str, str, str]]] = {
     "image-latest": [("images", "manifests/web/deployment.yaml", "uses the 'latest' tag")],
     "image-untagged": [("images", "manifests/web/deployment.yaml", "has no tag")],
     "secret-with-data": [("secrets", "manifests/web/secret.yaml", "has values in stringData")],
+    "middleware-missing": [
+        ("middlewares", "manifests/web/ingress.yaml", "'web-forward-auth@kubernetescrd', but no"),
+        ("middlewares", "manifests/web/ingress.yaml", "'strip-prefix' without a provider"),
+        ("middlewares", "values/argocd.yaml", "in server.ingress.annotations names Middleware "
+         "'argocd-sso@kubernetescrd'"),
+    ],
 }
 
 
@@ -183,6 +189,42 @@ def test_generated_repositories_pass(scaffold, all_stacks: dict[str, Generated])
                        "--schema-location", SCHEMAS, "--schema-location", LOCAL_SCHEMAS, "--drift")
         assert run.exit_code == 0, f"{name}:\n{run.stdout}"
         assert "no schema available" not in run.stderr, f"{name}: {run.stderr}"
+
+
+def test_a_removed_forward_auth_middleware_is_reported_where_it_is_named(
+    scaffold, rendered_examples: dict[str, Generated], tmp_path
+):
+    root = Path(shutil.copytree(rendered_examples["observability"].root, tmp_path / "repo"))
+    (root / "kubernetes/apps/authelia/middleware.yml").unlink()
+
+    exit_code, problems = problems_of(scaffold, root)
+
+    assert exit_code == 1
+    assert sorted((p["check"], p["file"], p["resource"]) for p in problems) == [
+        ("middlewares", "kubernetes/apps/homepage/ingress.yml", "Ingress/homepage"),
+        ("middlewares", "kubernetes/system/kube-prometheus-stack/values.yaml", ""),
+        ("middlewares", "kubernetes/system/longhorn-ui/ingress.yaml", "Ingress/longhorn-ui"),
+    ]
+    assert all("'authelia-forward-auth@kubernetescrd'" in p["message"] for p in problems)
+
+
+def test_a_middleware_in_another_namespace_is_not_the_one_named(
+    scaffold, rendered_examples: dict[str, Generated], tmp_path
+):
+    root = Path(shutil.copytree(rendered_examples["full-stack"].root, tmp_path / "repo"))
+    middleware = root / "kubernetes/apps/authelia/middleware.yml"
+    middleware.write_text(middleware.read_text().replace(
+        "  namespace: authelia\n", "  namespace: traefik\n"
+    ))
+
+    exit_code, problems = problems_of(scaffold, root)
+
+    assert exit_code == 1
+    assert sorted((p["check"], p["resource"]) for p in problems) == [
+        ("middlewares", "Ingress/longhorn-ui"),
+        ("middlewares", "Ingress/test-app"),
+        ("middlewares", "Ingress/vaultwarden-admin"),
+    ]
 
 
 def drift_of(scaffold, root):

@@ -144,10 +144,10 @@ def test_add_is_all_or_nothing(
         lambda: fresh_copy(committed_repo, tmp_path / "homelab"),
         lambda root: ["add", "longhorn", "-C", root],
     )
-    # scaffold.yaml, README, renovate.json, projects, the two Applications (longhorn and
-    # longhorn-config), the values file, the RecurringJob file, the state: each staged, then
-    # committed; and the three journal writes.
-    assert total == 2 * 9 + 3
+    # scaffold.yaml, README, renovate.json, projects, the three Applications (longhorn,
+    # longhorn-config and longhorn-ui), the values file, the RecurringJob file, the UI's
+    # NetworkPolicy, the state: each staged, then committed; and the three journal writes.
+    assert total == 2 * 11 + 3
 
 
 def test_remove_is_all_or_nothing(

@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 from homelab_scaffold.catalog.model import (
     DEFAULT_GROUP,
+    SSO_OPTION,
+    WHOLE_HOST,
     AppSpec,
     Catalog,
     Chart,
@@ -27,6 +29,7 @@ from homelab_scaffold.catalog.model import (
     ProvidedSecret,
     Provides,
     SecretSpec,
+    SingleSignOn,
     StatefulResource,
     UserInterface,
     image_tag_option,
@@ -214,6 +217,43 @@ def _load_provides(data: Mapping[str, Any]) -> Provides:
         storage_classes=tuple(data.get("storage_classes", ())),
         certificates=data.get("certificates", False),
         dns=data.get("dns", False),
+        forward_auth=data.get("forward_auth"),
+    )
+
+
+def _load_ui(
+    where: _Where, data: Mapping[str, Any] | None, options: Mapping[str, Any]
+) -> UserInterface | None:
+    """``ui``; its ``host_option`` must be a hostname option of the component."""
+    if data is None:
+        return None
+    sso = data.get("sso")
+    if sso is not None:
+        sso = SingleSignOn(tuple(sso.get("paths", WHOLE_HOST)), sso.get("required", False))
+    ui = UserInterface(**{**data, "sso": sso})
+    if ui.host_option and options.get(ui.host_option, {}).get("type") != "hostname":
+        raise where.error(
+            "ui.host_option", f"{ui.host_option!r} is not an option of type hostname"
+        )
+    return ui
+
+
+def _sso_option(sso: SingleSignOn) -> Option:
+    what = "the UI" if sso.paths == WHOLE_HOST else f"its {', '.join(sso.paths)}"
+    without = (
+        ". The UI has no login of its own: without single sign-on it gets no Ingress unless "
+        "this is false."
+        if sso.required
+        else "; false exposes it without."
+    )
+    return Option(
+        name=SSO_OPTION,
+        type="bool",
+        default=True,
+        help=(
+            f"Put {what} behind the single sign-on login while a component providing it "
+            f"(authelia) is selected{without}"
+        ),
     )
 
 
@@ -243,18 +283,26 @@ def _image_tag_option(image: Image, name: str) -> Option:
 
 
 def _load_options(
-    where: _Where, data: Mapping[str, Any], chart: Chart | None, images: Mapping[str, Image]
+    where: _Where,
+    data: Mapping[str, Any],
+    chart: Chart | None,
+    images: Mapping[str, Image],
+    ui: UserInterface | None,
 ) -> Mapping[str, Option]:
     options = {name: _load_option(where, name, raw) for name, raw in data.items()}
     if chart is not None:
         options.setdefault("version", _version_option(chart))
-    for key, image in images.items():
-        name = image_tag_option(key)
+    derived = {image_tag_option(key): _image_tag_option(image, image_tag_option(key))
+               for key, image in images.items()}
+    if ui is not None and ui.sso is not None:
+        derived[SSO_OPTION] = _sso_option(ui.sso)
+    for name, option in derived.items():
         if name in options:
             raise where.error(
-                f"options.{name}", f"is the tag option of images.{key}; rename the option"
+                f"options.{name}", "scaffold adds this option itself (from images or ui.sso); "
+                "rename yours"
             )
-        options[name] = _image_tag_option(image, name)
+        options[name] = option
     return MappingProxyType(
         {name: _with_checked_conditions(where, o, options) for name, o in options.items()}
     )
@@ -303,7 +351,8 @@ def load_component(root: Path) -> Component:
     images = MappingProxyType(
         {key: Image(**image) for key, image in data.get("images", {}).items()}
     )
-    options = _load_options(where, data.get("options", {}), chart, images)
+    ui = _load_ui(where, data.get("ui"), data.get("options", {}))
+    options = _load_options(where, data.get("options", {}), chart, images, ui)
     generated, provided = _load_secrets(where, name, data.get("secrets", {}), options)
     return Component(
         name=name,
@@ -324,7 +373,7 @@ def load_component(root: Path) -> Component:
         images=images,
         group=data.get("group", DEFAULT_GROUP),
         pod_security=pod_security,
-        ui=_optional(UserInterface, data.get("ui")),
+        ui=ui,
     )
 
 

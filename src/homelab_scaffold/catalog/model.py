@@ -94,14 +94,46 @@ APPS_PROJECT = "apps"
 DEFAULT_GROUP = "apps"
 
 
+# The option a component whose UI has ``sso`` gets, to turn the forward-auth off.
+SSO_OPTION = "sso"
+WHOLE_HOST = ("/",)
+
+
+@dataclass(frozen=True)
+class SingleSignOn:
+    """Which paths of a web UI sit behind the forward-auth login, and whether the UI may be
+    exposed without it.
+
+    ``required``: the UI has no login at all and can change the cluster, so without forward-auth
+    it gets no Ingress unless the user turns the ``sso`` option off.
+    """
+
+    paths: tuple[str, ...] = WHOLE_HOST
+    required: bool = False
+
+
 @dataclass(frozen=True)
 class UserInterface:
-    """The web UI a component serves at ``<subdomain>.<domain>`` (Homepage lists it)."""
+    """The web UI a component serves at ``<subdomain>.<domain>`` (Homepage lists it).
+
+    ``host_option`` names the component's option that moves it to another host; ``sso`` says
+    what of it sits behind single sign-on (None: it has a login of its own).
+    """
 
     title: str
     description: str = ""
     icon: str = ""
     subdomain: str = ""
+    host_option: str = ""
+    sso: SingleSignOn | None = None
+
+    def host(self, options: Mapping[str, Any], domain: str) -> str:
+        """Its host name with these option values ("" when it has no subdomain)."""
+        name = options.get(self.host_option) if self.host_option else None
+        name = name or self.subdomain
+        if not name:
+            return ""
+        return name if "." in name else f"{name}.{domain}"
 
 
 @dataclass(frozen=True)
@@ -225,6 +257,8 @@ class Provides:
     storage_classes: tuple[str, ...] = ()
     certificates: bool = False
     dns: bool = False
+    # The Traefik Middleware (in the component's namespace) behind which UIs sit (ui.sso).
+    forward_auth: str | None = None
 
 
 @dataclass(frozen=True)

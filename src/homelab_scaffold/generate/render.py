@@ -21,6 +21,7 @@ from homelab_scaffold.catalog.model import UserInterface
 from homelab_scaffold.catalog.resources import shown_path, templates_root
 from homelab_scaffold.catalog.versions import version_at_least, version_below
 from homelab_scaffold.errors import RenderError
+from homelab_scaffold.generate.access import UiAccess, plan_access
 from homelab_scaffold.generate.plan import Plan, PlannedApp, PlannedComponent
 from homelab_scaffold.generate.secret_values import SECRETS_DIR
 from homelab_scaffold.generate.yamltext import to_yaml_flow, to_yaml_value
@@ -127,7 +128,7 @@ def _render(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> s
     return text.rstrip() + "\n" if text.strip() else ""
 
 
-def _component_view(planned: PlannedComponent) -> dict[str, Any]:
+def _component_view(planned: PlannedComponent, access: UiAccess | None) -> dict[str, Any]:
     component = planned.component
     return {
         "name": component.name,
@@ -142,6 +143,7 @@ def _component_view(planned: PlannedComponent) -> dict[str, Any]:
         "images": planned.images,
         "group": component.group,
         "ui": component.ui,
+        "access": access,
     }
 
 
@@ -164,10 +166,17 @@ def _app_view(app: PlannedApp) -> dict[str, Any]:
 
 def base_context(plan: Plan) -> dict[str, Any]:
     """Context shared by every template of the plan."""
+    access = plan_access(plan)
     return {
         "config": plan.answers.context(),
         "selected": sorted(plan.components),
-        "components": {n: _component_view(c) for n, c in plan.components.items()},
+        "components": {n: _component_view(c, access.get(n)) for n, c in plan.components.items()},
+        # The UIs behind single sign-on, for the access rules of the component that guards them.
+        "guarded_uis": [
+            {"component": name, "host": a.host, "resources": a.resources}
+            for name, a in access.items()
+            if a.middleware
+        ],
         "apps": {app.name: _app_view(app) for app in plan.apps},
         "app_list": [_app_view(app) for app in plan.apps],
     }

@@ -10,7 +10,13 @@ from typing import Any
 from homelab_scaffold.catalog.model import Catalog
 from homelab_scaffold.catalog.options import check_relative_path
 from homelab_scaffold.errors import CatalogError
-from homelab_scaffold.inspect import checks_argocd, checks_basic, checks_images, checks_secrets
+from homelab_scaffold.inspect import (
+    checks_argocd,
+    checks_basic,
+    checks_images,
+    checks_middlewares,
+    checks_secrets,
+)
 from homelab_scaffold.inspect.apps import Inventory, build_inventory
 from homelab_scaffold.inspect.checks_ordering import check_ordering
 from homelab_scaffold.inspect.checks_podsecurity import check_pod_security
@@ -61,6 +67,7 @@ def validate_repo(options: ValidateOptions) -> Report:
         *_check_ordering(inventory, catalog),
         *check_pod_security(inventory),
         *checks_images.check_images(inventory),
+        *checks_middlewares.check_middlewares(inventory),
         *checks_secrets.check_secrets(inventory),
     ]
     if options.drift:
