@@ -30,6 +30,10 @@ Options of every component: `scaffold list --options`.
 """
 _PLACEHOLDER_COMMENT = "CHANGE ME: the Git URL ArgoCD pulls this repo from"
 _SECRETS_COMMENT = "sealed-secrets: SealedSecrets in Git | manual: Secret manifests in secrets/"
+# Secret scanners (detect-secrets) read a key named like "secrets" with a value as a leaked
+# secret; this end-of-line comment tells them it is none.
+_NOT_A_SECRET = "pragma: allowlist secret"
+SECRETS_KEY = "secrets"
 CACHE_KIND = "answers"
 GLOBAL_ORDER = ("repo_url", "target_revision", "domain", "email", "timezone", "secrets")
 
@@ -125,7 +129,7 @@ class AnswersDocument:
             doc.yaml_add_eol_comment(_PLACEHOLDER_COMMENT, "repo_url")
         for key in GLOBAL_ORDER[1:]:
             doc[key] = getattr(answers, key)
-        doc.yaml_add_eol_comment(_SECRETS_COMMENT, "secrets")
+        _mark_not_a_secret(doc, SECRETS_KEY)
         if answers.catalog_paths:
             doc["catalog_paths"] = list(answers.catalog_paths)
         doc["components"] = CommentedMap()
@@ -248,9 +252,11 @@ class AnswersDocument:
         if key in self.doc:
             if self.doc[key] != value:
                 self.doc[key] = value
-            return
-        position = GLOBAL_ORDER.index(key) if key in GLOBAL_ORDER else len(self.doc)
-        self.doc.insert(min(position, len(self.doc)), key, value)
+        else:
+            position = GLOBAL_ORDER.index(key) if key in GLOBAL_ORDER else len(self.doc)
+            self.doc.insert(min(position, len(self.doc)), key, value)
+        if key == SECRETS_KEY:
+            _mark_not_a_secret(self.doc, key)
 
     def add_component(self, name: str, options: Mapping[str, Any]) -> None:
         """List ``name`` with ``options``, or set those options on its existing entry."""
@@ -297,6 +303,16 @@ class AnswersDocument:
     def remove_component(self, name: str) -> None:
         """Drop ``name`` from the components."""
         del self.components()[name]
+
+
+def _mark_not_a_secret(doc: CommentedMap, key: str) -> None:
+    """End ``key``'s line with the comment that tells secret scanners its value is no secret
+    (after the comment already there, or after scaffold's explanation of the values)."""
+    token = (doc.ca.items.get(key) or [None, None, None])[2]
+    comment = token.value.strip().removeprefix("#").strip() if token is not None else ""
+    if _NOT_A_SECRET in comment:
+        return
+    doc.yaml_add_eol_comment(f"{comment or _SECRETS_COMMENT}  # {_NOT_A_SECRET}", key)
 
 
 def _new_entry(values: dict[str, Any], *, block: bool) -> CommentedMap:
