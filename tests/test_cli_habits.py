@@ -465,7 +465,8 @@ def test_init_ends_with_a_summary_instead_of_a_line_per_file(tmp_path: Path) -> 
     )
     assert "sealed-secrets (for vaultwarden)" in lines[2]
     waves = lines[lines.index("Sync waves:") + 1 :]
-    assert waves[0] == "  0  argocd" and "  5  vaultwarden" in waves
+    # longhorn-ui (the Longhorn UI's Ingress) shares vaultwarden's wave.
+    assert waves[0] == "  0  argocd" and "  5  longhorn-ui, vaultwarden" in waves
     assert "sealing key in secrets/sealing-key/" in run.stdout
     assert re.search(r"^Next: commit and push .*`scaffold bootstrap -C .*`", run.stdout, re.M)
     secret = yaml.safe_load((dest / "secrets/values.yaml").read_text())["vaultwarden"]

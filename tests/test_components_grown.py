@@ -27,7 +27,7 @@ from schema_check import (
 )
 
 from homelab_scaffold.catalog.loader import load_catalog
-from homelab_scaffold.catalog.model import image_tag_option
+from homelab_scaffold.catalog.derived import image_tag_option
 from homelab_scaffold.catalog.schema import component_groups
 from homelab_scaffold.errors import ConfigError
 from homelab_scaffold.generate.pipeline import Rendered, render_config

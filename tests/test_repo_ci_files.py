@@ -642,6 +642,30 @@ def test_a_renovate_image_bump_in_both_files_is_no_drift(tmp_path: Path) -> None
     assert drift(root) == {}
 
 
+def test_a_repository_from_before_image_pins_gets_them_from_regenerate(tmp_path: Path) -> None:
+    answers = f"repo_url: {REPO_URL}\ncomponents:\n  traefik: {{}}\n  test-app: {{}}\n"
+    generated = generate(tmp_path / "repo", "--config", write_config(tmp_path / "a.yaml", answers))
+    root = generated.root
+    pinned = root / ANSWERS
+    tag = yaml.safe_load(pinned.read_text())["components"]["test-app"]["nginx_image_tag"]
+    # What an older scaffold wrote: the entry without the image tag.
+    pinned.write_text(pinned.read_text().replace(
+        f"  test-app:\n    nginx_image_tag: {tag}\n", "  test-app: {}\n"
+    ))
+    commit(root, "scaffold.yaml of an older scaffold")
+    before = tracked(generated)
+
+    found = drift(root)
+    regenerate = invoke("regenerate", "-C", root)
+    after = tracked(generated)
+
+    assert found == {ANSWERS: "would add"}
+    assert regenerate.exit_code == 0, regenerate.stderr
+    assert yaml.safe_load(pinned.read_text())["components"]["test-app"] == {"nginx_image_tag": tag}
+    assert {p for p in after if after[p] != before[p]} == {ANSWERS}
+    assert drift(root) == {}
+
+
 def drift(root: Path) -> dict[str, str]:
     """``validate --drift``'s findings: file -> what regenerate would do."""
     run = invoke("validate", "-C", root, "--offline", "--output", "json", "--drift")

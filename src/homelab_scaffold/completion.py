@@ -28,6 +28,7 @@ from click.shell_completion import (
     split_arg_string,
 )
 
+from homelab_scaffold.catalog.derived import derived_options
 from homelab_scaffold.generate.answers import ANSWERS_FILE, GLOBAL_SETTINGS, SECRETS_MODES
 
 # catalog.loader's and catalog.instances' names, not imported: those modules load the checked
@@ -84,8 +85,8 @@ def _component(folder: Path) -> ComponentInfo | None:
         return None
     options = {k: _mapping(v) for k, v in _mapping(data.get("options")).items()}
     chart = bool(data.get("chart"))
-    if chart:
-        options.setdefault("version", {"type": "version", "help": "chart version (pinned)"})
+    for name, spec in derived_options(data).items():
+        options.setdefault(name, spec)
     return ComponentInfo(
         name=folder.name,
         description=" ".join(str(data.get("description", "")).split()),

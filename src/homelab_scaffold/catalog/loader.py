@@ -15,10 +15,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from homelab_scaffold.catalog.derived import VERSION_OPTION, WHOLE_HOST, derived_options
 from homelab_scaffold.catalog.model import (
     DEFAULT_GROUP,
-    SSO_OPTION,
-    WHOLE_HOST,
     AppSpec,
     Catalog,
     Chart,
@@ -32,7 +31,6 @@ from homelab_scaffold.catalog.model import (
     SingleSignOn,
     StatefulResource,
     UserInterface,
-    image_tag_option,
 )
 from homelab_scaffold.catalog.options import check_k8s_name, check_version
 from homelab_scaffold.catalog.resources import shown_path, templates_root
@@ -238,71 +236,26 @@ def _load_ui(
     return ui
 
 
-def _sso_option(sso: SingleSignOn) -> Option:
-    what = "the UI" if sso.paths == WHOLE_HOST else f"its {', '.join(sso.paths)}"
-    without = (
-        ". The UI has no login of its own: without single sign-on it gets no Ingress unless "
-        "this is false."
-        if sso.required
-        else "; false exposes it without."
-    )
-    return Option(
-        name=SSO_OPTION,
-        type="bool",
-        default=True,
-        help=(
-            f"Put {what} behind the single sign-on login while a component providing it "
-            f"(authelia) is selected{without}"
-        ),
-    )
-
-
 def _optional(kind: type[_Value], data: Mapping[str, Any] | None) -> _Value | None:
     """``kind`` from a closed schema object whose keys are its fields; None when absent."""
     return None if data is None else kind(**data)
 
 
-def _version_option(chart: Chart) -> Option:
-    return Option(
-        name="version",
-        type="version",
-        default=chart.version,
-        help=f"{chart.name} chart version (pinned default {chart.version})",
-    )
-
-
-def _image_tag_option(image: Image, name: str) -> Option:
-    return Option(
-        name=name,
-        type="image_tag",
-        default=image.tag,
-        help=f"Tag of the {image.repository} image (pinned default {image.tag})",
-        # scaffold.yaml states it, so Renovate bumps it there and in the manifest together.
-        pin=True,
-    )
-
-
-def _load_options(
-    where: _Where,
-    data: Mapping[str, Any],
-    chart: Chart | None,
-    images: Mapping[str, Image],
-    ui: UserInterface | None,
-) -> Mapping[str, Option]:
-    options = {name: _load_option(where, name, raw) for name, raw in data.items()}
-    if chart is not None:
-        options.setdefault("version", _version_option(chart))
-    derived = {image_tag_option(key): _image_tag_option(image, image_tag_option(key))
-               for key, image in images.items()}
-    if ui is not None and ui.sso is not None:
-        derived[SSO_OPTION] = _sso_option(ui.sso)
-    for name, option in derived.items():
-        if name in options:
+def _load_options(where: _Where, data: Mapping[str, Any]) -> Mapping[str, Option]:
+    """The component's options, with the ones scaffold derives from its chart, images and UI
+    (a component's own ``version`` option wins; any other clash is an error)."""
+    own = data.get("options", {})
+    options = {name: _load_option(where, name, raw) for name, raw in own.items()}
+    for name, spec in derived_options(data).items():
+        if name == VERSION_OPTION:
+            options.setdefault(name, _load_option(where, name, spec))
+        elif name in options:
             raise where.error(
                 f"options.{name}", "scaffold adds this option itself (from images or ui.sso); "
                 "rename yours"
             )
-        options[name] = option
+        else:
+            options[name] = _load_option(where, name, spec)
     return MappingProxyType(
         {name: _with_checked_conditions(where, o, options) for name, o in options.items()}
     )
@@ -348,11 +301,8 @@ def load_component(root: Path) -> Component:
     generic = data.get("generic", False)
     if chart is None and not generic and any(app.type == "helm" for app in apps):
         raise where.error("chart", "a helm Application needs the component's chart")
-    images = MappingProxyType(
-        {key: Image(**image) for key, image in data.get("images", {}).items()}
-    )
     ui = _load_ui(where, data.get("ui"), data.get("options", {}))
-    options = _load_options(where, data.get("options", {}), chart, images, ui)
+    options = _load_options(where, data)
     generated, provided = _load_secrets(where, name, data.get("secrets", {}), options)
     return Component(
         name=name,
@@ -370,7 +320,9 @@ def load_component(root: Path) -> Component:
         generic=generic,
         provides=_load_provides(data.get("provides", {})),
         stateful=tuple(StatefulResource(**item) for item in data.get("stateful", ())),
-        images=images,
+        images=MappingProxyType(
+            {key: Image(**image) for key, image in data.get("images", {}).items()}
+        ),
         group=data.get("group", DEFAULT_GROUP),
         pod_security=pod_security,
         ui=ui,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from homelab_scaffold.catalog.derived import WHOLE_HOST
 from homelab_scaffold.catalog.options import CHECKERS
 from homelab_scaffold.catalog.schema import component_groups
 from homelab_scaffold.errors import CatalogError
@@ -92,11 +93,6 @@ class PodSecurity:
 RESTRICTED = PodSecurity("restricted")
 APPS_PROJECT = "apps"
 DEFAULT_GROUP = "apps"
-
-
-# The option a component whose UI has ``sso`` gets, to turn the forward-auth off.
-SSO_OPTION = "sso"
-WHOLE_HOST = ("/",)
 
 
 @dataclass(frozen=True)
@@ -218,10 +214,6 @@ class ProvidedSecret:
         return self == other or (bool(self.alias) and self.alias == other.alias)
 
 
-# An image's tag is the pinned option ``<key>_image_tag`` of its component.
-IMAGE_TAG_SUFFIX = "_image_tag"
-
-
 @dataclass(frozen=True)
 class Image:
     """A container image a component's raw manifests run."""
@@ -233,11 +225,6 @@ class Image:
     def reference(self) -> str:
         """``repository:tag``, as a container spec names it."""
         return f"{self.repository}:{self.tag}"
-
-
-def image_tag_option(key: str) -> str:
-    """The option that pins the tag of the component's image ``key``."""
-    return f"{key}{IMAGE_TAG_SUFFIX}"
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from homelab_scaffold.catalog.model import SSO_OPTION, WHOLE_HOST
+from homelab_scaffold.catalog.derived import SSO_OPTION, WHOLE_HOST
 from homelab_scaffold.generate.plan import Plan, PlannedComponent
 
 
@@ -47,11 +47,6 @@ class UiAccess:
     middleware: str
     paths: tuple[str, ...]
     exposed: bool
-
-    @property
-    def guards_whole_host(self) -> bool:
-        """True when every request to the host goes through the login."""
-        return bool(self.middleware) and self.paths == WHOLE_HOST
 
     @property
     def resources(self) -> list[str]:

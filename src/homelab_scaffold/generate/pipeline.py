@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from homelab_scaffold import __version__
+from homelab_scaffold.catalog.derived import image_tag_option
 from homelab_scaffold.catalog.loader import load_catalog
-from homelab_scaffold.catalog.model import Catalog, ProvidedSecret, SecretSpec, image_tag_option
+from homelab_scaffold.catalog.model import Catalog, ProvidedSecret, SecretSpec
 from homelab_scaffold.errors import CatalogError
 from homelab_scaffold.generate.answers import Answers, parse_answers
 from homelab_scaffold.generate.appgraph import app_graph, graph_mermaid

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
+from homelab_scaffold.catalog.derived import image_tag_option
 from homelab_scaffold.catalog.instances import GENERIC_KEY, with_instances
 from homelab_scaffold.catalog.model import (
     AppSpec,
@@ -24,7 +25,6 @@ from homelab_scaffold.catalog.model import (
     Component,
     Image,
     ProvidedSecret,
-    image_tag_option,
 )
 from homelab_scaffold.catalog.versions import require_version
 from homelab_scaffold.errors import ConfigError
