@@ -78,11 +78,15 @@ def _path(kind: str, text: str) -> Path:
 
 
 def _prune(folder: Path) -> None:
-    """Keep the most recent entries: the cache never grows without bound."""
-    entries = list(folder.glob("*.json"))
+    """Keep the most recent entries: the cache never grows without bound. Another scaffold
+    process may prune the same folder at the same time: a file gone meanwhile is fine."""
+    entries = []
+    for entry in folder.glob("*.json"):
+        with contextlib.suppress(OSError):
+            entries.append((entry.stat().st_mtime, entry))
     if len(entries) <= MAX_ENTRIES:
         return
-    entries.sort(key=lambda p: p.stat().st_mtime)
-    for stale in entries[: len(entries) - MAX_ENTRIES]:
+    entries.sort()
+    for _, stale in entries[: len(entries) - MAX_ENTRIES]:
         with contextlib.suppress(OSError):
             stale.unlink()
