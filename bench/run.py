@@ -1,4 +1,4 @@
-"""Benchmark scaffold against its import floors, copier and cookiecutter, and at scale (issue 6).
+"""Benchmark scaffold against its floors, copier and cookiecutter, and at scale (issues 6, 10).
 
     pip install '.[bench]'                         # copier (cookiecutter is a dependency)
     python bench/run.py                            # median of 5 after a warm-up; 10/100/300
@@ -18,10 +18,12 @@ resident set size (``os.wait4``; the largest process of the tree, like ``/usr/bi
   rendered by copier and by cookiecutter from a template built here out of that tree (one
   Jinja file per file, the answers and chart versions as variables); the output is checked to
   be byte-identical;
-- ``validate-N`` / ``add-N`` / ``regenerate-N``: ``scaffold validate --offline`` (schemas
-  from ../shared/schemas when present), ``scaffold add helm-app grafana ...`` (on a fresh copy
-  each run) and ``scaffold regenerate`` with nothing to do, in a committed repository of N
-  components: the default stack plus generic helm-app instances.
+- ``validate-stack`` / ``drift-stack``: ``scaffold validate --offline`` without and with
+  ``--drift`` in a committed copy of that tree (the default stack);
+- ``validate-N`` / ``add-N`` / ``regenerate-N`` / ``diff-N``: ``scaffold validate --offline``
+  (schemas from ../shared/schemas when present), ``scaffold add helm-app grafana ...`` (on a
+  fresh copy each run), ``scaffold regenerate`` and ``scaffold diff`` with nothing to do, in a
+  committed repository of N components: the default stack plus generic helm-app instances.
 
 The cases of a group (floors and help; init and the reference tools; the three commands of
 one repository size) run interleaved, round after round, so a change in machine load touches
@@ -291,7 +293,7 @@ def scale_cases(bench: Bench, base: Path, size: int) -> None:
         bench.check(["git", "update-index", "-q", "--refresh"], target)
         return target
 
-    keys = {name: f"{name}-{size}" for name in ("validate", "add", "regenerate")}
+    keys = {name: f"{name}-{size}" for name in ("validate", "add", "regenerate", "diff")}
     stats = bench.record(
         [
             (
@@ -306,6 +308,10 @@ def scale_cases(bench: Bench, base: Path, size: int) -> None:
                 Case(keys["regenerate"], "scaffold regenerate (nothing to do)", ours=True),
                 Command((scaffold(), "regenerate", "-C", "{dir}"), _fixed(repo)),
             ),
+            (
+                Case(keys["diff"], "scaffold diff (nothing to show)", ours=True),
+                Command((scaffold(), "diff", "-C", "{dir}"), _fixed(repo)),
+            ),
         ]
     )
     if not SCHEMAS.is_dir():
@@ -317,6 +323,32 @@ def scale_cases(bench: Bench, base: Path, size: int) -> None:
     if changed:
         note = f"changed {len(changed)} files (e.g. {changed[0]}): not a no-op"
         bench.annotate(keys["regenerate"], note)
+
+
+def stack_cases(bench: Bench, source: Path) -> None:
+    """``validate --offline`` with and without ``--drift`` on the default stack, committed."""
+    repo = bench.work / "stack"
+    shutil.copytree(source, repo, symlinks=True)
+    bench.check(["git", "init", "-q"], repo)
+    bench.check(["git", "add", "-A"], repo)
+    bench.check(["git", *GIT_IDENTITY, "commit", "-q", "--allow-empty", "-m", "stack"], repo)
+    validate = [scaffold(), "validate", "-C", "{dir}", "--offline"]
+    if SCHEMAS.is_dir():
+        validate += ["--schema-location", str(SCHEMAS)]
+    bench.record(
+        [
+            (
+                Case("validate-stack", "scaffold validate --offline (default stack)", ours=True),
+                Command(tuple(validate), _fixed(repo)),
+            ),
+            (
+                Case(
+                    "drift-stack", "scaffold validate --offline --drift (default stack)", ours=True
+                ),
+                Command((*validate, "--drift"), _fixed(repo)),
+            ),
+        ]
+    )
 
 
 def parse_settings(argv: Sequence[str] | None) -> tuple[Settings, Path | None]:
@@ -344,6 +376,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         # Untimed: the tree copier and cookiecutter reproduce, and the base of the scale repos.
         bench.check([scaffold(), "init", "--no-input", str(source)], bench.work)
         generation_cases(bench, source)
+        stack_cases(bench, source)
         for size in sorted(settings.sizes):
             scale_cases(bench, source, size)
     how = "python bench/run.py" + (" --quick" if settings.quick else "")
