@@ -48,7 +48,7 @@ from homelab_scaffold.generate.secret_values import (
     needed_provided,
     with_environment,
 )
-from homelab_scaffold.paths import read_bytes, read_text
+from homelab_scaffold.paths import inside, read_bytes, read_text
 from homelab_scaffold.repo.answers_file import AnswersDocument
 from homelab_scaffold.repo.changes import Action, Existing, FileChange, decide, decide_secret
 from homelab_scaffold.repo.git import dirty_paths, tracked_under
@@ -229,6 +229,23 @@ class Engine:
                 )
             self._repo = Repo(self.root, AnswersDocument.from_bytes(raw), read_state(self.root))
         return self._repo
+
+    def added_files(self, folders: Iterable[str]) -> list[str]:
+        """Files under ``folders`` that scaffold did not generate (the state does not list
+        them): a SealedSecret from ``secret seal``, a manifest added by hand. Links are not
+        followed; a folder that does not exist holds none.
+        """
+        generated = self.open_repo().state.files
+        found: list[str] = []
+        for folder in folders:
+            base = inside(self.root, folder)
+            if base.is_symlink() or not base.is_dir():
+                continue
+            for path in sorted(base.rglob("*")):
+                relative = path.relative_to(self.root).as_posix()
+                if path.is_file() and not path.is_symlink() and relative not in generated:
+                    found.append(relative)
+        return found
 
     def new_repo(self) -> Repo:
         """A repository about to be created (``init``): no answers, an empty state."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,8 @@ def seal_secret(
         app, path = _target(engine.root, plan, secret, request)
         current = read_bytes(engine.root, path, "output file")
         current_text = _text_of(current, path)
-        replacing = _refuse_taken(engine.root, path, current_text, secret, force)
+        generated = engine.open_repo().state.files
+        replacing = _refuse_taken(engine.root, path, current_text, secret, force, generated)
         text = sealed_text(
             secret, key_pair, scope=request.scope, existing=current_text, merge=request.merge
         )
@@ -263,7 +265,12 @@ def _text_of(raw: bytes | None, path: str) -> str | None:
 
 
 def _refuse_taken(
-    root: Path, path: str, current: str | None, secret: OwnSecret, force: bool
+    root: Path,
+    path: str,
+    current: str | None,
+    secret: OwnSecret,
+    force: bool,
+    generated: Mapping[str, str],
 ) -> bool:
     """Refuse another file already sealing this Secret, and a file at ``path`` that is not
     its SealedSecret (unless ``force``). Returns True when ``path`` holds its SealedSecret now
@@ -273,7 +280,15 @@ def _refuse_taken(
         UsageError: What is in the way, and what to do.
     """
     for place in _sealed_places(root):
-        if place.path != path and (place.namespace, place.name) == (secret.namespace, secret.name):
+        if (place.namespace, place.name) != (secret.namespace, secret.name):
+            continue
+        if place.path in generated:
+            raise UsageError(
+                f"scaffold seals {secret.namespace}/{secret.name} itself ({place.path}); change "
+                "its values with `scaffold secret set` (see `scaffold secret list`), or pick "
+                "another NAME"
+            )
+        if place.path != path:
             raise UsageError(
                 f"{place.path} already seals the Secret {secret.namespace}/{secret.name}; "
                 "two SealedSecrets would fight over it. Seal into that file (--output-file "
