@@ -80,7 +80,7 @@ def test_commands_and_their_options() -> None:
          "regenerate", "remove", "secret", "upgrade", "validate"]
     )
     assert values(complete("scaffold reg")) == ["regenerate"]
-    assert values(complete("scaffold secret ")) == ["list", "rotate", "set"]
+    assert values(complete("scaffold secret ")) == ["cert", "list", "rotate", "seal", "set"]
     assert "--dry-run" in values(complete("scaffold add longhorn --dr"))
 
 

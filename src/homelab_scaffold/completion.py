@@ -337,6 +337,54 @@ def rotatable_secrets(
     return _items([*components, *names], incomplete)
 
 
+# The folder of the generated Application manifests, and the root Application's file there.
+APPLICATIONS_DIR = "kubernetes/system/argocd-config"
+_ROOT_APP_FILE = "root-app.yaml"
+
+
+def _manifest_apps(root: Path) -> list[tuple[str, str]]:
+    """(name, destination namespace) of the repository's raw-manifest Applications, read from
+    their generated manifests (a folder source; Helm Applications have ``sources``)."""
+    try:
+        files = sorted((root / APPLICATIONS_DIR).glob("*.yaml"))
+    except OSError:
+        return []
+    apps = []
+    for path in files:
+        doc = _mapping(_yaml(path))
+        spec = _mapping(doc.get("spec"))
+        source = _mapping(spec.get("source"))
+        if doc.get("kind") != "Application" or path.name == _ROOT_APP_FILE or not source:
+            continue
+        name = _mapping(doc.get("metadata")).get("name")
+        namespace = _mapping(spec.get("destination")).get("namespace")
+        if isinstance(name, str) and isinstance(namespace, str) and source.get("path"):
+            apps.append((name, namespace))
+    return apps
+
+
+@lenient
+def manifest_apps(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """``scaffold secret seal --app``: the raw-manifest Applications, with their namespace."""
+    apps = _manifest_apps(_root(ctx))
+    return _items(((n, f"namespace {ns}") for n, ns in apps), incomplete)
+
+
+@lenient
+def app_namespaces(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """``scaffold secret seal --namespace``: the namespaces raw-manifest Applications deploy
+    into, with the Applications."""
+    by_namespace: dict[str, list[str]] = {}
+    for name, namespace in _manifest_apps(_root(ctx)):
+        by_namespace.setdefault(namespace, []).append(name)
+    candidates = ((ns, ", ".join(names)) for ns, names in sorted(by_namespace.items()))
+    return _items(candidates, incomplete)
+
+
 # -- the shells ----------------------------------------------------------------------------------
 
 # click's bash script, but the words come from COMP_LINE (bash splits COMP_WORDS at "=") and a

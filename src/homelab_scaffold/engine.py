@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,7 @@ from homelab_scaffold.generate.secret_values import (
     needed_provided,
     with_environment,
 )
-from homelab_scaffold.paths import read_bytes, read_text
+from homelab_scaffold.paths import inside, read_bytes, read_text
 from homelab_scaffold.repo.answers_file import AnswersDocument
 from homelab_scaffold.repo.changes import Action, Existing, FileChange, decide, decide_secret
 from homelab_scaffold.repo.git import dirty_paths, tracked_under
@@ -229,6 +229,23 @@ class Engine:
                 )
             self._repo = Repo(self.root, AnswersDocument.from_bytes(raw), read_state(self.root))
         return self._repo
+
+    def added_files(self, folders: Iterable[str]) -> list[str]:
+        """Files under ``folders`` that scaffold did not generate (the state does not list
+        them): a SealedSecret from ``secret seal``, a manifest added by hand. Links are not
+        followed; a folder that does not exist holds none.
+        """
+        generated = self.open_repo().state.files
+        found: list[str] = []
+        for folder in folders:
+            base = inside(self.root, folder)
+            if base.is_symlink() or not base.is_dir():
+                continue
+            for path in sorted(base.rglob("*")):
+                relative = path.relative_to(self.root).as_posix()
+                if path.is_file() and not path.is_symlink() and relative not in generated:
+                    found.append(relative)
+        return found
 
     def new_repo(self) -> Repo:
         """A repository about to be created (``init``): no answers, an empty state."""
@@ -450,11 +467,42 @@ class Engine:
         if self.options.dry_run or not outcome.writes:
             return outcome
         if not self.options.force:
-            self._check_clean(outcome)
+            self._check_clean(outcome.writes)
         with self._root_for_writing():
             apply_changes(self.root, [c for c in outcome.changes if c.path != STATE_FILE],
                           last=[c for c in outcome.changes if c.path == STATE_FILE])
         return replace(outcome, written=True)
+
+    def write_file(self, path: str, text: str, *, check_clean: bool = True) -> FileChange:
+        """Write one file the user asked for that no render produces (``secret seal``), through
+        the same lock, journal and confinement as every other write (nothing with ``--dry-run``).
+
+        Args:
+            path: The file, relative to the repository.
+            text: Its new content.
+            check_clean: Refuse uncommitted changes to it (unless ``force``).
+
+        Returns:
+            The change (create, update or unchanged), applied unless it is a dry run.
+
+        Raises:
+            RepoError: The path is a file scaffold generates or keeps its state in, a link,
+                has uncommitted changes, or cannot be written.
+        """
+        repo = self.open_repo()
+        if path in repo.state.files or path in _NOT_CHECKED_FOR_DIRT or path.startswith(
+            (".scaffold/", f"{SECRETS_DIR}/")
+        ):
+            raise RepoError(f"{path} is a file scaffold generates or keeps; choose another path")
+        current = self._read_current(path)
+        change = FileChange(path, rewrite(current, text), text, old_text=current)
+        if self.options.dry_run or not change.writes:
+            return change
+        if check_clean and not self.options.force:
+            self._check_clean([change])
+        with self._root_for_writing():
+            apply_changes(self.root, [change])
+        return change
 
     def sync(
         self,
@@ -471,9 +519,9 @@ class Engine:
         )
         return self.apply(outcome)
 
-    def _check_clean(self, outcome: Outcome) -> None:
+    def _check_clean(self, writes: Iterable[FileChange]) -> None:
         """Refuse to touch files with uncommitted changes (the user could not undo with git)."""
-        paths = [c.path for c in outcome.writes if c.path not in _NOT_CHECKED_FOR_DIRT]
+        paths = [c.path for c in writes if c.path not in _NOT_CHECKED_FOR_DIRT]
         dirty = dirty_paths(self.root, paths) if self.root.is_dir() else []
         if dirty:
             more = f" and {len(dirty) - 1} more" if len(dirty) > 1 else ""

@@ -58,6 +58,11 @@ def action(verb: str, path: str) -> None:
     _echo(f"{label}  {path}")
 
 
+def raw(text: str) -> None:
+    """``text`` on stdout exactly as it is (a PEM file for a pipe): no colour, no newline added."""
+    click.echo(text, nl=False, color=False)
+
+
 def info(message: str) -> None:
     """A plain line on stdout."""
     _echo(message)

@@ -289,11 +289,25 @@ def remove(
         with ui.progress(_PROGRESS):
             outcome = engine.plan(repo, document)
         kept = kept_resources(c.old_text or "" for c in outcome.changes if c.action == "delete")
+        folders = [f"kubernetes/{app.path}" for app in catalog.get(component).applications]
+        added = engine.added_files(folders)
         if not dry_run and not yes:
             _confirm_removal(component, kept)
         outcome = engine.apply(outcome)
-    extras = Extras(removed=(component,), kept_data=tuple(kept))
+    extras = Extras(removed=(component,), kept_data=tuple(kept), notes=_added_notes(added))
     report_outcome(outcome, dry_run=dry_run, extras=extras, output=output)
+
+
+def _added_notes(added: list[str]) -> tuple[str, ...]:
+    """What stays of the files the user added to a removed component's folders."""
+    if not added:
+        return ()
+    return (
+        f"Kept {', '.join(added)}: scaffold did not generate "
+        f"{'them' if len(added) > 1 else 'it'} (e.g. `scaffold secret seal`), and no "
+        "Application deploys the folder any more (Argo CD deletes what it applied); delete "
+        "or move it yourself.",
+    )
 
 
 def _confirm_removal(component: str, kept: list[KeptResource]) -> None:

@@ -78,3 +78,70 @@ def rotate_command(**options: Any) -> None:
     from homelab_scaffold.commands import secret_run
 
     secret_run.rotate_secrets(**options)
+
+
+@secret_command.command("seal")
+@click.argument("name", required=False)
+@click.option(
+    "-n", "--namespace", metavar="NS", shell_complete=completion.app_namespaces,
+    help="The Secret's namespace (its SealedSecret goes to the Application deploying there).",
+)
+@click.option(
+    "--from-literal", "literals", multiple=True, metavar="KEY=VALUE",
+    help="A value given on the command line (repeatable; it lands in your shell history).",
+)
+@click.option(
+    "--from-file", "files", multiple=True, metavar="[KEY=]PATH",
+    help="A value read from a file, as bytes (repeatable; the key defaults to the file name).",
+)
+@click.option(
+    "-f", "--filename", "manifest", metavar="FILE",
+    help="A Secret manifest to seal (name, namespace, type, data, stringData, labels, "
+    "annotations); - reads standard input.",
+)
+@click.option("--type", "secret_type", metavar="TYPE", help="The Secret's type (default Opaque).")
+@click.option(
+    "--scope", type=click.Choice(["strict", "namespace-wide", "cluster-wide"]),
+    default="strict", show_default=True,
+    help="Where the sealed values decrypt: this name and namespace, any name in the "
+    "namespace, or anywhere.",
+)
+@click.option(
+    "--app", metavar="APP", shell_complete=completion.manifest_apps,
+    help="The raw-manifest Application whose folder gets the file (when the namespace has "
+    "none or several).",
+)
+@click.option(
+    "--output-file", metavar="PATH",
+    help="Write the SealedSecret here instead (inside the repository).",
+)
+@click.option(
+    "--merge", is_flag=True,
+    help="Keep the other values of the existing SealedSecret (like kubeseal --merge-into).",
+)
+@_directory
+@_writing
+@output_option("Lines for people, or JSON for scripts (path and keys, never a value).")
+def seal_command(**options: Any) -> None:
+    """Seal a Secret of your own with the repository's key, like kubeseal, offline.
+
+    \b
+    scaffold secret seal db-creds -n photos --from-literal password=... --from-file ca.crt=./ca.pem
+    scaffold secret seal -f secret.yaml        # a Secret manifest; - reads stdin
+
+    The SealedSecret <NAME>.sealedsecret.yaml goes into the folder of the raw-manifest
+    Application that deploys into the namespace; sealing it again replaces it. Values are
+    read as bytes and never printed.
+    """
+    from homelab_scaffold.commands import seal_run
+
+    seal_run.seal_secret(**options)
+
+
+@secret_command.command("cert")
+@_directory
+def cert_command(**options: Any) -> None:
+    """Print the sealing certificate (PEM), for kubeseal --cert."""
+    from homelab_scaffold.commands import seal_run
+
+    seal_run.print_certificate(**options)

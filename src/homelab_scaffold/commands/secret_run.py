@@ -167,6 +167,19 @@ def _new_key_notice(plan: Plan) -> str:
     )
 
 
+def _own_sealed_notice(engine: Engine) -> list[str]:
+    """SealedSecrets scaffold did not seal itself (``secret seal``): the new key cannot
+    decrypt them, and scaffold does not hold their values."""
+    generated = engine.open_repo().state.files
+    own = [p for p in SecretStore(engine.root).sealed_files() if p not in generated]
+    if not own:
+        return []
+    return [
+        f"Seal your own SealedSecrets again with the new key (`scaffold secret seal`): "
+        f"{', '.join(own)}"
+    ]
+
+
 def rotate_secrets(
     name: str | None,
     everything: bool,
@@ -187,7 +200,7 @@ def rotate_secrets(
                 "nothing is sealed in this repository (secrets: manual, or no sealed-secrets); "
                 "--all re-seals SealedSecrets"
             )
-        notes = [_new_key_notice(planned)] if new_key else []
+        notes = [_new_key_notice(planned), *_own_sealed_notice(engine)] if new_key else []
         if everything:
             key_pair = None
             if new_key:

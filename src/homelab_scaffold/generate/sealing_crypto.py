@@ -151,13 +151,13 @@ def encryption_label(namespace: str, name: str, scope: Scope) -> bytes:
     Raises:
         UsageError: Unknown scope, or a name or namespace the scope needs is missing or invalid.
     """
-    _check_scope(scope)
+    check_scope(scope)
     if scope == "cluster-wide":
         return b""
-    _check_namespace(namespace)
+    check_namespace(namespace)
     if scope == "namespace-wide":
         return namespace.encode()
-    _check_name(name)
+    check_secret_name(name)
     return f"{namespace}/{name}".encode()
 
 
@@ -247,6 +247,8 @@ def sealed_secret_document(
     secret_type: str = "Opaque",
     labels: Mapping[str, str] | None = None,
     scope: Scope = "strict",
+    annotations: Mapping[str, str] | None = None,
+    immutable: bool = False,
 ) -> dict[str, Any]:
     """Build a ``bitnami.com/v1alpha1`` SealedSecret as ``kubeseal`` writes it.
 
@@ -260,6 +262,8 @@ def sealed_secret_document(
         secret_type: ``type`` of the produced Secret.
         labels: Labels of the produced Secret.
         scope: The scope the values were sealed with.
+        annotations: Annotations of the produced Secret (beside the scope annotation).
+        immutable: The produced Secret is immutable.
 
     Returns:
         The document, keys in a stable order.
@@ -267,26 +271,27 @@ def sealed_secret_document(
     Raises:
         UsageError: Bad scope, name, namespace, or Secret key; or no values at all.
     """
-    _check_scope(scope)
-    _check_namespace(namespace)
-    _check_name(name)
+    check_scope(scope)
+    check_namespace(namespace)
+    check_secret_name(name)
     _check_secret_keys(encrypted)
-    annotations = {SCOPE_ANNOTATIONS[scope]: "true"} if scope in SCOPE_ANNOTATIONS else {}
+    scoped = {SCOPE_ANNOTATIONS[scope]: "true"} if scope in SCOPE_ANNOTATIONS else {}
     metadata: dict[str, Any] = {"name": name, "namespace": namespace}
     template_metadata = dict(metadata)
     if labels:
         template_metadata["labels"] = dict(sorted(labels.items()))
-    if annotations:
-        metadata["annotations"] = annotations
-        template_metadata["annotations"] = dict(annotations)
+    if scoped:
+        metadata["annotations"] = scoped
+    if scoped or annotations:
+        template_metadata["annotations"] = dict(sorted({**(annotations or {}), **scoped}.items()))
+    template: dict[str, Any] = {"metadata": template_metadata, "type": secret_type}
+    if immutable:
+        template["immutable"] = True
     return {
         "apiVersion": API_VERSION,
         "kind": "SealedSecret",
         "metadata": metadata,
-        "spec": {
-            "encryptedData": dict(sorted(encrypted.items())),
-            "template": {"metadata": template_metadata, "type": secret_type},
-        },
+        "spec": {"encryptedData": dict(sorted(encrypted.items())), "template": template},
     }
 
 
@@ -319,8 +324,8 @@ def bootstrap_secret_document(
     Raises:
         UsageError: Bad name or namespace.
     """
-    _check_namespace(namespace)
-    _check_name(name)
+    check_namespace(namespace)
+    check_secret_name(name)
     return {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -380,12 +385,22 @@ def _load_certificate_key(pem: bytes, *, check_expiry: bool) -> rsa.RSAPublicKey
     return key
 
 
-def _check_scope(scope: str) -> None:
+def check_scope(scope: str) -> None:
+    """Refuse a scope sealed-secrets does not know.
+
+    Raises:
+        UsageError: Not strict, namespace-wide or cluster-wide.
+    """
     if scope not in SCOPES:
         raise UsageError(f"sealing scope {scope!r} is not one of: {', '.join(SCOPES)}")
 
 
-def _check_namespace(namespace: str) -> None:
+def check_namespace(namespace: str) -> None:
+    """Refuse a namespace that is not a DNS-1123 label.
+
+    Raises:
+        UsageError: Not a valid namespace name.
+    """
     if len(namespace) > 63 or not _DNS_LABEL.fullmatch(namespace):
         raise UsageError(
             f"namespace {namespace!r} is not a valid Kubernetes namespace "
@@ -393,7 +408,12 @@ def _check_namespace(namespace: str) -> None:
         )
 
 
-def _check_name(name: str) -> None:
+def check_secret_name(name: str) -> None:
+    """Refuse a Secret name that is not a DNS-1123 subdomain.
+
+    Raises:
+        UsageError: Not a valid object name.
+    """
     if len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):
         raise UsageError(
             f"Secret name {name!r} is not a valid Kubernetes name "
@@ -401,11 +421,20 @@ def _check_name(name: str) -> None:
         )
 
 
+def check_secret_key(key: str) -> None:
+    """Refuse a key a Secret's ``data`` cannot hold.
+
+    Raises:
+        UsageError: Empty, too long, or other characters than letters, digits, '-', '_', '.'.
+    """
+    if len(key) > 253 or not _SECRET_KEY.fullmatch(key) or key in {".", ".."}:
+        raise UsageError(
+            f"Secret key {key!r} is invalid (letters, digits, '-', '_' and '.' only)"
+        )
+
+
 def _check_secret_keys(encrypted: Mapping[str, str]) -> None:
     if not encrypted:
         raise UsageError("a SealedSecret needs at least one sealed value")
     for key in sorted(encrypted):
-        if len(key) > 253 or not _SECRET_KEY.fullmatch(key):
-            raise UsageError(
-                f"Secret key {key!r} is invalid (letters, digits, '-', '_' and '.' only)"
-            )
+        check_secret_key(key)
