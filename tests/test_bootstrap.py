@@ -320,7 +320,7 @@ def test_repository_credentials_are_applied_before_the_root_application(sealed: 
     run = sealed.run()
     assert run.exit_code == 0, run.stderr
     calls = changing(sealed.calls())
-    credentials = ["kubectl", "apply", "-f", "secrets/argocd/repo-homelab.yaml"]
+    credentials = ["kubectl", "apply", "-f", "secrets/argocd/"]
     assert calls.index(credentials) == len(calls) - 2
 
 

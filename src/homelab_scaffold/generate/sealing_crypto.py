@@ -247,6 +247,7 @@ def sealed_secret_document(
     secret_type: str = "Opaque",
     labels: Mapping[str, str] | None = None,
     scope: Scope = "strict",
+    annotations: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Build a ``bitnami.com/v1alpha1`` SealedSecret as ``kubeseal`` writes it.
 
@@ -260,6 +261,7 @@ def sealed_secret_document(
         secret_type: ``type`` of the produced Secret.
         labels: Labels of the produced Secret.
         scope: The scope the values were sealed with.
+        annotations: More annotations of the SealedSecret itself (Argo CD's sync wave).
 
     Returns:
         The document, keys in a stable order.
@@ -271,14 +273,15 @@ def sealed_secret_document(
     _check_namespace(namespace)
     _check_name(name)
     _check_secret_keys(encrypted)
-    annotations = {SCOPE_ANNOTATIONS[scope]: "true"} if scope in SCOPE_ANNOTATIONS else {}
+    scoped = {SCOPE_ANNOTATIONS[scope]: "true"} if scope in SCOPE_ANNOTATIONS else {}
     metadata: dict[str, Any] = {"name": name, "namespace": namespace}
     template_metadata = dict(metadata)
     if labels:
         template_metadata["labels"] = dict(sorted(labels.items()))
-    if annotations:
-        metadata["annotations"] = annotations
-        template_metadata["annotations"] = dict(annotations)
+    if scoped or annotations:
+        metadata["annotations"] = dict(sorted({**(annotations or {}), **scoped}.items()))
+    if scoped:
+        template_metadata["annotations"] = dict(scoped)
     return {
         "apiVersion": API_VERSION,
         "kind": "SealedSecret",
