@@ -6,6 +6,8 @@ re-rendering the same value gives the same bytes (deterministic output, no churn
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import re
 import secrets as random
@@ -127,6 +129,24 @@ _PRIVATE_KEY = re.compile(
 _PUBLIC_KEY_PREFIXES = ("ssh-", "ecdsa-", "sk-ssh-", "sk-ecdsa-")
 
 
+_OPENSSH_MAGIC = b"openssh-key-v1\x00"
+
+
+def _openssh_cipher(text: str) -> bytes | None:
+    """The cipher name an OpenSSH key file states (``none``: no passphrase); None when the
+    text is no readable OpenSSH key."""
+    lines = text.strip().splitlines()[1:-1]
+    try:
+        blob = base64.b64decode("".join(lines), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if not blob.startswith(_OPENSSH_MAGIC) or len(blob) < len(_OPENSSH_MAGIC) + 4:
+        return None
+    start = len(_OPENSSH_MAGIC) + 4
+    length = int.from_bytes(blob[start - 4 : start], "big")
+    return blob[start : start + length]
+
+
 def check_ssh_private_key(name: str, value: str) -> str:
     """An unencrypted private key file's text (OpenSSH or PEM), normalised to end with one
     newline (OpenSSH refuses a key without it). The message never shows the value.
@@ -140,7 +160,9 @@ def check_ssh_private_key(name: str, value: str) -> str:
             f"the value for {name} is a public key; give the private key file (the one "
             "without .pub) whose public key is the repository's deploy key"
         )
-    if "ENCRYPTED" in text.partition("\n")[0] or "Proc-Type: 4,ENCRYPTED" in text:
+    if "Proc-Type: 4,ENCRYPTED" in text or "ENCRYPTED" in text.partition("\n")[0] or (
+        _openssh_cipher(text) not in (None, b"none")
+    ):
         raise UsageError(
             f"the value for {name} is a passphrase-protected key; Argo CD cannot unlock it: "
             "make a deploy key without a passphrase (ssh-keygen -t ed25519 -N '' -f FILE)"
