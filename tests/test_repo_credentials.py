@@ -380,3 +380,20 @@ def test_base64_of_the_key_is_not_in_git_either(ssh_repo: Generated, deploy_key:
     encoded = base64.b64encode(deploy_key.encode()).decode()
     texts = read_tree(ssh_repo.root)
     assert not [path for path, text in texts.items() if encoded[10:60] in text]
+
+
+def test_validate_reports_the_sealed_copy_without_its_later_wave(
+    tmp_path: Path, ssh_repo: Generated
+) -> None:
+    import shutil
+
+    root = tmp_path / "homelab"
+    shutil.copytree(ssh_repo.root, root, symlinks=True)
+    path = root / SEALED
+    text = path.read_text()
+    wave = yaml.safe_load(text)["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]
+    path.write_text(text.replace(f"argocd.argoproj.io/sync-wave: '{wave}'",
+                                 "argocd.argoproj.io/sync-wave: '0'"))  # fmt: skip
+    run = invoke("validate", "-C", root, "--offline")
+    assert run.exit_code == 1
+    assert "SealedSecret 'homelab-repository'" in run.stdout and "[ordering]" in run.stdout
