@@ -36,6 +36,8 @@ from homelab_scaffold.cluster.health import (
 from homelab_scaffold.errors import WaitTimeout
 
 REPO_URL = "https://git.test.invalid/alice/homelab.git"
+REPO_TOKEN = "glpat-BootstrapTestToken0123456789"
+CREDENTIALS = ["kubectl", "apply", "-f", "secrets/argocd/"]
 ARGOCD_APP = "kubernetes/system/argocd-config/argocd.yaml"
 ROOT_APP = "kubernetes/system/argocd-config/root-app.yaml"
 
@@ -135,8 +137,15 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A sealed and a manual-secrets repository, rendered once for the module."""
     base = tmp_path_factory.mktemp("bootstrap-src")
     trees = {}
-    for name, extra in (("sealed", ()), ("manual", ("--set", "secrets=manual"))):
-        run = invoke("init", base / name, "--no-input", "--set", f"repo_url={REPO_URL}", *extra)
+    private = ("--set", "repo_auth=https")
+    for name, extra in (
+        ("sealed", ()),
+        ("manual", ("--set", "secrets=manual")),
+        ("private", private),
+        ("private-manual", (*private, "--set", "secrets=manual")),
+    ):
+        run = invoke("init", base / name, "--no-input", "--set", f"repo_url={REPO_URL}", *extra,
+                     env={"SCAFFOLD_REPO_TOKEN": REPO_TOKEN})  # fmt: skip
         assert run.exit_code == 0, run.stderr
         trees[name] = base / name
     return trees
@@ -183,6 +192,17 @@ def sealed(tmp_path: Path, rendered: dict[str, Path]) -> Cluster:
 @pytest.fixture
 def manual(tmp_path: Path, rendered: dict[str, Path]) -> Cluster:
     return make_cluster(tmp_path, rendered["manual"])
+
+
+@pytest.fixture
+def private(tmp_path: Path, rendered: dict[str, Path]) -> Cluster:
+    """A sealed repository Argo CD reads with a token (repo_auth: https)."""
+    return make_cluster(tmp_path, rendered["private"])
+
+
+@pytest.fixture
+def private_manual(tmp_path: Path, rendered: dict[str, Path]) -> Cluster:
+    return make_cluster(tmp_path, rendered["private-manual"])
 
 
 def argocd_source(repo: Path) -> dict[str, Any]:
@@ -320,8 +340,60 @@ def test_repository_credentials_are_applied_before_the_root_application(sealed: 
     run = sealed.run()
     assert run.exit_code == 0, run.stderr
     calls = changing(sealed.calls())
-    credentials = ["kubectl", "apply", "-f", "secrets/argocd/repo-homelab.yaml"]
+    credentials = ["kubectl", "apply", "-f", "secrets/argocd/"]
     assert calls.index(credentials) == len(calls) - 2
+
+
+def test_private_repository_credentials_follow_the_sealing_key_and_precede_the_root(
+    private: Cluster,
+) -> None:
+    run = private.run()
+    assert run.exit_code == 0, run.stderr
+    assert changing(private.calls()) == [
+        expected_helm(private.repo),
+        ["kubectl", "apply", "-f", "secrets/sealing-key.yaml"],
+        CREDENTIALS,
+        ["kubectl", "apply", "-f", ROOT_APP],
+    ]
+    assert "Apply Argo CD's repository credentials" in run.stdout
+    assert REPO_TOKEN not in run.stdout + run.stderr
+    # Idempotent: a second run applies the same files again.
+    assert private.run().exit_code == 0
+    assert changing(private.calls())[4:] == changing(private.calls())[:4]
+
+
+def test_dry_run_lists_the_repository_credentials(private: Cluster) -> None:
+    run = private.run("--dry-run")
+    assert run.exit_code == 0, run.stderr
+    assert run.stdout.splitlines()[1:] == [
+        "kubectl apply -f secrets/sealing-key.yaml",
+        "kubectl apply -f secrets/argocd/",
+        f"kubectl apply -f {ROOT_APP}",
+    ]
+    assert private.calls() == []
+
+
+def test_manual_secrets_apply_the_repository_credentials_before_the_root(
+    private_manual: Cluster,
+) -> None:
+    run = private_manual.run()
+    assert run.exit_code == 0, run.stderr
+    calls = changing(private_manual.calls())
+    # Right after Argo CD is installed (its namespace exists), long before the root.
+    assert calls[:2] == [expected_helm(private_manual.repo), CREDENTIALS]
+    assert calls[-1] == ["kubectl", "apply", "-f", ROOT_APP]
+    # The other Secrets' folders do not repeat the credentials.
+    assert not any("secrets/argocd/" in c for c in calls if "--recursive" in c)
+    assert not any("sealing-key" in " ".join(c) for c in calls)
+
+
+def test_missing_repository_credentials_are_refused_with_how_to_restore(
+    private: Cluster,
+) -> None:
+    shutil.rmtree(private.repo / "secrets" / "argocd")
+    run = private.run()
+    assert_refused(run, "secrets/argocd/ is missing", "scaffold secret set repo_")
+    assert changing(private.calls()) == []
 
 
 def test_a_failing_step_stops_the_run_with_exit_5(sealed: Cluster) -> None:

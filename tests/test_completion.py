@@ -138,9 +138,13 @@ def test_init_set_goes_step_by_step() -> None:
     assert values(complete("scaffold init x --set components.cert-manager.i")) == [
         "components.cert-manager.issuer="
     ]
-    provided = {f"secrets.{p.short_name}=" for p in load_catalog().provided_secrets}
+    catalog = load_catalog()
+    provided = {f"secrets.{p.short_name}=" for p in catalog.provided_secrets if p.command_line}
     assert "secrets.cloudflare_api_token=" in provided
     assert sorted(values(complete("scaffold init x --set secrets."))) == sorted(provided)
+    # Credentials are refused on the command line, so they are never offered there.
+    assert "secrets.repo_token=" not in provided
+    assert {p.short_name for p in catalog.provided_secrets} >= {"repo_token", "repo_ssh_key"}
     assert values(complete("scaffold init x --set secrets=m")) == ["manual"]
 
 
@@ -163,6 +167,19 @@ def test_a_provided_secret_is_offered_only_when_its_condition_holds(
 ) -> None:
     repo = make_committed(f"repo_url: {REPO_URL}\ncomponents:\n  cert-manager: {{}}\n")
     assert values(complete(f"scaffold secret set -C {repo} ")) == []
+
+
+def test_repository_credentials_are_offered_when_repo_auth_needs_them(
+    make_committed: Callable[..., Path], tmp_path: Path
+) -> None:
+    token = tmp_path / "token"
+    token.write_text("token-0123456789\n")
+    answers = f"repo_url: {REPO_URL}\nsecrets: manual\ncomponents: {{}}\n"
+    repo = make_committed(answers, "--repo-token-file", str(token))
+    assert values(complete(f"scaffold secret set -C {repo} ")) == [
+        "argocd.repo_token", "repo_token"
+    ]  # fmt: skip
+    assert values(complete(f"scaffold secret rotate -C {repo} ")) == []
 
 
 def test_zsh_and_fish_get_descriptions() -> None:

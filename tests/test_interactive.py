@@ -61,15 +61,27 @@ def answer_globals(
     email: str | None = None,
     repo_url: str | None = "https://github.com/bob/homelab.git",
     secrets_mode: int = 0,
+    private: bool = False,
+    username: str | None = None,
 ) -> None:
     """The global questions; ``None`` keeps a default, ``secrets_mode`` is the choice's index
-    (0: sealed-secrets, the default; 1: manual)."""
+    (0: sealed-secrets, the default; 1: manual); ``private`` picks the repository credentials
+    the URL allows (``username`` is asked for a token)."""
     answer_text(child, "Base domain", domain)
     answer_text(child, "e-mail", email)
     answer_text(child, "Git URL", repo_url)
+    answer_repo_auth(child, private, username)
     answer_text(child, "Branch", None)
     child.expect("How do Secrets reach the cluster")
     child.send(DOWN * secrets_mode + ENTER)
+
+
+def answer_repo_auth(child: pexpect.spawn, private: bool, username: str | None = None) -> None:
+    """Public (the default) or private; a token's user name when asked."""
+    child.expect("Is the repository private")
+    child.send(DOWN + ENTER if private else ENTER)
+    if private and username is not None:
+        answer_text(child, "User name sent with the token", username)
 
 
 def pick_components(child: pexpect.spawn, wanted: set[str], *, sealing: bool = True) -> None:
@@ -153,6 +165,7 @@ def test_a_bad_answer_is_refused_and_asked_again(tmp_path: Path) -> None:
     child.send(CTRL_U + "lab.example.org" + ENTER)
     answer_text(child, "e-mail", None)
     answer_text(child, "Git URL", "https://github.com/bob/homelab.git")
+    answer_repo_auth(child, private=False)
     answer_text(child, "Branch", None)
     child.expect("How do Secrets reach the cluster")
     child.send(ENTER)
@@ -174,6 +187,49 @@ def test_the_git_origin_is_the_offered_repo_url(tmp_path: Path) -> None:
     output = finish(child)
     assert child.exitstatus == 0, output
     assert yaml.safe_load((dest / "scaffold.yaml").read_text())["repo_url"] == origin
+
+
+def test_a_private_repository_asks_for_the_deploy_key_file(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    ).decode()
+    key_file = tmp_path / "deploy_key"
+    key_file.write_text(key)
+    (tmp_path / "deploy_key.pub").write_text("ssh-ed25519 AAAAC3Nza bob@laptop\n")
+    dest = tmp_path / "homelab"
+    child = spawn(dest)
+    answer_globals(child, repo_url="git@github.com:bob/homelab.git", private=True, secrets_mode=1)
+    pick_components(child, set(), sealing=False)
+    child.expect("argocd.repo_ssh_private_key: path of")
+    child.send(str(tmp_path / "deploy_key.pub") + ENTER)
+    child.expect("is a public key")  # asked again
+    child.send(CTRL_U + str(key_file) + ENTER)
+    output = finish(child)
+    assert child.exitstatus == 0, output
+    assert yaml.safe_load((dest / "scaffold.yaml").read_text())["repo_auth"] == "ssh"
+    (secret,) = yaml_documents((dest / "secrets/argocd/repository.yaml").read_text())
+    assert secret["stringData"]["sshPrivateKey"] == key
+    assert not [line for line in key.splitlines()[1:-1] if line in output]
+
+
+def test_a_token_is_asked_with_hidden_input(tmp_path: Path) -> None:
+    token = "ghp_InteractiveTok3nValue0123456789"
+    dest = tmp_path / "homelab"
+    child = spawn(dest)
+    answer_globals(child, private=True, username="bob", secrets_mode=1)
+    pick_components(child, set(), sealing=False)
+    child.expect(r"argocd.repo_token: .*\(hidden input\)")
+    child.send(token + ENTER)
+    output = finish(child)
+    assert child.exitstatus == 0, output
+    assert token not in output
+    (secret,) = yaml_documents((dest / "secrets/argocd/repository.yaml").read_text())
+    assert (secret["stringData"]["username"], secret["stringData"]["password"]) == ("bob", token)
 
 
 @pytest.mark.parametrize("at", ["Base domain", "Components"])

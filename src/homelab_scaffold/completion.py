@@ -243,7 +243,8 @@ def _provided_secrets(infos: Iterable[ComponentInfo]) -> dict[str, str]:
     found: dict[str, str] = {}
     for info in infos:
         for key, spec in info.secrets.items():
-            if spec.get("provided"):
+            # Credentials never come from the command line (init refuses them there).
+            if spec.get("provided") and spec.get("command_line", True):
                 name = str(spec.get("alias") or f"{info.name}.{key}")
                 found.setdefault(name, str(spec.get("description", "")))
     return found
@@ -297,11 +298,12 @@ def _secret_names(root: Path, *, generated_only: bool) -> list[tuple[str, str]]:
     the options meet, by alias too unless ``generated_only``)."""
     known = catalog(root)
     names: list[tuple[str, str]] = []
+    config = {f"config.{k}": v for k, v in repo_answers(root).items() if k != "components"}
     for name, options in listed_components(root).items():
         info = component_of(name, root, known)
         for key, spec in (info.secrets if info else {}).items():
             provided = bool(spec.get("provided"))
-            if provided and (generated_only or not _applies(spec, info, options)):
+            if provided and (generated_only or not _applies(spec, info, {**config, **options})):
                 continue
             what = str(spec.get("description") or ("generated" if not provided else ""))
             names.append((f"{name}.{key}", " ".join(what.split())))

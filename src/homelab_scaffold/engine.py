@@ -90,7 +90,8 @@ class RunOptions:
         environ: Where user-provided secrets may come from (``SCAFFOLD_..._TOKEN``).
         ask_secret: Asks the user for a missing provided secret (interactive init); without
             it a missing one is an error naming how to give it.
-        missing_secret_hint: How to give a missing provided secret, for that error.
+        missing_secret_hint: How to give a missing provided secret, for that error
+            (``{name}``, ``{alias}`` and ``{hint}``, the secret's own way to give it to init).
     """
 
     dry_run: bool = False
@@ -328,7 +329,9 @@ class Engine:
                 )
         elif missing:
             first = missing[0]
-            how = self.options.missing_secret_hint.format(name=first.name, alias=first.short_name)
+            how = self.options.missing_secret_hint.format(
+                name=first.name, alias=first.short_name, hint=first.hint()
+            )
             raise UsageError(
                 f"{first.name} has no value ({first.description}): {how} "
                 f"or set the environment variable {first.env} (nothing was written)"

@@ -11,7 +11,13 @@ from collections.abc import Callable
 from typing import Any
 
 from homelab_scaffold.catalog.model import Catalog, Option
-from homelab_scaffold.catalog.options import CHECKERS
+from homelab_scaffold.catalog.options import (
+    CHECKERS,
+    REPO_AUTH_HTTPS,
+    REPO_AUTH_NONE,
+    REPO_AUTH_SSH,
+    url_auth,
+)
 from homelab_scaffold.errors import UsageError
 from homelab_scaffold.generate.answers import (
     DEFAULTS,
@@ -71,6 +77,24 @@ def ask_secret(message: str, *, confirm: bool = False) -> str:
         again: str = questionary.password("Once more, to confirm").unsafe_ask()
         if again != answer:
             raise UsageError("the two values differ; nothing was changed")
+    return answer.strip()
+
+
+def ask_path(message: str, problem: Callable[[str], str | None]) -> str:
+    """Ask for a file path (shown: a path is no secret); ``problem`` says what is wrong with
+    an answer (None: fine), and the question is asked until it is fine.
+
+    Raises:
+        UsageError: No terminal.
+    """
+    import questionary
+
+    require_terminal()
+
+    def validate(text: str) -> bool | str:
+        return problem(text.strip()) or True if text.strip() else "enter a path"
+
+    answer: str = questionary.path(message, validate=validate).unsafe_ask()
     return answer.strip()
 
 
@@ -134,6 +158,35 @@ def _component_choices(catalog: Catalog, sealing: bool) -> list[Any]:
     return choices
 
 
+def _ask_repo_auth(repo_url: str) -> dict[str, Any]:
+    """How Argo CD reads the repository: public, or the credentials its URL allows."""
+    import questionary
+
+    usable = url_auth(repo_url) if repo_url else REPO_AUTH_NONE
+    if usable == REPO_AUTH_NONE:
+        return {}
+    how = {
+        REPO_AUTH_SSH: "private: Argo CD reads it with an SSH deploy key (asked for next)",
+        REPO_AUTH_HTTPS: "private: Argo CD reads it with an access token (asked for next)",
+    }
+    auth: str = questionary.select(
+        "Is the repository private?",
+        choices=[
+            questionary.Choice("public: Argo CD reads it without credentials", REPO_AUTH_NONE),
+            questionary.Choice(how[usable], usable),
+        ],
+        default=REPO_AUTH_NONE,
+    ).unsafe_ask()
+    if auth != REPO_AUTH_HTTPS:
+        return {"repo_auth": auth}
+    username = _ask_text(
+        "User name sent with the token (any name for GitHub and GitLab tokens)",
+        DEFAULTS["repo_username"],
+        CHECKERS["string"],
+    )
+    return {"repo_auth": auth, "repo_username": username}
+
+
 def ask_answers(catalog: Catalog, repo_url_default: str | None) -> dict[str, Any]:
     """Ask for the global settings, the components and their prompted options."""
     import questionary
@@ -149,6 +202,9 @@ def ask_answers(catalog: Catalog, repo_url_default: str | None) -> dict[str, Any
             repo_url_default or "",
             CHECKERS["url"],
         ),
+    }
+    answers.update(_ask_repo_auth(answers["repo_url"]))
+    answers |= {
         "target_revision": _ask_text("Branch", DEFAULTS["target_revision"], CHECKERS["revision"]),
         "secrets": questionary.select(
             "How do Secrets reach the cluster?",

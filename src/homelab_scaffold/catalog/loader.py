@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from homelab_scaffold.catalog.derived import VERSION_OPTION, WHOLE_HOST, derived_options
 from homelab_scaffold.catalog.model import (
     DEFAULT_GROUP,
+    SECRET_LINE,
     AppSpec,
     Catalog,
     Chart,
@@ -32,7 +33,12 @@ from homelab_scaffold.catalog.model import (
     StatefulResource,
     UserInterface,
 )
-from homelab_scaffold.catalog.options import check_k8s_name, check_version
+from homelab_scaffold.catalog.options import (
+    CONFIG_CONDITIONS,
+    CONFIG_PREFIX,
+    check_k8s_name,
+    check_version,
+)
 from homelab_scaffold.catalog.resources import shown_path, templates_root
 from homelab_scaffold.catalog.schema import COMPONENT_SCHEMA, check_against_schema, schema_digest
 from homelab_scaffold.errors import CatalogError
@@ -191,10 +197,28 @@ def _provided_secret(
         description=data["description"],
         alias=data.get("alias", ""),
         when=tuple(
-            (name, _option_value(where, f"secrets.{key}.when", options, name, value))
+            (name, _condition_value(where, f"secrets.{key}.when", options, name, value))
             for name, value in data.get("when", {}).items()
         ),
+        format=data.get("format", SECRET_LINE),
+        bootstrap=data.get("bootstrap", False),
+        command_line=data.get("command_line", True),
+        file_option=data.get("file_option", ""),
     )
+
+
+def _condition_value(
+    where: _Where, at: str, options: Mapping[str, Option], name: str, value: Any
+) -> Any:
+    """A ``when`` value checked by its option's type, or by the global answer's check for
+    ``config.<answer>``."""
+    if not name.startswith(CONFIG_PREFIX):
+        return _option_value(where, at, options, name, value)
+    answer = name.removeprefix(CONFIG_PREFIX)
+    if answer not in CONFIG_CONDITIONS:
+        message = unknown("answer", answer, CONFIG_CONDITIONS, listed_as="answers a when may name")
+        raise where.error(f"{at}.{name}", message)
+    return where.check(f"{at}.{name}", CONFIG_CONDITIONS[answer], value)
 
 
 def _load_secrets(

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from homelab_scaffold.catalog.derived import WHOLE_HOST
-from homelab_scaffold.catalog.options import CHECKERS
+from homelab_scaffold.catalog.options import CHECKERS, CONFIG_PREFIX
 from homelab_scaffold.catalog.schema import component_groups
 from homelab_scaffold.errors import CatalogError
 from homelab_scaffold.suggest import did_you_mean, unknown
@@ -180,6 +181,11 @@ class SecretSpec:
     encrypts_data: str = ""
 
 
+# ``format`` of a provided secret: one line of text, or a private key file.
+SECRET_LINE = "line"
+SECRET_SSH_PRIVATE_KEY = "ssh_private_key"
+
+
 @dataclass(frozen=True)
 class ProvidedSecret:
     """A secret value only the user can give (an API token), needed while options say so.
@@ -193,7 +199,14 @@ class ProvidedSecret:
     env: str
     description: str
     alias: str = ""
+    # Option name (or ``config.<answer>``) -> the value under which it is needed.
     when: tuple[tuple[str, Any], ...] = ()
+    format: str = SECRET_LINE
+    # Needed before Argo CD syncs anything: kept in plaintext in secrets/ and applied by
+    # ``scaffold bootstrap`` (with ``secrets: manual`` too), besides its SealedSecret.
+    bootstrap: bool = False
+    command_line: bool = True
+    file_option: str = ""
 
     @property
     def name(self) -> str:
@@ -205,13 +218,40 @@ class ProvidedSecret:
         """What ``--set secrets.<short_name>=VALUE`` takes: the alias, else the full name."""
         return self.alias or self.name
 
-    def needed_by(self, component: str, options: Mapping[str, Any]) -> bool:
-        """True when ``component`` with ``options`` needs this value."""
-        return component == self.component and all(options.get(k) == v for k, v in self.when)
+    def needed_by(
+        self,
+        component: str,
+        options: Mapping[str, Any],
+        config: Mapping[str, Any] = MappingProxyType({}),
+    ) -> bool:
+        """True when ``component`` with ``options`` (and the global answers ``config``) needs
+        this value."""
+        return component == self.component and all(
+            _condition_value(k, options, config) == v for k, v in self.when
+        )
+
+    @property
+    def config_conditions(self) -> dict[str, Any]:
+        """The global answers ``when`` names (``config.repo_auth`` -> ``repo_auth``)."""
+        return {
+            k.removeprefix(CONFIG_PREFIX): v for k, v in self.when if k.startswith(CONFIG_PREFIX)
+        }
+
+    def hint(self) -> str:
+        """How ``scaffold init`` takes the value besides its environment variable."""
+        if self.file_option:
+            return f"pass {self.file_option} PATH"
+        return f"pass --set secrets.{self.short_name}=VALUE"
 
     def shares_value_with(self, other: ProvidedSecret) -> bool:
         """True when ``other`` is the same value for the user (the same alias)."""
         return self == other or (bool(self.alias) and self.alias == other.alias)
+
+
+def _condition_value(key: str, options: Mapping[str, Any], config: Mapping[str, Any]) -> Any:
+    if key.startswith(CONFIG_PREFIX):
+        return config.get(key.removeprefix(CONFIG_PREFIX))
+    return options.get(key)
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,33 @@ def check_url(value: Any) -> str:
     return value
 
 
+# How Argo CD authenticates to ``repo_url`` (``repo_auth`` in scaffold.yaml).
+REPO_AUTH_NONE = "none"
+REPO_AUTH_SSH = "ssh"
+REPO_AUTH_HTTPS = "https"
+REPO_AUTHS = (REPO_AUTH_NONE, REPO_AUTH_SSH, REPO_AUTH_HTTPS)
+
+
+def check_repo_auth(value: Any) -> str:
+    """``none`` (a public repository), ``ssh`` (a deploy key) or ``https`` (a token)."""
+    if value not in REPO_AUTHS:
+        raise ValueError(f"expected one of: {', '.join(REPO_AUTHS)}")
+    return str(value)
+
+
+def url_auth(url: str) -> str:
+    """The ``repo_auth`` a repository URL can use: ``ssh`` for ``git@host:path`` and
+    ``ssh://``, ``https`` for ``https://``, ``none`` for anything else (``http://``, ``git://``)."""
+    if url.startswith(("ssh://", "git@")):
+        return REPO_AUTH_SSH
+    return REPO_AUTH_HTTPS if url.startswith("https://") else REPO_AUTH_NONE
+
+
+# The global answers a provided secret's ``when`` may name as ``config.<key>``.
+CONFIG_CONDITIONS: dict[str, Callable[[Any], Any]] = {"repo_auth": check_repo_auth}
+CONFIG_PREFIX = "config."
+
+
 def url_credentials(url: str) -> str:
     """The ``user:password`` part of a URL ("" when there is none; a user name alone, as in
     ``ssh://git@host``, is not a credential)."""

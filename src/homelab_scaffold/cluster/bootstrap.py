@@ -24,7 +24,7 @@ from homelab_scaffold.generate.render import (
     secret_namespaces,
 )
 from homelab_scaffold.generate.sealed import BOOTSTRAP_FILE
-from homelab_scaffold.generate.secret_values import SECRETS_DIR
+from homelab_scaffold.generate.secret_values import SECRETS_DIR, bootstrap_secret_folders
 from homelab_scaffold.inspect.apps import ARGO_GROUP, MANIFEST_SUFFIXES, parse_wave
 from homelab_scaffold.inspect.loader import parse_yaml_documents
 from homelab_scaffold.inspect.model import WAVE_ANNOTATION, Document, dig, items, text_at
@@ -108,6 +108,11 @@ _KEY_HINT = (
 )
 _SECRETS_HINT = "run `scaffold regenerate` to write the Secret manifests"
 _ROOT_HINT = "run `scaffold regenerate` to write it"
+_CREDENTIALS_HINT = (
+    "it holds Argo CD's credentials for the private repository (repo_auth): run "
+    "`scaffold regenerate` to write it from secrets/values.yaml, or give the credentials again "
+    "with `scaffold secret set repo_ssh_key --value-from-file FILE` (or repo_token)"
+)
 # Steps, and the files they read.
 _Steps = tuple[list[Step], list[Requirement]]
 
@@ -150,7 +155,7 @@ def _secret_steps(root: Path, plan: Plan, cluster: Cluster) -> _Steps:
     needs: list[Requirement] = []
     for more_steps, more_needs in (
         _sealing_key_step(plan, cluster),
-        _credentials_step(root, cluster),
+        _credentials_step(root, plan, cluster),
         _manual_secret_steps(plan, cluster),
     ):
         steps.extend(more_steps)
@@ -166,13 +171,18 @@ def _sealing_key_step(plan: Plan, cluster: Cluster) -> _Steps:
     return [step], [Requirement(BOOTSTRAP_FILE, _KEY_HINT)]
 
 
-def _credentials_step(root: Path, cluster: Cluster) -> _Steps:
+def _credentials_step(root: Path, plan: Plan, cluster: Cluster) -> _Steps:
+    """The repository credentials (repo_auth, or files of the user's own in secrets/argocd/):
+    Argo CD needs them to read the repository the root Application points at."""
     folder = root / REPO_CREDENTIALS_DIR
     files = sorted(p for p in folder.glob("*.yaml") if p.is_file()) if folder.is_dir() else []
-    if not files:
+    needed = bootstrap_secret_folders(plan)
+    if not files and not needed:
         return [], []
-    args = [arg for path in files for arg in ("-f", path.relative_to(root).as_posix())]
-    return [Step("Apply Argo CD's repository credentials", (cluster.kubectl("apply", *args),))], []
+    folders = sorted({*needed, *([f"{REPO_CREDENTIALS_DIR}/"] if files else [])})
+    args = [arg for path in folders for arg in ("-f", path)]
+    step = Step("Apply Argo CD's repository credentials", (cluster.kubectl("apply", *args),))
+    return [step], [Requirement(folder, _CREDENTIALS_HINT) for folder in needed]
 
 
 def _manual_secret_steps(plan: Plan, cluster: Cluster) -> _Steps:

@@ -3,6 +3,11 @@
 Argo CD deploys what ``repo_url`` holds at ``target_revision``, never the files on this disk. A
 bootstrap from a tree whose ``kubernetes/`` has uncommitted changes, or whose commit is not pushed,
 installs something else than what the user just reviewed: refuse it before touching the cluster.
+
+For a private repository the check reads ``repo_url`` with the user's own git credentials (SSH
+agent, credential helper), never with Argo CD's deploy key or token from ``secrets/``: those may
+grant less (a read-only deploy key) or belong to another machine. When the user cannot read the
+URL from here, the last fetched state of a remote with that URL is the evidence.
 """
 
 from __future__ import annotations
@@ -178,7 +183,8 @@ def _check_tracking_ref(root: Path, head: str, target: Target, reason: str) -> l
         raise RepoError(
             f"cannot read {target.repo_url} with git ls-remote ({reason}); scaffold checks there "
             "that your commit is pushed, and Argo CD reads it from there: check the URL and "
-            "your access"
+            "your access (this check uses your own git credentials, e.g. your SSH agent or "
+            "credential helper, not Argo CD's; or `git fetch` a remote with that URL first)"
         )
     _refuse_unpushed(root, head, tracked, target)
     return [

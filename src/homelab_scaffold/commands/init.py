@@ -34,6 +34,22 @@ from homelab_scaffold import completion
     ),
 )
 @click.option(
+    "--repo-ssh-key-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help=(
+        "Private repository: the SSH deploy key file Argo CD reads it with (sets repo_auth: "
+        "ssh; or SCAFFOLD_REPO_SSH_KEY). Kept in the gitignored secrets/, never in Git."
+    ),
+)
+@click.option(
+    "--repo-token-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help=(
+        "Private repository: a file holding the HTTPS access token Argo CD reads it with (sets "
+        "repo_auth: https; or SCAFFOLD_REPO_TOKEN). Kept in the gitignored secrets/."
+    ),
+)
+@click.option(
     "--force", is_flag=True, help="Render into a non-empty folder (existing files are kept)."
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be written; write nothing.")

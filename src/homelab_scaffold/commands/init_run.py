@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from homelab_scaffold import ui
-from homelab_scaffold.catalog.model import ProvidedSecret
+from homelab_scaffold.catalog.model import SECRET_SSH_PRIVATE_KEY, ProvidedSecret
 from homelab_scaffold.catalog.options import url_credentials, without_credentials
 from homelab_scaffold.commands.report import announce_secrets, raise_on_conflicts, report_change
+from homelab_scaffold.commands.secret_input import file_problem, read_secret_file
 from homelab_scaffold.engine import (
     Engine,
     Outcome,
@@ -31,7 +32,13 @@ from homelab_scaffold.generate.answers import (
 from homelab_scaffold.generate.pipeline import load_catalog_for
 from homelab_scaffold.generate.plan import SEALED_SECRETS_COMPONENT, Plan
 from homelab_scaffold.generate.sealed import BOOTSTRAP_FILE, KEY_DIR
-from homelab_scaffold.generate.secret_values import SECRETS_DIR, VALUES_FILE, given_values
+from homelab_scaffold.generate.secret_values import (
+    SECRETS_DIR,
+    VALUES_FILE,
+    bootstrap_secret_folders,
+    given_values,
+    needed_provided,
+)
 from homelab_scaffold.repo.answers_file import GLOBAL_ORDER, AnswersDocument, read_config_file
 from homelab_scaffold.repo.git import origin_url
 from homelab_scaffold.repo.state import STATE_FILE
@@ -106,16 +113,66 @@ def answers_document(config: Path | None, mapping: Mapping[str, Any]) -> Answers
 def _asker(no_input: bool, progress: ui.Progress) -> Any:
     if no_input:
         return None
-    from homelab_scaffold.prompts import ask_secret, terminal_available
+    from homelab_scaffold.prompts import ask_path, ask_secret, terminal_available
 
     if not terminal_available():
         return None
 
     def ask(provided: ProvidedSecret) -> str:
         with progress.paused():
+            if provided.format == SECRET_SSH_PRIVATE_KEY:
+                path = ask_path(
+                    f"{provided.name}: path of {provided.description}",
+                    lambda text: file_problem(Path(text).expanduser(), provided),
+                )
+                return read_secret_file(Path(path).expanduser(), provided, "the key file")
             return ask_secret(f"{provided.name}: {provided.description} (hidden input)")
 
     return ask
+
+
+def file_secrets(
+    dest: Path, mapping: dict[str, Any], files: Mapping[str, Path]
+) -> dict[ProvidedSecret, Path]:
+    """The provided secrets the init options ``files`` (option -> path) give, with the global
+    answers their ``when`` needs set in ``mapping`` when it leaves them unset
+    (``--repo-ssh-key-file`` means ``repo_auth: ssh``).
+
+    Raises:
+        UsageError: An option contradicts the answers.
+    """
+    if not files:
+        return {}
+    paths = {k: v for k, v in mapping.items() if k == "catalog_paths"}
+    catalog = load_catalog_for(parse_answers(paths, "answers"), dest)
+    found: dict[ProvidedSecret, Path] = {}
+    for option, path in sorted(files.items()):
+        provided = next(p for p in catalog.provided_secrets if p.file_option == option)
+        for key, value in provided.config_conditions.items():
+            stated = mapping.setdefault(key, value)
+            if stated != value:
+                raise UsageError(
+                    f"{option} is for {key}: {value}, but the answers say {key}: {stated}; "
+                    "drop one of them (nothing was written)"
+                )
+        found[provided] = path
+    return found
+
+
+def with_file_values(
+    plan: Plan, overrides: dict[str, dict[str, str]], files: Mapping[ProvidedSecret, Path]
+) -> dict[str, dict[str, str]]:
+    """``overrides`` plus the values read from the secret files (each checked)."""
+    needed = set(needed_provided(plan))
+    for provided, path in files.items():
+        if provided not in needed:
+            raise UsageError(
+                f"{provided.file_option}: {provided.name} is not needed with these answers "
+                "(nothing was written)"
+            )
+        value = read_secret_file(path, provided, provided.file_option)
+        overrides.setdefault(provided.component, {})[provided.key] = value
+    return overrides
 
 
 def progress_message(dest: Path, plan: Plan) -> str:
@@ -160,6 +217,7 @@ def init_repo(
     force: bool,
     dry_run: bool,
     environ: Mapping[str, str] | None = None,
+    secret_files: Mapping[str, Path] | None = None,
 ) -> tuple[Outcome, list[str]]:
     """Render a new repository into ``dest`` through the engine; nothing is written unless
     everything rendered. Returns the outcome and warnings for the user.
@@ -172,17 +230,19 @@ def init_repo(
         force=force,
         existing="keep",
         ask_secret=_asker(no_input, progress),
-        missing_secret_hint="pass --set secrets.{alias}=VALUE",
+        missing_secret_hint="{hint}",
         **({"environ": environ} if environ is not None else {}),
     )
     with Engine(dest, options) as engine:
         check_destination(dest, force)
         sets, secret_sets = split_secret_sets(sets)
         mapping, warnings = _prepared_mapping(dest, config, no_input, sets)
+        from_files = file_secrets(dest, mapping, secret_files or {})
         source = str(config) if config else "answers"
         document = answers_document(config, mapping)
         plan = engine.catalog_plan(document.answers(source), source)
-        request = SecretRequest(overrides=given_values(plan, secret_sets))
+        overrides = with_file_values(plan, given_values(plan, secret_sets), from_files)
+        request = SecretRequest(overrides=overrides)
         progress.message = progress_message(dest, plan)
         with progress:
             outcome = engine.sync(
@@ -258,6 +318,18 @@ def wave_lines(plan: Plan) -> list[str]:
 
 def secrets_lines(dest: Path, outcome: Outcome) -> list[str]:
     """Where the secret values, the Secrets and the sealing key are (never a value)."""
+    lines = _secret_store_lines(dest, outcome)
+    folders = bootstrap_secret_folders(outcome.plan)
+    if folders:
+        sealed = "; sealed into Git too" if outcome.plan.sealed else ""
+        lines.append(
+            f"Repository credentials: {', '.join(folders)} (gitignored{sealed}); "
+            "`scaffold bootstrap` applies them before the root Application"
+        )
+    return lines
+
+
+def _secret_store_lines(dest: Path, outcome: Outcome) -> list[str]:
     plan = outcome.plan
     if not generated_secret_names(plan) and not plan.sealed:
         return []
@@ -297,9 +369,18 @@ def run_init(
     force: bool,
     dry_run: bool,
     verbose: bool,
+    repo_ssh_key_file: Path | None = None,
+    repo_token_file: Path | None = None,
 ) -> None:
     """``scaffold init`` once its options are parsed (see ``commands.init``)."""
+    files = {"--repo-ssh-key-file": repo_ssh_key_file, "--repo-token-file": repo_token_file}
     outcome, warnings = init_repo(
-        dest, config=config, no_input=no_input, sets=sets, force=force, dry_run=dry_run
+        dest,
+        config=config,
+        no_input=no_input,
+        sets=sets,
+        force=force,
+        dry_run=dry_run,
+        secret_files={option: path for option, path in files.items() if path is not None},
     )
     report_init(dest, outcome, warnings, dry_run=dry_run, verbose=verbose)

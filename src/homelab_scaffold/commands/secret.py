@@ -7,6 +7,7 @@ heavier, so a TAB stays cheap; what they do is in ``commands.secret_run``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -54,6 +55,12 @@ def list_command(**options: Any) -> None:
     "env_var",
     metavar="VAR",
     help="Read the value from environment variable VAR (for scripts; or pipe it on stdin).",
+)
+@click.option(
+    "--value-from-file",
+    "value_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Read a value you provide from a file (an SSH deploy key, a token file).",
 )
 @_directory
 @_writing

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from homelab_scaffold import ui
-from homelab_scaffold.catalog.model import ProvidedSecret, SecretSpec
+from homelab_scaffold.catalog.model import SECRET_SSH_PRIVATE_KEY, ProvidedSecret, SecretSpec
 from homelab_scaffold.commands.report import Extras, report_outcome
+from homelab_scaffold.commands.secret_input import file_problem, read_secret_file
 from homelab_scaffold.engine import Engine, RunOptions, SecretRequest
 from homelab_scaffold.errors import UsageError
 from homelab_scaffold.generate.plan import Plan
@@ -27,6 +28,7 @@ from homelab_scaffold.generate.sealed import (
 )
 from homelab_scaffold.generate.sealing_crypto import generate_key_pair
 from homelab_scaffold.generate.secret_values import (
+    SECRETS_DIR,
     check_secret_value,
     rotation_notes,
     secret_names_for,
@@ -100,35 +102,65 @@ def list_secrets(directory: Path, output: str) -> None:
         ui.info("No selected component has secret values.")
 
 
-def read_value(name: str, env_var: str | None) -> str:
-    """The new value: from ``env_var``, from standard input when it is not a terminal, or from a
-    hidden prompt (asked twice)."""
+def read_value(
+    name: str,
+    env_var: str | None,
+    spec: SecretSpec | ProvidedSecret,
+    value_file: Path | None = None,
+) -> str:
+    """The new value: from ``env_var``, from ``value_file``, from standard input when it is
+    not a terminal, or from a hidden prompt (asked twice; a key file's path for a key)."""
+    if env_var is not None and value_file is not None:
+        raise UsageError("give --value-from-env or --value-from-file, not both")
     if env_var is not None:
         value = os.environ.get(env_var, "")
         if not value:
             raise UsageError(f"--value-from-env {env_var}: the environment variable is not set")
         return value
+    if value_file is not None and isinstance(spec, ProvidedSecret):
+        return read_secret_file(value_file, spec, "--value-from-file")
+    if value_file is not None:
+        raise UsageError(f"--value-from-file: {name} is generated; give a value on stdin instead")
     if not sys.stdin.isatty():
         text: str = sys.stdin.read()
         return text.removesuffix("\n").removesuffix("\r")
-    from homelab_scaffold.prompts import ask_secret
+    from homelab_scaffold.prompts import ask_path, ask_secret
 
+    if isinstance(spec, ProvidedSecret) and spec.format == SECRET_SSH_PRIVATE_KEY:
+        path = ask_path(
+            f"Path of the new {name} key file",
+            lambda text: file_problem(Path(text).expanduser(), spec),
+        )
+        return read_secret_file(Path(path).expanduser(), spec, "the key file")
     return ask_secret(f"New value for {name} (hidden input)", confirm=True)
 
 
 def set_secret(
-    name: str, env_var: str | None, directory: Path, force: bool, dry_run: bool
+    name: str,
+    env_var: str | None,
+    directory: Path,
+    force: bool,
+    dry_run: bool,
+    value_file: Path | None = None,
 ) -> None:
     """``scaffold secret set`` once its options are parsed (see ``commands.secret``)."""
     with Engine(directory, RunOptions(dry_run=dry_run, force=force)) as engine:
-        specs = secret_specs(plan_of(engine))
+        plan = plan_of(engine)
+        specs = secret_specs(plan)
         names = secret_names_for(name, specs)
         full = names[0]
-        value = check_secret_value(full, read_value(full, env_var), specs[full])
+        spec = specs[full]
+        value = check_secret_value(full, read_value(full, env_var, spec, value_file), spec)
         request = SecretRequest(overrides=_shared_overrides(names, value))
-        plan = plan_of(engine)
-        notes = [f"{full} is sealed; commit and push the changed SealedSecret."]
-        sync_secrets(engine, request, notes if plan.sealed else [])
+        sync_secrets(engine, request, _set_notes(plan, full, spec))
+
+
+def _set_notes(plan: Plan, full: str, spec: SecretSpec | ProvidedSecret) -> list[str]:
+    notes = [f"{full} is sealed; commit and push the changed SealedSecret."] if plan.sealed else []
+    if isinstance(spec, ProvidedSecret) and spec.bootstrap and not plan.sealed:
+        folder = f"{SECRETS_DIR}/{spec.component}/"
+        notes.append(f"Give the cluster the new value: kubectl apply -f {folder}")
+    return notes
 
 
 def _shared_overrides(names: tuple[str, ...], value: str) -> dict[str, dict[str, str]]:

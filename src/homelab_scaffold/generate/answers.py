@@ -13,13 +13,16 @@ from types import MappingProxyType
 from typing import Any
 
 from homelab_scaffold.catalog.options import (
+    REPO_AUTH_NONE,
     check_domain,
     check_email,
     check_relative_path,
+    check_repo_auth,
     check_revision,
     check_string,
     check_url,
     masked,
+    url_auth,
 )
 from homelab_scaffold.errors import ConfigError, UsageError
 from homelab_scaffold.suggest import unknown
@@ -48,6 +51,10 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "email": "admin@example.com",
         "timezone": "Etc/UTC",
         "secrets": SEALED_SECRETS,
+        "repo_auth": REPO_AUTH_NONE,
+        # Argo CD's username with a token (repo_auth: https): hosts that ignore it (GitHub,
+        # GitLab with a token) take any non-empty name; Bitbucket wants the account name.
+        "repo_username": "git",
     }
 )
 _GLOBAL_CHECKS = {
@@ -57,6 +64,8 @@ _GLOBAL_CHECKS = {
     "email": check_email,
     "timezone": check_string,
     "secrets": check_secrets_mode,
+    "repo_auth": check_repo_auth,
+    "repo_username": check_string,
 }
 # What `--set KEY=VALUE` sets at the top level (the rest goes through components./secrets.).
 GLOBAL_SETTINGS = tuple(_GLOBAL_CHECKS)
@@ -77,6 +86,8 @@ class Answers:
     catalog_paths: tuple[str, ...] = ()
     repo_url_is_placeholder: bool = False
     secrets: str = SEALED_SECRETS
+    repo_auth: str = REPO_AUTH_NONE
+    repo_username: str = "git"
 
     @property
     def sealed(self) -> bool:
@@ -92,6 +103,8 @@ class Answers:
             "email": self.email,
             "timezone": self.timezone,
             "secrets": self.secrets,
+            "repo_auth": self.repo_auth,
+            "repo_username": self.repo_username,
         }
 
 
@@ -200,6 +213,18 @@ def _catalog_paths(source: str, raw: Any) -> tuple[str, ...]:
     return tuple(raw)
 
 
+def _check_repo_auth_fits_url(source: str, auth: str, url: str, placeholder: bool) -> None:
+    """A deploy key needs an ssh URL, a token an https URL."""
+    if auth == REPO_AUTH_NONE or url_auth(url) == auth:
+        return
+    example = "git@github.com:you/homelab.git" if auth == "ssh" else "https://github.com/you/homelab.git"
+    shown = "the placeholder repo_url" if placeholder else f"repo_url {url}"
+    raise ConfigError(
+        f"{source}: repo_auth: {auth} needs an {auth} repo_url such as {example}, but "
+        f"{shown} is not one; change repo_url or repo_auth"
+    )
+
+
 def parse_answers(data: Mapping[str, Any], source: str) -> Answers:
     """Check the answers mapping; unknown keys and bad values are ConfigErrors."""
     plain = to_plain(data)
@@ -215,6 +240,7 @@ def parse_answers(data: Mapping[str, Any], source: str) -> Answers:
     if values["repo_url"] is None:
         values["repo_url"] = PLACEHOLDER_REPO_URL
     checked = {key: _check_global(source, key, values[key]) for key in _GLOBAL_CHECKS}
+    _check_repo_auth_fits_url(source, checked["repo_auth"], checked["repo_url"], placeholder)
     return Answers(
         components=MappingProxyType(_components(source, plain.get("components"))),
         catalog_paths=_catalog_paths(source, plain.get("catalog_paths")),

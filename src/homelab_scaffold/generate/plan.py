@@ -12,7 +12,7 @@ SealedSecret CRD and the controller that turns SealedSecrets into Secrets).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -44,6 +44,8 @@ class PlannedComponent:
     component: Component
     options: Mapping[str, Any]
     needed_by: tuple[str, ...] = ()
+    # The global answers (``Answers.context()``) that provided secrets' ``when`` may name.
+    config: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -55,7 +57,22 @@ class PlannedComponent:
         """The user-provided secrets this component needs with its options."""
         component = self.component
         return tuple(
-            p for p in component.provided_secrets if p.needed_by(component.name, self.options)
+            p
+            for p in component.provided_secrets
+            if p.needed_by(component.name, self.options, self.config)
+        )
+
+    @property
+    def bootstrap_secrets(self) -> bool:
+        """True when its Secrets are applied by ``scaffold bootstrap`` before Argo CD syncs."""
+        return any(p.bootstrap for p in self.provided_secrets)
+
+    @property
+    def waits_for_sealing(self) -> bool:
+        """True when its Applications must sync after the sealing controller (its Secrets come
+        only from SealedSecrets; bootstrap Secrets are in the cluster before anything syncs)."""
+        return bool(self.component.secrets) or any(
+            not p.bootstrap for p in self.provided_secrets
         )
 
     @property
@@ -221,6 +238,7 @@ def _plan_components(
             catalog.get(name),
             MappingProxyType(resolve_options(catalog.get(name), _given(answers, name), source)),
             needed_by,
+            MappingProxyType(answers.context()),
         )
         for name, needed_by in selection.items()
     }
@@ -260,8 +278,9 @@ def build_plan(answers: Answers, catalog: Catalog, source: str = "scaffold.yaml"
     planned, users = _select_sealing(answers, catalog, planned, source)
     sealing = planned.get(SEALED_SECRETS_COMPONENT)
     sealing_apps = sealing.component.app_names if sealing and users else ()
+    waiting = tuple(name for name in users if planned[name].waits_for_sealing)
     specs = {
-        app.name: (_waiting_for_sealing(app, c.name, users, sealing_apps), c)
+        app.name: (_waiting_for_sealing(app, c.name, waiting, sealing_apps), c)
         for c in planned.values()
         for app in c.component.applications
     }

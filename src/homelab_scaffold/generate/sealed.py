@@ -23,7 +23,7 @@ from ruamel.yaml.error import YAMLError
 
 from homelab_scaffold.errors import RenderError, RepoError, UsageError
 from homelab_scaffold.generate.plan import SEALED_SECRETS_COMPONENT, Plan
-from homelab_scaffold.generate.render import render_secrets
+from homelab_scaffold.generate.render import ARGOCD_CONFIG_DIR, render_secrets
 from homelab_scaffold.generate.sealing_crypto import (
     CERTIFICATE_FILE,
     KEY_FILE,
@@ -43,6 +43,9 @@ KEY_DIR = f"{SECRETS_DIR}/sealing-key"
 KEY_PATHS = (f"{KEY_DIR}/{KEY_FILE}", f"{KEY_DIR}/{CERTIFICATE_FILE}")
 BOOTSTRAP_FILE = f"{SECRETS_DIR}/sealing-key.yaml"
 SCOPE: Scope = "strict"
+SYNC_WAVE = "argocd.argoproj.io/sync-wave"
+SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
+SKIP_DRY_RUN = "SkipDryRunOnMissingResource=true"
 
 _SEALED_HEADER = """\
 # SealedSecret for the Secret {namespace}/{name}, sealed by scaffold (strict scope) from
@@ -148,12 +151,16 @@ def parse_secret_manifests(secret_files: Mapping[str, str]) -> list[SecretManife
 
 
 def sealed_path(plan: Plan, manifest: SecretManifest) -> str:
-    """The tracked file of a Secret's SealedSecret, in its component's manifests Application.
+    """The tracked file of a Secret's SealedSecret, in its component's manifests Application
+    (a bootstrap Secret of a component without one, Argo CD's repository credentials: in the
+    root Application's folder, see :func:`root_synced_annotations`).
 
     Raises:
         RenderError: The component has no manifests Application to carry the SealedSecret.
     """
     apps = [a for a in plan.apps if a.component == manifest.component and a.spec.type != "helm"]
+    if not apps and plan.components[manifest.component].bootstrap_secrets:
+        return f"{ARGOCD_CONFIG_DIR}/{manifest.name}{SEALED_SUFFIX}"
     if not apps:
         raise RenderError(
             f"{manifest.component} renders the Secret {manifest.name} but has no manifests "
@@ -201,8 +208,23 @@ def _kept_ciphertext(
     return old if plaintext == manifest.data[key] else None
 
 
+def root_synced_annotations(plan: Plan) -> dict[str, str]:
+    """What a SealedSecret the root Application syncs needs: a sync wave after the sealing
+    controller's Application (the root syncs its children wave by wave, each Healthy before the
+    next, so the SealedSecret CRD exists by then) and no dry run before that CRD exists."""
+    sealing = [a.wave for a in plan.apps if a.component == SEALED_SECRETS_COMPONENT]
+    return {
+        SYNC_OPTIONS: SKIP_DRY_RUN,
+        SYNC_WAVE: str(max(sealing, default=0) + 1),
+    }
+
+
 def _sealed_text(
-    manifest: SecretManifest, existing: Mapping[str, Any], key_pair: KeyPair, reseal_all: bool
+    manifest: SecretManifest,
+    existing: Mapping[str, Any],
+    key_pair: KeyPair,
+    reseal_all: bool,
+    annotations: Mapping[str, str],
 ) -> str:
     encrypted = {}
     for key, value in sorted(manifest.data.items()):
@@ -223,6 +245,7 @@ def _sealed_text(
         secret_type=manifest.type,
         labels=manifest.labels,
         scope=SCOPE,
+        document_annotations=annotations,
     )
     header = _SEALED_HEADER.format(
         namespace=manifest.namespace,
@@ -260,7 +283,8 @@ def seal_manifests(
         if path in files:
             raise RenderError(f"two Secrets named {manifest.name} would be sealed into {path}")
         old = _existing_document(existing.get(path))
-        files[path] = _sealed_text(manifest, old, key_pair, reseal_all)
+        annotations = root_synced_annotations(plan) if path.startswith(ARGOCD_CONFIG_DIR) else {}
+        files[path] = _sealed_text(manifest, old, key_pair, reseal_all, annotations)
     return dict(sorted(files.items()))
 
 

@@ -249,6 +249,7 @@ def sealed_secret_document(
     scope: Scope = "strict",
     annotations: Mapping[str, str] | None = None,
     immutable: bool = False,
+    document_annotations: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Build a ``bitnami.com/v1alpha1`` SealedSecret as ``kubeseal`` writes it.
 
@@ -264,6 +265,8 @@ def sealed_secret_document(
         scope: The scope the values were sealed with.
         annotations: Annotations of the produced Secret (beside the scope annotation).
         immutable: The produced Secret is immutable.
+        document_annotations: More annotations of the SealedSecret itself (Argo CD's sync
+            wave).
 
     Returns:
         The document, keys in a stable order.
@@ -280,8 +283,8 @@ def sealed_secret_document(
     template_metadata = dict(metadata)
     if labels:
         template_metadata["labels"] = dict(sorted(labels.items()))
-    if scoped:
-        metadata["annotations"] = scoped
+    if scoped or document_annotations:
+        metadata["annotations"] = dict(sorted({**(document_annotations or {}), **scoped}.items()))
     if scoped or annotations:
         template_metadata["annotations"] = dict(sorted({**(annotations or {}), **scoped}.items()))
     template: dict[str, Any] = {"metadata": template_metadata, "type": secret_type}

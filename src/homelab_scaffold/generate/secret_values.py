@@ -6,13 +6,16 @@ re-rendering the same value gives the same bytes (deterministic output, no churn
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import re
 import secrets as random
 import string
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from homelab_scaffold.catalog.model import ProvidedSecret, SecretSpec
+from homelab_scaffold.catalog.model import SECRET_SSH_PRIVATE_KEY, ProvidedSecret, SecretSpec
 from homelab_scaffold.errors import UsageError
 from homelab_scaffold.generate.plan import Plan
 from homelab_scaffold.suggest import unknown
@@ -43,13 +46,23 @@ _MIN_PASSWORD_LENGTH = 8
 
 
 def needed_provided(plan: Plan) -> tuple[ProvidedSecret, ...]:
-    """The user-provided secrets the plan needs (none with ``secrets: manual``)."""
-    if not plan.answers.sealed:
-        return ()
+    """The user-provided secrets the plan needs (with ``secrets: manual`` only the bootstrap
+    ones: the user creates the other Secrets)."""
     return tuple(
         provided
         for _, planned in sorted(plan.components.items())
         for provided in planned.provided_secrets
+        if plan.answers.sealed or provided.bootstrap
+    )
+
+
+def bootstrap_secret_folders(plan: Plan) -> list[str]:
+    """The ``secrets/<component>/`` folders of Secrets ``scaffold bootstrap`` applies before
+    the root Application (repository credentials), sealed or not."""
+    return sorted(
+        f"{SECRETS_DIR}/{name}/"
+        for name, planned in plan.components.items()
+        if planned.bootstrap_secrets
     )
 
 
@@ -98,11 +111,87 @@ def check_secret_value(name: str, value: str, spec: SecretSpec | ProvidedSecret)
     minimum = 1
     if isinstance(spec, SecretSpec):
         minimum = _MIN_PASSWORD_LENGTH if spec.generate == "password" else _MIN_TOKEN_LENGTH
+    elif spec.format == SECRET_SSH_PRIVATE_KEY:
+        return check_ssh_private_key(name, value)
+    value = value.strip() if isinstance(spec, ProvidedSecret) else value
     if "\n" in value or "\r" in value or len(value) < minimum:
         raise UsageError(
             f"the value for {name} must be a single line of at least {minimum} characters"
         )
     return value
+
+
+_PRIVATE_KEY = re.compile(
+    r"\A-----BEGIN ((?:OPENSSH|RSA|EC|DSA) )?PRIVATE KEY-----\n"
+    r"(?:[A-Za-z0-9+/=:,\- ]*\n)+"
+    r"-----END \1?PRIVATE KEY-----\n\Z"
+)
+_PUBLIC_KEY_PREFIXES = ("ssh-", "ecdsa-", "sk-ssh-", "sk-ecdsa-")
+
+
+_OPENSSH_MAGIC = b"openssh-key-v1\x00"
+
+
+def _openssh_cipher(text: str) -> bytes | None:
+    """The cipher name an OpenSSH key file states (``none``: no passphrase); None when the
+    text is no readable OpenSSH key."""
+    lines = text.strip().splitlines()[1:-1]
+    try:
+        blob = base64.b64decode("".join(lines), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if not blob.startswith(_OPENSSH_MAGIC) or len(blob) < len(_OPENSSH_MAGIC) + 4:
+        return None
+    start = len(_OPENSSH_MAGIC) + 4
+    length = int.from_bytes(blob[start - 4 : start], "big")
+    return blob[start : start + length]
+
+
+def check_ssh_private_key(name: str, value: str) -> str:
+    """An unencrypted private key file's text (OpenSSH or PEM), normalised to end with one
+    newline (OpenSSH refuses a key without it). The message never shows the value.
+
+    Raises:
+        UsageError: A public key, an encrypted key, or not a key at all.
+    """
+    text = value.replace("\r\n", "\n").strip() + "\n"
+    if text.startswith(_PUBLIC_KEY_PREFIXES):
+        raise UsageError(
+            f"the value for {name} is a public key; give the private key file (the one "
+            "without .pub) whose public key is the repository's deploy key"
+        )
+    if "Proc-Type: 4,ENCRYPTED" in text or "ENCRYPTED" in text.partition("\n")[0] or (
+        _openssh_cipher(text) not in (None, b"none")
+    ):
+        raise UsageError(
+            f"the value for {name} is a passphrase-protected key; Argo CD cannot unlock it: "
+            "make a deploy key without a passphrase (ssh-keygen -t ed25519 -N '' -f FILE)"
+        )
+    if not _PRIVATE_KEY.match(text):
+        raise UsageError(
+            f"the value for {name} does not look like an SSH private key (expected the text "
+            "of a key file from -----BEGIN ... PRIVATE KEY----- to -----END ... PRIVATE KEY-----)"
+        )
+    return text
+
+
+def refuse_command_line(plan: Plan, names: Iterable[str]) -> None:
+    """Credentials never come from ``--set secrets.NAME=VALUE``: a command line stays in the
+    shell's history and shows in the process list.
+
+    Raises:
+        UsageError: ``names`` names a provided secret with ``command_line: false``.
+    """
+    for name in names:
+        for planned in plan.components.values():
+            for provided in planned.component.provided_secrets:
+                if name in (provided.name, provided.alias) and not provided.command_line:
+                    raise UsageError(
+                        f"--set secrets.{name}: {provided.short_name} is never taken from the "
+                        f"command line (shell history, process list); {provided.hint()}, set "
+                        f"the environment variable {provided.env}, or answer interactive init's "
+                        "question (nothing was written)"
+                    )
 
 
 def given_values(plan: Plan, given: Mapping[str, str]) -> dict[str, dict[str, str]]:
@@ -112,6 +201,7 @@ def given_values(plan: Plan, given: Mapping[str, str]) -> dict[str, dict[str, st
     Raises:
         UsageError: An unknown secret name or a bad value.
     """
+    refuse_command_line(plan, given)
     specs = secret_specs(plan)
     values: dict[str, dict[str, str]] = {}
     for name, value in given.items():
@@ -136,7 +226,8 @@ def with_environment(
     for secret in provided:
         value = environ.get(secret.env, "").strip()
         if value and _provided_value(secret, provided, filled) is None:
-            filled.setdefault(secret.component, {})[secret.key] = value
+            checked = check_secret_value(f"{secret.name} (from {secret.env})", value, secret)
+            filled.setdefault(secret.component, {})[secret.key] = checked
     return filled
 
 

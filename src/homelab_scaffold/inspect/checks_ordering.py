@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from homelab_scaffold.catalog.model import ChartFacts
-from homelab_scaffold.inspect.apps import ARGO_GROUP, Application, Inventory
+from homelab_scaffold.inspect.apps import ARGO_GROUP, Application, Inventory, parse_wave
 from homelab_scaffold.inspect.model import (
     SYNC_OPTIONS_ANNOTATION,
+    WAVE_ANNOTATION,
     Document,
     Problem,
     dig,
@@ -150,7 +151,9 @@ def _crd_problems(
         for provider in providers.get(group, ()):
             if provider.app is app or id(provider.app) in reported or _later(app, provider.app):
                 continue
-            if _skips_dry_run(app, doc) and app.has_retry:
+            if _skips_dry_run(app, doc) and (
+                app.has_retry or _synced_after(doc, provider.app, documents)
+            ):
                 continue
             reported.add(id(provider.app))
             problems.append(app.doc.problem(CHECK, (
@@ -160,6 +163,16 @@ def _crd_problems(
                 f"option {SKIP_DRY_RUN} and a retry"
             )))
     return problems
+
+
+def _synced_after(doc: Document, provider: Application, documents: list[Document]) -> bool:
+    """True when the same Application syncs both the provider's Application and ``doc``, the
+    document in a later sync wave: each wave waits for the one before to be Healthy (the root
+    Application syncing a SealedSecret after the sealing controller's Application)."""
+    wave = parse_wave(doc.annotation(WAVE_ANNOTATION))
+    where = (provider.doc.file, provider.doc.index)
+    synced_here = any((d.file, d.index) == where for d in documents)
+    return synced_here and wave is not None and wave > provider.wave
 
 
 def _skips_dry_run(app: Application, doc: Document) -> bool:

@@ -18,6 +18,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark
 from ruamel.yaml.tokens import CommentToken
 
+from homelab_scaffold.catalog.options import REPO_AUTH_HTTPS, REPO_AUTH_NONE
 from homelab_scaffold.errors import ConfigError
 from homelab_scaffold.generate.answers import ANSWERS_FILE, Answers, parse_answers, to_plain
 from homelab_scaffold.generate.yamltext import dump_yaml, load_yaml_text
@@ -35,7 +36,25 @@ _SECRETS_COMMENT = "sealed-secrets: SealedSecrets in Git | manual: Secret manife
 _NOT_A_SECRET = "pragma: allowlist secret"
 SECRETS_KEY = "secrets"
 CACHE_KIND = "answers"
-GLOBAL_ORDER = ("repo_url", "target_revision", "domain", "email", "timezone", "secrets")
+GLOBAL_ORDER = (
+    "repo_url",
+    "repo_auth",
+    "repo_username",
+    "target_revision",
+    "domain",
+    "email",
+    "timezone",
+    "secrets",
+)
+
+
+def _stated_in_fresh(answers: Answers, key: str) -> bool:
+    """A public repository's scaffold.yaml says nothing about repository credentials."""
+    if key == "repo_auth":
+        return answers.repo_auth != REPO_AUTH_NONE
+    if key == "repo_username":
+        return answers.repo_auth == REPO_AUTH_HTTPS
+    return True
 
 
 def _answers_text(raw: bytes, source: str) -> str:
@@ -128,7 +147,8 @@ class AnswersDocument:
         if answers.repo_url_is_placeholder:
             doc.yaml_add_eol_comment(_PLACEHOLDER_COMMENT, "repo_url")
         for key in GLOBAL_ORDER[1:]:
-            doc[key] = getattr(answers, key)
+            if _stated_in_fresh(answers, key):
+                doc[key] = getattr(answers, key)
         _mark_not_a_secret(doc, SECRETS_KEY)
         if answers.catalog_paths:
             doc["catalog_paths"] = list(answers.catalog_paths)

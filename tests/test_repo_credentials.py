@@ -1,0 +1,399 @@
+"""Private repositories: Argo CD's repository credentials from `scaffold init` to the cluster.
+
+The credentials (an SSH deploy key or an HTTPS token) come from a file option, an environment
+variable or a prompt, never from `--set`; they are kept in plaintext only in the gitignored
+`secrets/argocd/` (0600), sealed into Git for the controller when the repository seals, and
+never printed or committed.
+"""
+
+from __future__ import annotations
+
+import base64
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import Generated, commit_all, generate, git, git_init, invoke, read_tree
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from schema_check import shared_available, validate_document
+
+from homelab_scaffold.generate import sealing_crypto as sealing
+from homelab_scaffold.repo.secret_store import SecretStore
+
+SSH_URL = "git@github.com:alice/homelab.git"
+HTTPS_URL = "https://github.com/alice/homelab.git"
+PLAINTEXT = "secrets/argocd/repository.yaml"
+SEALED = "kubernetes/system/argocd-config/homelab-repository.sealedsecret.yaml"
+SEALING_APP = "kubernetes/system/argocd-config/sealed-secrets.yaml"
+TOKEN = "ghp_Sup3rS3cretT0kenValue0123456789abcd"
+TOKEN_ENV = "SCAFFOLD_REPO_TOKEN"
+KEY_ENV = "SCAFFOLD_REPO_SSH_KEY"
+REPOSITORY_LABEL = "argocd.argoproj.io/secret-type"
+MANAGED = "sealedsecrets.bitnami.com/managed"
+
+
+def private_key() -> str:
+    """A fresh ed25519 deploy key in OpenSSH's file format."""
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
+    return pem.decode()
+
+
+def encrypted_pkcs8_key() -> str:
+    """A passphrase-protected key in PKCS#8's PEM format."""
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"hunter2"),
+    )
+    return pem.decode()
+
+
+def encrypted_openssh_key() -> str:
+    """The start of a passphrase-protected OpenSSH key file: its header names the cipher."""
+    name = b"aes256-ctr"
+    blob = b"openssh-key-v1\x00" + len(name).to_bytes(4, "big") + name + bytes(64)
+    body = base64.b64encode(blob).decode()
+    lines = [body[i : i + 70] for i in range(0, len(body), 70)]
+    return "\n".join(
+        ["-----BEGIN OPENSSH PRIVATE KEY-----", *lines, "-----END OPENSSH PRIVATE KEY-----", ""]
+    )
+
+
+def public_key(private: str) -> str:
+    key = serialization.load_ssh_private_key(private.encode(), password=None)
+    public = key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    return public.decode() + " alice@laptop\n"
+
+
+def key_file(tmp_path: Path, text: str, name: str = "deploy_key") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    path.chmod(0o600)
+    return path
+
+
+def fragments(secret: str) -> list[str]:
+    """Pieces of a credential that must appear nowhere: the token, or each line of a key body."""
+    lines = [line for line in secret.splitlines() if line and not line.startswith("-----")]
+    return lines or [secret]
+
+
+def secret_doc(root: Path) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load((root / PLAINTEXT).read_text())
+    return document
+
+
+def unsealed(root: Path) -> dict[str, bytes]:
+    """The data of the repository's SealedSecret, decrypted with its private key."""
+    document = yaml.safe_load((root / SEALED).read_text())
+    key_pair = SecretStore(root).key_pair()
+    assert key_pair is not None
+    metadata = document["metadata"]
+    return {
+        key: sealing.unseal(
+            value,
+            namespace=metadata["namespace"],
+            name=metadata["name"],
+            scope="strict",
+            private_key_pem=key_pair.private_key_pem,
+        )
+        for key, value in document["spec"]["encryptedData"].items()
+    }
+
+
+def committed_texts(root: Path) -> dict[str, str]:
+    """Every file git tracks after committing the whole work tree."""
+    commit_all(root, "init")
+    listed = git(root, "ls-files", "-z").stdout.split("\0")
+    return {path: (root / path).read_text() for path in listed if path}
+
+
+@pytest.fixture(scope="module")
+def deploy_key() -> str:
+    return private_key()
+
+
+@pytest.fixture(scope="module")
+def ssh_repo(tmp_path_factory: pytest.TempPathFactory, deploy_key: str) -> Generated:
+    """The default stack (sealed) of a private repository read with an SSH deploy key file."""
+    base = tmp_path_factory.mktemp("ssh")
+    path = key_file(base, deploy_key)
+    dest = git_init(base / "homelab")
+    return generate(dest, "--no-input", "--set", f"repo_url={SSH_URL}", "--repo-ssh-key-file", path)
+
+
+@pytest.fixture(scope="module")
+def token_repo(tmp_path_factory: pytest.TempPathFactory) -> Generated:
+    """A small manual-secrets stack read over HTTPS with a token from the environment."""
+    dest = git_init(tmp_path_factory.mktemp("https") / "homelab")
+    return generate(
+        dest, "--no-input",
+        "--set", f"repo_url={HTTPS_URL}", "--set", "repo_auth=https",
+        "--set", "repo_username=alice", "--set", "secrets=manual",
+        env={TOKEN_ENV: TOKEN},
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# What init writes
+
+
+def test_an_ssh_key_file_becomes_a_private_repository_secret(
+    ssh_repo: Generated, deploy_key: str
+) -> None:
+    root = ssh_repo.root
+    assert ssh_repo.answers()["repo_auth"] == "ssh"
+    assert stat.S_IMODE((root / PLAINTEXT).stat().st_mode) == 0o600
+    doc = secret_doc(root)
+    assert doc["metadata"]["namespace"] == "argocd"
+    assert doc["metadata"]["labels"] == {REPOSITORY_LABEL: "repository"}
+    # Applied before the controller runs, taken over by it later.
+    assert doc["metadata"]["annotations"] == {MANAGED: "true"}
+    assert doc["stringData"] == {"type": "git", "url": SSH_URL, "sshPrivateKey": deploy_key}
+    assert "Repository credentials: secrets/argocd/" in ssh_repo.run.stdout
+
+
+def test_the_sealed_copy_decrypts_to_the_same_secret(ssh_repo: Generated, deploy_key: str) -> None:
+    root = ssh_repo.root
+    assert unsealed(root) == {
+        "type": b"git",
+        "url": SSH_URL.encode(),
+        "sshPrivateKey": deploy_key.encode(),
+    }
+    document = yaml.safe_load((root / SEALED).read_text())
+    template = document["spec"]["template"]["metadata"]
+    assert template["labels"] == {REPOSITORY_LABEL: "repository"}
+    assert (template["namespace"], template["name"]) == ("argocd", "homelab-repository")
+
+
+def test_the_root_syncs_the_sealed_copy_after_the_sealing_controller(ssh_repo: Generated) -> None:
+    root = ssh_repo.root
+    annotations = yaml.safe_load((root / SEALED).read_text())["metadata"]["annotations"]
+    controller = yaml.safe_load((root / SEALING_APP).read_text())
+    controller_wave = int(controller["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])
+    assert int(annotations["argocd.argoproj.io/sync-wave"]) > controller_wave
+    assert annotations["argocd.argoproj.io/sync-options"] == "SkipDryRunOnMissingResource=true"
+    # Argo CD itself never waits for the controller: it is wave 0, installed by bootstrap.
+    argocd = yaml.safe_load((root / "kubernetes/system/argocd-config/argocd.yaml").read_text())
+    assert argocd["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == "0"
+    run = invoke("validate", "-C", root, "--offline")
+    assert run.exit_code == 0, run.stdout + run.stderr
+
+
+@pytest.mark.skipif(not shared_available(), reason="../shared/schemas is absent")
+def test_the_secret_and_its_sealed_copy_validate(ssh_repo: Generated) -> None:
+    for path in (PLAINTEXT, SEALED):
+        document = yaml.safe_load((ssh_repo.root / path).read_text())
+        assert validate_document(document) == [], path
+
+
+def test_a_token_from_the_environment_with_manual_secrets(token_repo: Generated) -> None:
+    root = token_repo.root
+    answers = token_repo.answers()
+    assert (answers["repo_auth"], answers["repo_username"]) == ("https", "alice")
+    assert stat.S_IMODE((root / PLAINTEXT).stat().st_mode) == 0o600
+    assert secret_doc(root)["stringData"] == {
+        "type": "git", "url": HTTPS_URL, "username": "alice", "password": TOKEN,
+    }  # fmt: skip
+    assert not list((root / "kubernetes").rglob("*.sealedsecret.yaml"))
+    assert "sealed-secrets" not in answers["components"]
+    readme = (root / "README.md").read_text()
+    assert "kubectl apply -f secrets/argocd/" in readme
+    assert "scaffold secret set repo_token" in readme
+
+
+def test_a_public_repository_has_no_credentials(tmp_path: Path) -> None:
+    generated = generate(tmp_path / "homelab", "--no-input", "--set", f"repo_url={HTTPS_URL}")
+    assert "repo_auth" not in generated.answers()
+    assert not (generated.root / "secrets" / "argocd").exists()
+    assert "credentials for this private repository" not in (generated.root / "README.md").read_text()
+
+
+@pytest.mark.parametrize("which", ["ssh", "token"])
+def test_no_credential_reaches_git_or_the_terminal(
+    which: str, ssh_repo: Generated, token_repo: Generated, deploy_key: str
+) -> None:
+    generated, secret = (ssh_repo, deploy_key) if which == "ssh" else (token_repo, TOKEN)
+    texts = committed_texts(generated.root)
+    assert texts and not any(path.startswith("secrets/") for path in texts)
+    printed = generated.run.stdout + generated.run.stderr
+    for piece in fragments(secret):
+        assert not [path for path, text in texts.items() if piece in text]
+        assert piece not in printed
+
+
+# ---------------------------------------------------------------------------------------------
+# What init refuses (exit 2, one line, nothing written)
+
+
+def refused(run: Any, dest: Path) -> str:
+    assert run.exit_code == 2, run.stdout + run.stderr
+    assert len(run.stderr_lines) == 1, run.stderr
+    assert not dest.exists()
+    line: str = run.stderr_lines[0]
+    return line
+
+
+@pytest.mark.parametrize("alias", ["repo_token", "repo_ssh_key", "argocd.repo_token"])
+def test_credentials_on_the_command_line_are_refused(tmp_path: Path, alias: str) -> None:
+    dest = tmp_path / "homelab"
+    run = invoke(
+        "init", dest, "--no-input", "--set", f"repo_url={HTTPS_URL}", "--set", "repo_auth=https",
+        "--set", f"secrets.{alias}={TOKEN}",
+    )  # fmt: skip
+    line = refused(run, dest)
+    assert "never taken from the command line" in line
+    assert "SCAFFOLD_REPO" in line and "-file PATH" in line
+    assert TOKEN not in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "args"),
+    [
+        (HTTPS_URL, ("--set", "repo_auth=ssh")),
+        (SSH_URL, ("--set", "repo_auth=https")),
+        ("ssh://git@git.lan:2222/alice/homelab.git", ("--set", "repo_auth=https")),
+        ("http://git.lan/alice/homelab.git", ("--set", "repo_auth=https")),
+        (SSH_URL, ("--repo-token-file", "TOKEN_FILE")),
+        (HTTPS_URL, ("--set", "repo_auth=none", "--repo-token-file", "TOKEN_FILE")),
+    ],
+)
+def test_credentials_that_do_not_fit_the_url_are_refused(
+    tmp_path: Path, url: str, args: tuple[str, ...]
+) -> None:
+    token_file = key_file(tmp_path, TOKEN + "\n", "token")
+    dest = tmp_path / "homelab"
+    args = tuple(str(token_file) if a == "TOKEN_FILE" else a for a in args)
+    line = refused(invoke("init", dest, "--no-input", "--set", f"repo_url={url}", *args), dest)
+    assert "repo_auth" in line
+    assert TOKEN not in line
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("PUBLIC", "is a public key"),
+        ("ENCRYPTED", "passphrase-protected"),
+        ("ENCRYPTED_OPENSSH", "passphrase-protected"),
+        ("just some text\n", "does not look like an SSH private key"),
+        ("", "does not look like an SSH private key"),
+    ],
+)
+def test_a_key_file_that_is_no_usable_private_key_is_refused(
+    tmp_path: Path, deploy_key: str, content: str, message: str
+) -> None:
+    makers = {
+        "PUBLIC": lambda: public_key(deploy_key),
+        "ENCRYPTED": encrypted_pkcs8_key,
+        "ENCRYPTED_OPENSSH": encrypted_openssh_key,
+    }
+    text = makers[content]() if content in makers else content
+    path = key_file(tmp_path, text)
+    dest = tmp_path / "homelab"
+    run = invoke("init", dest, "--no-input", "--set", f"repo_url={SSH_URL}",
+                 "--repo-ssh-key-file", path)  # fmt: skip
+    line = refused(run, dest)
+    assert message in line and str(path) in line
+    for piece in fragments(text) if text.strip() else []:
+        assert piece not in line
+
+
+def test_a_key_from_the_environment_is_checked_too(tmp_path: Path) -> None:
+    dest = tmp_path / "homelab"
+    run = invoke("init", dest, "--no-input", "--set", f"repo_url={SSH_URL}",
+                 "--set", "repo_auth=ssh", env={KEY_ENV: "not a key"})  # fmt: skip
+    line = refused(run, dest)
+    assert KEY_ENV in line and "does not look like an SSH private key" in line
+
+
+def test_missing_credentials_name_every_way_to_give_them(tmp_path: Path) -> None:
+    dest = tmp_path / "homelab"
+    run = invoke("init", dest, "--no-input", "--set", f"repo_url={SSH_URL}",
+                 "--set", "repo_auth=ssh", env={KEY_ENV: ""})  # fmt: skip
+    line = refused(run, dest)
+    assert "--repo-ssh-key-file PATH" in line and KEY_ENV in line
+
+
+# ---------------------------------------------------------------------------------------------
+# Later: list, set, rotate
+
+
+def test_secret_commands_know_the_repository_credentials(
+    tmp_path: Path, token_repo: Generated
+) -> None:
+    import shutil
+
+    root = tmp_path / "homelab"
+    shutil.copytree(token_repo.root, root, symlinks=True)
+    commit_all(root, "init")
+    listed = invoke("secret", "list", "-C", root)
+    assert listed.exit_code == 0, listed.stderr
+    assert "argocd.repo_token (provided by you): Secret argocd/homelab-repository" in listed.stdout
+    assert TOKEN not in listed.stdout
+
+    rotate = invoke("secret", "rotate", "repo_token", "-C", root)
+    assert rotate.exit_code == 2
+    assert "value you provide" in rotate.stderr and "scaffold secret set" in rotate.stderr
+
+    new_token = "glpat-AnotherTokenValue987654321"
+    token_path = key_file(tmp_path, new_token + "\n", "new-token")
+    changed = invoke("secret", "set", "repo_token", "--value-from-file", token_path, "-C", root)
+    assert changed.exit_code == 0, changed.stderr
+    assert secret_doc(root)["stringData"]["password"] == new_token
+    assert "kubectl apply -f secrets/argocd/" in changed.stdout + changed.stderr
+    assert new_token not in changed.stdout + changed.stderr
+    assert stat.S_IMODE((root / PLAINTEXT).stat().st_mode) == 0o600
+
+
+def test_secret_set_reseals_a_new_deploy_key(tmp_path: Path, ssh_repo: Generated) -> None:
+    import shutil
+
+    root = tmp_path / "homelab"
+    shutil.copytree(ssh_repo.root, root, symlinks=True)
+    commit_all(root, "init")
+    new_key = private_key()
+    changed = invoke("secret", "set", "repo_ssh_key", "--value-from-file",
+                     key_file(tmp_path, new_key, "new_key"), "-C", root)  # fmt: skip
+    assert changed.exit_code == 0, changed.stderr
+    assert unsealed(root)["sshPrivateKey"] == new_key.encode()
+    assert secret_doc(root)["stringData"]["sshPrivateKey"] == new_key
+    assert "commit and push the changed SealedSecret" in changed.stdout + changed.stderr
+    tracked = read_tree(root)
+    for piece in fragments(new_key):
+        assert not [path for path, text in tracked.items() if piece in text]
+
+    wrong = invoke("secret", "set", "repo_ssh_key", "--value-from-file",
+                   key_file(tmp_path, public_key(new_key), "new_key.pub"), "-C", root)  # fmt: skip
+    assert wrong.exit_code == 2 and "public key" in wrong.stderr
+
+
+def test_base64_of_the_key_is_not_in_git_either(ssh_repo: Generated, deploy_key: str) -> None:
+    encoded = base64.b64encode(deploy_key.encode()).decode()
+    texts = read_tree(ssh_repo.root)
+    assert not [path for path, text in texts.items() if encoded[10:60] in text]
+
+
+def test_validate_reports_the_sealed_copy_without_its_later_wave(
+    tmp_path: Path, ssh_repo: Generated
+) -> None:
+    import shutil
+
+    root = tmp_path / "homelab"
+    shutil.copytree(ssh_repo.root, root, symlinks=True)
+    path = root / SEALED
+    text = path.read_text()
+    wave = yaml.safe_load(text)["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]
+    path.write_text(text.replace(f"argocd.argoproj.io/sync-wave: '{wave}'",
+                                 "argocd.argoproj.io/sync-wave: '0'"))  # fmt: skip
+    run = invoke("validate", "-C", root, "--offline")
+    assert run.exit_code == 1
+    assert "SealedSecret 'homelab-repository'" in run.stdout and "[ordering]" in run.stdout
