@@ -725,11 +725,11 @@ def test_force_over_a_generated_repo_announces_no_secret_it_did_not_store(
 def test_force_keeps_existing_files_and_adds_the_rest(tmp_path: Path, scaffold: Scaffold) -> None:
     dest = tmp_path / "homelab"
     dest.mkdir()
-    (dest / "README.md").write_text("my notes\n")
+    (dest / ".yamllint").write_text("extends: relaxed\n")
     run = scaffold("init", dest, "--no-input", "--force", "--set", f"repo_url={REPO_URL}")
     assert run.exit_code == 0, run.stderr
-    assert (dest / "README.md").read_text() == "my notes\n"
-    assert re.search(r"^\s*keep\s+README\.md", run.stdout, re.M)
+    assert (dest / ".yamllint").read_text() == "extends: relaxed\n"
+    assert re.search(r"^\s*keep\s+\.yamllint", run.stdout, re.M)
     assert (dest / "kubernetes/system/argocd-config/root-app.yaml").is_file()
 
 

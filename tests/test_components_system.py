@@ -397,7 +397,8 @@ def test_traefik_serves_ingresses_and_crds_with_a_published_address() -> None:
     assert dig(traefik, "providers.kubernetesCRD.allowCrossNamespace") is False
     assert dig(traefik, "providers.kubernetesIngress.enabled") is True
     assert dig(traefik, "providers.kubernetesIngress.publishedService.enabled") is True
-    assert "annotations" not in traefik["service"]
+    # Without a load_balancer_ip of its own, the first address of MetalLB's default pool.
+    assert traefik["service"]["annotations"] == {"metallb.io/loadBalancerIPs": "192.168.1.240"}
 
 
 @pytest.mark.parametrize(

@@ -44,9 +44,11 @@ domain: lab.example.com
 components:
   metallb: {}
 """
-# What init writes for MINIMAL's traefik: the pinned chart version, in flow style so that the
-# comment stays on its line.
-TRAEFIK_LINE = f"traefik: {{version: {pinned('traefik')}}} # ingress"
+# What init writes for MINIMAL's traefik: the pinned chart version and address (the first of
+# MetalLB's default pool), in flow style so that the comment stays on its line.
+TRAEFIK_LINE = (
+    f"traefik: {{version: {pinned('traefik')}, load_balancer_ip: 192.168.1.240}} # ingress"
+)
 METALLB_BLOCK = f"  metallb:\n    version: {pinned('metallb')}\n"
 LONGHORN_BLOCK = f"  longhorn:\n    version: {pinned('longhorn')}\n"
 TEST_APP_FILES = {
@@ -418,7 +420,12 @@ def test_dry_run_previews_even_with_uncommitted_changes(repo: Path) -> None:
 
 
 def test_diff_prints_a_unified_diff_that_git_can_apply(repo: Path) -> None:
-    replace_in(repo / "scaffold.yaml", TRAEFIK_LINE, f"traefik: {{version: {pinned('traefik')}, log_level: DEBUG}}")
+    replace_in(
+        repo / "scaffold.yaml",
+        TRAEFIK_LINE,
+        f"traefik: {{version: {pinned('traefik')}, load_balancer_ip: 192.168.1.240, "
+        "log_level: DEBUG}",
+    )
     before = file_stats(repo)
 
     run = ok(invoke("diff", "-C", repo))
@@ -628,12 +635,13 @@ def test_regenerate_never_reformats_scaffold_yaml(repo: Path) -> None:
     original = text(repo, "scaffold.yaml")
     assert original.count(METALLB_BLOCK) == 1
     hand_written = original.replace(
-        METALLB_BLOCK, METALLB_BLOCK + "    addresses:\n    - 10.0.0.1-10.0.0.9\n"
+        METALLB_BLOCK, METALLB_BLOCK + "    addresses:\n    - 192.168.1.240-192.168.1.245\n"
     )
     (repo / "scaffold.yaml").write_text(hand_written, encoding="utf-8")
     commit(repo)
     ok(invoke("regenerate", "-C", repo))
-    assert "10.0.0.1-10.0.0.9" in text(repo, "kubernetes/system/metallb-config/ipaddresspool.yaml")
+    pool = text(repo, "kubernetes/system/metallb-config/ipaddresspool.yaml")
+    assert "192.168.1.240-192.168.1.245" in pool
     assert text(repo, "scaffold.yaml") == hand_written
 
 

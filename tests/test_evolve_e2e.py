@@ -42,8 +42,9 @@ def image_tag(component: str, key: str) -> str:
     return load_catalog().get(component).images[key].tag
 
 
-# scaffold records the pinned chart version of every chart component it renders, and the tag of
-# every image (into the flow entry: its comment stays on its line).
+# scaffold records the pinned chart version of every chart component it renders, the tag of
+# every image (into the flow entry: its comment stays on its line) and Traefik's address (the
+# first of MetalLB's default pool).
 AFTER_INIT = f"""\
 # Bob's homelab: answers for scaffold (kept by hand)
 repo_url: https://github.com/alice/homelab-infrastructure.git  # the GitOps remote
@@ -55,6 +56,7 @@ components:
   # Ingress first; scaffold pulls in MetalLB for its address.
   traefik:
     version: {pinned("traefik")}
+    load_balancer_ip: 192.168.1.240
   test-app: {{nginx_image_tag: {image_tag("test-app", "nginx")}}} # smoke test, remove later
   cert-manager:
     # pinned to what the cluster runs today

@@ -505,7 +505,9 @@ def test_an_accepted_load_balancer_ip_reads_back_in_the_service_annotation(addre
     if not accepts(option_check("traefik", "load_balancer_ip"), address) or known_bug(address):
         return
     expected = option_check("traefik", "load_balancer_ip")(address)  # as normalised
-    parsed = documents(render({"traefik": {"load_balancer_ip": address}}))
+    # The address must lie in MetalLB's pool: a pool of just that address.
+    pool = {"addresses": [f"{expected}-{expected}"]}
+    parsed = documents(render({"traefik": {"load_balancer_ip": address}, "metallb": pool}))
     annotations = one(parsed, "kubernetes/system/traefik/values.yaml")["service"]["annotations"]
     assert annotations == {"metallb.io/loadBalancerIPs": expected}
 

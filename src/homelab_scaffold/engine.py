@@ -30,7 +30,7 @@ from typing import Any
 
 from homelab_scaffold.catalog.instances import GENERIC_KEY, with_instances
 from homelab_scaffold.catalog.model import Catalog, ProvidedSecret
-from homelab_scaffold.errors import MergeConflictError, RepoError, UsageError
+from homelab_scaffold.errors import MergeConflictError, RepoError, ScaffoldError, UsageError
 from homelab_scaffold.generate.answers import ANSWERS_FILE, Answers
 from homelab_scaffold.generate.pipeline import (
     Rendered,
@@ -48,6 +48,7 @@ from homelab_scaffold.generate.secret_values import (
     needed_provided,
     with_environment,
 )
+from homelab_scaffold.generate.skeleton import GUIDE_ASIDE, GUIDE_FILE, with_guide_at
 from homelab_scaffold.paths import inside, read_bytes, read_text
 from homelab_scaffold.repo.answers_file import AnswersDocument
 from homelab_scaffold.repo.changes import Action, Existing, FileChange, decide, decide_secret
@@ -151,12 +152,15 @@ class Outcome:
         changes: Every file's change (scaffold.yaml, tracked files, secret files), state last.
         notes: What the engine itself did or noticed (an interrupted run rolled back, ...).
         written: True when the changes were applied.
+        guide: The file that holds the repository's guide (``HOMELAB.md`` beside a README of
+            the user's own).
     """
 
     rendered: Rendered
     changes: tuple[FileChange, ...]
     notes: tuple[str, ...] = ()
     written: bool = False
+    guide: str = GUIDE_FILE
 
     @property
     def plan(self) -> Plan:
@@ -287,13 +291,38 @@ class Engine:
         plan = self.catalog_plan(answers, source)
         inputs = self._secret_inputs(repo, plan, secrets) if secrets is not None else None
         rendered = render_repository(plan, secrets=inputs.render if inputs else None)
+        guide = self._guide_path(repo, rendered)
+        rendered = replace(rendered, files=with_guide_at(rendered.files, guide))
         record_selection(document, plan, complete=complete_answers)
         changes = [self._answers_change(repo, document), *self._tracked_changes(repo, rendered)]
         if inputs is not None:
             changes.extend(self._secret_changes(repo, rendered, inputs))
             changes = self._guard_secrets_ignored(changes)
-        changes.append(self._state_change(repo, rendered))
-        return Outcome(rendered, tuple(changes), tuple(self._notes))
+        changes.append(self._state_change(repo, rendered, guide))
+        return Outcome(rendered, tuple(changes), tuple(self._notes), guide=guide)
+
+    def _guide_path(self, repo: Repo, rendered: Rendered) -> str:
+        """Where the guide goes: where the state says; at init, ``HOMELAB.md`` when the folder
+        holds a README of the user's own (not one scaffold generated), which is never touched."""
+        state = repo.state if repo.state.recorded else self._state_on_disk()
+        if state.recorded:
+            return state.guide or GUIDE_FILE
+        if self.options.existing != "keep":
+            return GUIDE_FILE
+        new = rendered.files.get(GUIDE_FILE)
+        readme = self._read_current(GUIDE_FILE)
+        aside = self._read_current(GUIDE_ASIDE)
+        if readme in (None, new) or aside not in (None, new):
+            return GUIDE_FILE
+        return GUIDE_ASIDE
+
+    def _state_on_disk(self) -> State:
+        """The state a folder ``init --force`` writes into already holds (empty when damaged:
+        init never reads it otherwise)."""
+        try:
+            return read_state(self.root) if self.root.is_dir() else State()
+        except ScaffoldError:
+            return State()
 
     def _secret_inputs(self, repo: Repo, plan: Plan, request: SecretRequest) -> _SecretInputs:
         store = SecretStore(self.root)
@@ -449,12 +478,13 @@ class Engine:
             return [*changes, new]
         return [*changes[:index], new, *changes[index + 1 :]]
 
-    def _state_change(self, repo: Repo, rendered: Rendered) -> FileChange:
+    def _state_change(self, repo: Repo, rendered: Rendered, guide: str) -> FileChange:
         files = dict(rendered.files)
         if not rendered.secrets_rendered:
             sealed = {p: t for p, t in repo.state.files.items() if p.endswith(SEALED_SUFFIX)}
             files.update(sealed)
-        text = dump_state(State(dict(sorted(files.items()))))
+        moved = "" if guide == GUIDE_FILE else guide
+        text = dump_state(State(dict(sorted(files.items())), guide=moved))
         return FileChange(STATE_FILE, rewrite(self._read_current(STATE_FILE), text), text)
 
     # -- applying ------------------------------------------------------------------------------

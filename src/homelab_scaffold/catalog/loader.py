@@ -25,6 +25,7 @@ from homelab_scaffold.catalog.model import (
     Component,
     Image,
     Option,
+    OptionRef,
     PodSecurity,
     ProvidedSecret,
     Provides,
@@ -115,10 +116,19 @@ def _load_option(where: _Where, name: str, data: Mapping[str, Any]) -> Option:
             (other, tuple(values)) for other, values in data.get("required_when", {}).items()
         ),
         pin=data.get("pin", False),
+        within=_option_ref(data.get("within")),
     )
     if option.default is not None:
         where.check(f"options.{name}.default", option.check, option.default)
     return option
+
+
+def _option_ref(text: str | None) -> OptionRef | None:
+    """``<component>.<option>`` (the schema checked the form) as a reference."""
+    if text is None:
+        return None
+    component, _, option = text.partition(".")
+    return OptionRef(component, option)
 
 
 def _option_value(
@@ -246,18 +256,26 @@ def _load_provides(data: Mapping[str, Any]) -> Provides:
 def _load_ui(
     where: _Where, data: Mapping[str, Any] | None, options: Mapping[str, Any]
 ) -> UserInterface | None:
-    """``ui``; its ``host_option`` must be a hostname option of the component."""
+    """``ui``; its ``host_option`` must be a hostname (or name) option of the component, its
+    ``ingress_option`` a bool option."""
     if data is None:
         return None
     sso = data.get("sso")
     if sso is not None:
         sso = SingleSignOn(tuple(sso.get("paths", WHOLE_HOST)), sso.get("required", False))
     ui = UserInterface(**{**data, "sso": sso})
-    if ui.host_option and options.get(ui.host_option, {}).get("type") != "hostname":
-        raise where.error(
-            "ui.host_option", f"{ui.host_option!r} is not an option of type hostname"
-        )
+    _check_ui_option(where, "host_option", ui.host_option, options, ("hostname", "name"))
+    _check_ui_option(where, "ingress_option", ui.ingress_option, options, ("bool",))
     return ui
+
+
+def _check_ui_option(
+    where: _Where, key: str, name: str, options: Mapping[str, Any], types: tuple[str, ...]
+) -> None:
+    if name and options.get(name, {}).get("type") not in types:
+        raise where.error(
+            f"ui.{key}", f"{name!r} is not an option of type {' or '.join(types)}"
+        )
 
 
 def _optional(kind: type[_Value], data: Mapping[str, Any] | None) -> _Value | None:
@@ -405,6 +423,23 @@ def _check_shared_secrets(components: Mapping[str, Component]) -> None:
             )
 
 
+def _check_pools(components: Mapping[str, Component]) -> None:
+    """Every ``options.*.within`` names an ip_ranges option of a component of the catalog."""
+    for component in components.values():
+        for name, option in component.options.items():
+            ref = option.within
+            if ref is None:
+                continue
+            other = components.get(ref.component)
+            pool = other.options.get(ref.option) if other is not None else None
+            if pool is None or pool.type != "ip_ranges":
+                where = _Where(component.root / COMPONENT_FILE)
+                raise where.error(
+                    f"options.{name}.within",
+                    f"{str(ref)!r} is not an option of type ip_ranges of a catalog component",
+                )
+
+
 def _app_owners(components: Mapping[str, Component]) -> dict[str, str]:
     owner: dict[str, str] = {}
     for component in components.values():
@@ -428,6 +463,7 @@ def build_catalog(components: Iterable[Component]) -> Catalog:
     _check_references(by_name, owner)
     _check_paths(by_name)
     _check_shared_secrets(by_name)
+    _check_pools(by_name)
     return Catalog(MappingProxyType(dict(sorted(by_name.items()))), MappingProxyType(owner))
 
 

@@ -20,6 +20,17 @@ from homelab_scaffold.suggest import did_you_mean, unknown
 
 
 @dataclass(frozen=True)
+class OptionRef:
+    """An option of another component, ``<component>.<option>``."""
+
+    component: str
+    option: str
+
+    def __str__(self) -> str:
+        return f"{self.component}.{self.option}"
+
+
+@dataclass(frozen=True)
 class Option:
     """One user option of a component (``components.<name>.<option>`` in scaffold.yaml)."""
 
@@ -34,6 +45,10 @@ class Option:
     # Other options of the component and the values under which this one must have a value.
     required_when: tuple[tuple[str, tuple[Any, ...]], ...] = ()
     pin: bool = False
+    # An ip option inside another component's ip_ranges option (an address pool): while that
+    # component is selected, no value means the pool's first address, and a value outside the
+    # pool is refused (generate/plan.py).
+    within: OptionRef | None = None
 
     def missing_in(self, options: Mapping[str, Any]) -> str | None:
         """Why this option needs a value with these option values; None when it has one or may
@@ -113,8 +128,9 @@ class SingleSignOn:
 class UserInterface:
     """The web UI a component serves at ``<subdomain>.<domain>`` (Homepage lists it).
 
-    ``host_option`` names the component's option that moves it to another host; ``sso`` says
-    what of it sits behind single sign-on (None: it has a login of its own).
+    ``host_option`` names the component's option that moves it to another host,
+    ``ingress_option`` its bool option that turns the UI's Ingress off; ``sso`` says what of it
+    sits behind single sign-on (None: it has a login of its own).
     """
 
     title: str
@@ -122,7 +138,12 @@ class UserInterface:
     icon: str = ""
     subdomain: str = ""
     host_option: str = ""
+    ingress_option: str = ""
     sso: SingleSignOn | None = None
+
+    def has_ingress(self, options: Mapping[str, Any]) -> bool:
+        """False when its ``ingress_option`` is off with these option values."""
+        return not self.ingress_option or bool(options.get(self.ingress_option))
 
     def host(self, options: Mapping[str, Any], domain: str) -> str:
         """Its host name with these option values ("" when it has no subdomain)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from homelab_scaffold.catalog.versions import is_version
@@ -279,6 +279,36 @@ def check_ip_ranges(value: Any) -> list[str]:
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise ValueError("expected IP ranges such as 192.168.1.240-192.168.1.250 or CIDRs")
     return [_check_ip_range(item) for item in value]
+
+
+def _range_bounds(item: str) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...]:
+    """First and last address of a checked range ``a-b`` or CIDR."""
+    if "/" in item:
+        network = ipaddress.ip_network(item)
+        return network.network_address, network.broadcast_address
+    start, _, end = item.partition("-")
+    return ipaddress.ip_address(start), ipaddress.ip_address(end or start)
+
+
+def first_address(ranges: Sequence[str]) -> str:
+    """The address a pool of checked ranges hands out first, as scaffold picks it: the start
+    of the first range ``a-b``, or the first host address of a first CIDR (not its network
+    address, which some clients refuse to talk to)."""
+    item = ranges[0]
+    if "/" in item:
+        network = ipaddress.ip_network(item)
+        return str(next(iter(network.hosts()), network.network_address))
+    return str(_range_bounds(item)[0])
+
+
+def in_ranges(address: str, ranges: Sequence[str]) -> bool:
+    """True when ``address`` lies in one of the checked ranges (``a-b`` or CIDR)."""
+    ip = ipaddress.ip_address(address)
+    for item in ranges:
+        start, end = _range_bounds(item)
+        if ip.version == start.version and int(start) <= int(ip) <= int(end):
+            return True
+    return False
 
 
 def _listed(value: Any) -> Any:

@@ -39,6 +39,7 @@ from homelab_scaffold.generate.secret_values import (
     given_values,
     needed_provided,
 )
+from homelab_scaffold.generate.skeleton import GUIDE_FILE
 from homelab_scaffold.repo.answers_file import GLOBAL_ORDER, AnswersDocument, read_config_file
 from homelab_scaffold.repo.git import origin_url
 from homelab_scaffold.repo.state import STATE_FILE
@@ -275,7 +276,7 @@ def report_init(
         ui.info(line)
     announce_secrets(outcome)
     if outcome.written:
-        ui.info(next_step(dest, plan))
+        ui.info(next_step(dest, plan, outcome.guide))
     raise_on_conflicts(outcome, dry_run)
 
 
@@ -299,7 +300,19 @@ def summary_lines(dest: Path, outcome: Outcome, *, dry_run: bool) -> list[str]:
     lines.append("Sync waves:")
     lines.extend(wave_lines(plan))
     lines.extend(secrets_lines(dest, outcome))
+    lines.extend(guide_lines(outcome))
     return lines
+
+
+def guide_lines(outcome: Outcome) -> list[str]:
+    """Where the guide went when the folder already had a README of the user's own."""
+    if outcome.guide == GUIDE_FILE:
+        return []
+    return [
+        f"{GUIDE_FILE} is your own and stays as it is; the bootstrap guide (DNS, certificates, "
+        f"UIs, backups) is in {outcome.guide}, which scaffold keeps up to date: link it from "
+        f"your {GUIDE_FILE} if you like"
+    ]
 
 
 def wave_lines(plan: Plan) -> list[str]:
@@ -350,14 +363,14 @@ def _secret_store_lines(dest: Path, outcome: Outcome) -> list[str]:
     return lines
 
 
-def next_step(dest: Path, plan: Plan) -> str:
-    """What to do now: push, then bootstrap (or the README's manual steps)."""
+def next_step(dest: Path, plan: Plan, guide: str = GUIDE_FILE) -> str:
+    """What to do now: push, then bootstrap (or the guide's manual steps)."""
     where = "" if dest == Path() else f" -C {dest}"
     placeholder = plan.answers.repo_url_is_placeholder
     first = "set repo_url, run `scaffold regenerate`, " if placeholder else ""
     return (
         f"Next: {first}commit and push the repository, then `scaffold bootstrap{where}` "
-        f"(the steps by hand: {dest / 'README.md'})."
+        f"(the steps by hand: {dest / guide})."
     )
 
 

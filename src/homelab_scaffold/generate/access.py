@@ -39,8 +39,9 @@ class UiAccess:
         middleware: The forward-auth Middleware reference its guarded paths' Ingress names; ""
             when nothing guards it (no single sign-on selected, or its ``sso`` option off).
         paths: The path prefixes behind single sign-on (``("/",)``: the whole host).
-        exposed: False when it gets no Ingress at all: a UI without a login of its own that
-            must not be reachable unguarded (``sso.required``) while nothing can guard it.
+        exposed: False when it gets no Ingress at all: its ``ui.ingress_option`` is off, or
+            it is a UI without a login of its own that must not be reachable unguarded
+            (``sso.required``) while nothing can guard it.
     """
 
     host: str
@@ -71,6 +72,8 @@ def ui_access(plan: Plan, planned: PlannedComponent, guard: ForwardAuth | None) 
     host = ui.host(planned.options, plan.answers.domain) if ui is not None else ""
     if ui is None or not host:
         return None
+    if not ui.has_ingress(planned.options):
+        return UiAccess(host, "", (), exposed=False)
     if ui.sso is None:
         return UiAccess(host, "", (), exposed=True)
     wanted = bool(planned.options.get(SSO_OPTION, True))

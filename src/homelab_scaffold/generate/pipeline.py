@@ -18,6 +18,7 @@ from homelab_scaffold.catalog.model import Catalog, ProvidedSecret, SecretSpec
 from homelab_scaffold.errors import CatalogError
 from homelab_scaffold.generate.answers import Answers, parse_answers
 from homelab_scaffold.generate.appgraph import app_graph, graph_mermaid
+from homelab_scaffold.generate.guide import guide_facts
 from homelab_scaffold.generate.plan import Plan, build_plan
 from homelab_scaffold.generate.render import (
     render_plan,
@@ -201,6 +202,8 @@ def skeleton_variables(plan: Plan) -> dict[str, Any]:
             "images": images,
             "image_groups": image_groups(images),
             "graph_mermaid": graph_mermaid(app_graph(plan)),
+            "repo_url_is_placeholder": answers.repo_url_is_placeholder,
+            **guide_facts(plan),
         },
     }
 

@@ -24,8 +24,10 @@ from homelab_scaffold.catalog.model import (
     Chart,
     Component,
     Image,
+    Option,
     ProvidedSecret,
 )
+from homelab_scaffold.catalog.options import first_address, in_ranges
 from homelab_scaffold.catalog.versions import require_version
 from homelab_scaffold.errors import ConfigError
 from homelab_scaffold.generate.answers import Answers
@@ -233,7 +235,7 @@ def compute_waves(apps: Mapping[str, AppSpec]) -> dict[str, int]:
 def _plan_components(
     answers: Answers, catalog: Catalog, selection: Mapping[str, tuple[str, ...]], source: str
 ) -> dict[str, PlannedComponent]:
-    return {
+    planned = {
         name: PlannedComponent(
             catalog.get(name),
             MappingProxyType(resolve_options(catalog.get(name), _given(answers, name), source)),
@@ -242,6 +244,40 @@ def _plan_components(
         )
         for name, needed_by in selection.items()
     }
+    return {name: _within_pools(c, planned, source) for name, c in planned.items()}
+
+
+def _within_pools(
+    planned: PlannedComponent, selected: Mapping[str, PlannedComponent], source: str
+) -> PlannedComponent:
+    """``planned`` with its options that lie in another component's address pool (``within``)
+    resolved: no value takes the pool's first address, a value outside the pool is refused."""
+    found: dict[str, Any] = {}
+    for name, option in planned.component.options.items():
+        pool = _pool(option, selected)
+        value = planned.options.get(name)
+        if not pool:
+            continue
+        if value is None:
+            found[name] = first_address(pool)
+        elif not in_ranges(value, pool):
+            raise ConfigError(
+                f"{source}: components.{planned.name}.{name}: {value} is outside the address "
+                f"pool components.{option.within} ({', '.join(pool)}); give an address of the "
+                f"pool, or leave {name} out to use its first address ({first_address(pool)})"
+            )
+    if not found:
+        return planned
+    return replace(planned, options=MappingProxyType({**planned.options, **found}))
+
+
+def _pool(option: Option, selected: Mapping[str, PlannedComponent]) -> list[str]:
+    """The ranges of the pool ``option`` lies within, when its component is selected."""
+    ref = option.within
+    other = selected.get(ref.component) if ref is not None else None
+    if ref is None or other is None:
+        return []
+    return list(other.options.get(ref.option) or [])
 
 
 def _select_sealing(

@@ -25,6 +25,10 @@ from homelab_scaffold.generate.render import bytecode_cache
 
 SKELETON = "skeleton"
 CONTEXT_FILE = "cookiecutter.json"
+# The repository's guide (bootstrap, DNS, certificates, UIs, backups), and where it goes instead
+# when the repository already has a README of the user's own.
+GUIDE_FILE = "README.md"
+GUIDE_ASIDE = "HOMELAB.md"
 
 
 @cache
@@ -99,3 +103,12 @@ def render_skeleton(variables: Mapping[str, Any]) -> dict[str, str]:
     except jinja2.TemplateError as exc:
         raise RenderError(f"repository skeleton: {exc}") from exc
     return dict(sorted(files.items()))
+
+
+def with_guide_at(files: Mapping[str, str], path: str) -> dict[str, str]:
+    """``files`` with the guide (``GUIDE_FILE``) moved to ``path``."""
+    if path == GUIDE_FILE or GUIDE_FILE not in files:
+        return dict(files)
+    moved = {name: text for name, text in files.items() if name != GUIDE_FILE}
+    moved[path] = files[GUIDE_FILE]
+    return dict(sorted(moved.items()))

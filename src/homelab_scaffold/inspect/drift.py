@@ -33,7 +33,8 @@ _REASONS = {
     "delete": "is no longer generated from scaffold.yaml; `scaffold regenerate` would delete it",
 }
 _ANSWERS_REASON = (
-    "lacks components the selection needs, or the pinned values (chart versions, image tags) "
+    "lacks components the selection needs, or the pinned values (chart versions, image tags, "
+    "an address taken from a pool) "
     "of its components; `scaffold regenerate` "
     "would add them"
 )

@@ -9,7 +9,7 @@ from typing import Any
 
 from homelab_scaffold.catalog.model import Catalog
 from homelab_scaffold.catalog.options import check_relative_path
-from homelab_scaffold.errors import CatalogError
+from homelab_scaffold.errors import CatalogError, ScaffoldError
 from homelab_scaffold.inspect import (
     checks_argocd,
     checks_basic,
@@ -26,6 +26,7 @@ from homelab_scaffold.inspect.schemas import CATALOG_URL, SchemaStore, check_sch
 
 ANSWERS_FILE = "scaffold.yaml"
 CATALOG_CHECK = "catalog"
+ANSWERS_CHECK = "answers"
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def validate_repo(options: ValidateOptions) -> Report:
     catalog, catalog_problems = _catalog_of(options.root, answers)
     problems: list[Problem] = [
         *loaded.problems,
-        *catalog_problems,
+        *(catalog_problems or _check_answers(answers, catalog)),
         *checks_basic.check_objects(inventory),
         *check_schemas(inventory.manifests, store),
         *checks_argocd.check_argocd(inventory),
@@ -126,6 +127,22 @@ def _catalog_of(root: Path, answers: dict[str, Any] | None) -> tuple[Catalog, li
     except CatalogError as exc:
         message = f"{exc.message}; only the built-in catalog was used for the ordering checks"
         return load_catalog(), [Problem(ANSWERS_FILE, CATALOG_CHECK, message)]
+
+
+def _check_answers(answers: dict[str, Any] | None, catalog: Catalog) -> list[Problem]:
+    """scaffold.yaml plans as scaffold would plan it (values of the option types, addresses in
+    their pools, known components): a hand edit that every scaffold command would refuse."""
+    if answers is None:
+        return []
+    from homelab_scaffold.generate.answers import parse_answers
+    from homelab_scaffold.generate.plan import build_plan
+
+    try:
+        build_plan(parse_answers(answers, ANSWERS_FILE), catalog, ANSWERS_FILE)
+    except ScaffoldError as exc:
+        message = exc.message.removeprefix(f"{ANSWERS_FILE}: ")
+        return [Problem(ANSWERS_FILE, ANSWERS_CHECK, message)]
+    return []
 
 
 def _is_folder_name(value: Any) -> bool:

@@ -26,11 +26,16 @@ SECRET_STATE_MODE = 0o600
 
 @dataclass(frozen=True)
 class State:
-    """Generated text of every tracked file scaffold wrote, by path."""
+    """Generated text of every tracked file scaffold wrote, by path.
+
+    ``guide`` is where the repository's guide (the skeleton's README) lives when that is not
+    its own path: beside a README of the user's that ``init --force`` found ("" otherwise).
+    """
 
     files: Mapping[str, str] = field(default_factory=dict)
     secret_hashes: Mapping[str, str] = field(default_factory=dict)
     argon2_cache: Mapping[str, str] = field(default_factory=dict)
+    guide: str = ""
 
     @property
     def recorded(self) -> bool:
@@ -38,19 +43,28 @@ class State:
         return bool(self.files)
 
 
-def _read_mapping(
-    root: Path, path: str, key: str, how: str, *, optional: bool = False
-) -> dict[str, str]:
+def _read_document(root: Path, path: str, how: str) -> dict[str, object] | None:
+    """A state file's JSON object (None when the file does not exist)."""
     raw = read_bytes(root, path)
     if raw is None:
-        return {}
+        return None
     try:
         data = json.loads(raw.decode("utf-8"))
-        mapping = data.get(key, {}) if optional and isinstance(data, dict) else data[key]
-        if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
-            raise TypeError
-    except (ValueError, KeyError, TypeError):
+    except ValueError:
         raise RepoError(f"{root / path} is damaged; {how}") from None
+    if not isinstance(data, dict):
+        raise RepoError(f"{root / path} is damaged; {how}")
+    return data
+
+
+def _mapping(
+    data: dict[str, object] | None, key: str, damaged: RepoError, *, optional: bool = False
+) -> dict[str, str]:
+    if data is None or (optional and key not in data):
+        return {}
+    mapping = data.get(key)
+    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+        raise damaged
     return dict(mapping)
 
 
@@ -67,17 +81,26 @@ def read_state(root: Path) -> State:
         RepoError: A state file is damaged or not text.
         UsageError: An entry names a path outside the repository (absolute, ``..``).
     """
-    files = _read_mapping(
-        root,
-        STATE_FILE,
-        "files",
+    how = (
         f"restore it from git (git checkout -- {STATE_FILE}) "
-        "or delete it to treat every file as hand-edited",
+        "or delete it to treat every file as hand-edited"
     )
+    state = _read_document(root, STATE_FILE, how)
+    damaged = RepoError(f"{root / STATE_FILE} is damaged; {how}")
+    files = _mapping(state, "files", damaged)
+    guide = (state or {}).get("guide", "")
+    if not isinstance(guide, str):
+        raise damaged
     how = "delete it to treat every secret file as hand-edited"
-    hashes = _read_mapping(root, SECRET_STATE_FILE, "secret_hashes", how)
-    cache = _read_mapping(root, SECRET_STATE_FILE, "argon2", how, optional=True)
-    return State(_confined(files, STATE_FILE), _confined(hashes, SECRET_STATE_FILE), cache)
+    secret_state = _read_document(root, SECRET_STATE_FILE, how)
+    damaged = RepoError(f"{root / SECRET_STATE_FILE} is damaged; {how}")
+    hashes = _mapping(secret_state, "secret_hashes", damaged)
+    cache = _mapping(secret_state, "argon2", damaged, optional=True)
+    if guide:
+        check_relative(guide, f"{STATE_FILE} entry")
+    return State(
+        _confined(files, STATE_FILE), _confined(hashes, SECRET_STATE_FILE), cache, guide
+    )
 
 
 def text_hash(text: str) -> str:
@@ -87,7 +110,10 @@ def text_hash(text: str) -> str:
 
 def dump_state(state: State) -> str:
     """Deterministic JSON text of the state."""
-    data = {"scaffold_version": __version__, "files": dict(sorted(state.files.items()))}
+    data: dict[str, object] = {"scaffold_version": __version__}
+    if state.guide:
+        data["guide"] = state.guide
+    data["files"] = dict(sorted(state.files.items()))
     return json.dumps(data, indent=1, ensure_ascii=False, sort_keys=False) + "\n"
 
 
