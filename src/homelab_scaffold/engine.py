@@ -469,12 +469,22 @@ class Engine:
         outcome = replace(outcome, notes=tuple(self._notes))
         if self.options.dry_run or not outcome.writes:
             return outcome
-        if not self.options.force:
-            self._check_clean(outcome.writes)
+        self.check_writable(outcome)
         with self._root_for_writing():
             apply_changes(self.root, [c for c in outcome.changes if c.path != STATE_FILE],
                           last=[c for c in outcome.changes if c.path == STATE_FILE])
         return replace(outcome, written=True)
+
+    def check_writable(self, outcome: Outcome) -> None:
+        """Refuse now what ``apply`` would refuse: files it would modify with uncommitted
+        changes (nothing with ``--dry-run`` or ``--force``). For a command that has slow work
+        (a chart download) between plan and apply, so a dirty tree stops it before that work.
+
+        Raises:
+            RepoError: A file the outcome writes has uncommitted changes.
+        """
+        if not self.options.dry_run and not self.options.force:
+            self._check_clean(outcome.writes)
 
     def write_file(self, path: str, text: str, *, check_clean: bool = True) -> FileChange:
         """Write one file the user asked for that no render produces (``secret seal``), through

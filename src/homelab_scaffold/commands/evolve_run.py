@@ -70,12 +70,16 @@ def _sync_and_report(
     before_writing: Callable[[Outcome], list[str]] | None = None,
 ) -> Outcome:
     """Plan, run ``before_writing`` on the plan (it may refuse by raising; the notes it returns
-    are reported with the outcome), apply, report."""
+    are reported with the outcome), apply, report. A tree ``apply`` would refuse is refused
+    before ``before_writing`` (which may download a chart)."""
     repo = engine.open_repo()
     before = repo.document().component_names()
     with ui.progress(_PROGRESS):
         outcome = engine.plan(repo, document, secrets=secrets or SecretRequest())
-    checked = before_writing(outcome) if before_writing is not None else []
+    checked: list[str] = []
+    if before_writing is not None:
+        engine.check_writable(outcome)
+        checked = before_writing(outcome)
     outcome = engine.apply(outcome)
     extras = Extras(
         added=selection_changes(before, document, outcome.plan, requested),
