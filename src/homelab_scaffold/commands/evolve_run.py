@@ -335,14 +335,22 @@ def _names(kept: list[KeptResource]) -> list[str]:
 
 def _refuse_implicit_return(engine: Engine, document: AnswersDocument, component: str) -> None:
     """A component the plan selects by itself (the sealed-secrets controller while Secrets are
-    sealed) would come straight back: say why instead of doing nothing."""
+    sealed, or while SealedSecrets of the user's own exist) would come straight back: say why
+    instead of doing nothing."""
     plan = engine.catalog_plan(document.answers())
-    if component in plan.components:
-        users = ", ".join(plan.components[component].needed_by) or "the stack"
+    if component not in plan.components:
+        return
+    if plan.own_sealed:
+        shown = ", ".join(plan.own_sealed)
         raise UsageError(
-            f"cannot remove {component}: {users} need(s) it while `secrets: sealed-secrets`; "
-            "set `secrets: manual` in scaffold.yaml first, or remove those"
+            f"cannot remove {component}: only its controller decrypts your SealedSecrets "
+            f"({shown}); delete those files (or move them out of kubernetes/) first"
         )
+    users = ", ".join(plan.components[component].needed_by) or "the stack"
+    raise UsageError(
+        f"cannot remove {component}: {users} need(s) it while `secrets: sealed-secrets`; "
+        "set `secrets: manual` in scaffold.yaml first, or remove those"
+    )
 
 
 def upgrade(
