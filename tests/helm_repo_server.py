@@ -35,11 +35,14 @@ class _QuietHandler(SimpleHTTPRequestHandler):
     """Serves files (or a route's behaviour) without logging every request to stderr."""
 
     routes: Mapping[str, Route] = {}
+    requested: list[str] | None = None
 
     def log_message(self, format: str, *args: Any) -> None:
         return
 
     def do_GET(self) -> None:
+        if self.requested is not None:
+            self.requested.append(self.path)
         route = self.routes.get(self.path)
         if route is None:
             super().do_GET()
@@ -95,13 +98,17 @@ def serve_directory(
     root: Path,
     routes: Mapping[str, Route] | None = None,
     tls: tuple[Path, Path] | None = None,
+    requested: list[str] | None = None,
 ) -> Iterator[str]:
     """Serve ``root`` over HTTP in a thread; yields the base URL (no trailing slash).
 
     ``routes`` maps request paths (``/repo/index.yaml``) to behaviours that replace the file;
-    ``tls`` (certificate file, key file) serves HTTPS instead.
+    ``tls`` (certificate file, key file) serves HTTPS instead; ``requested`` gets the path of
+    every request, in order.
     """
-    handler_class = type("_Handler", (_QuietHandler,), {"routes": dict(routes or {})})
+    handler_class = type(
+        "_Handler", (_QuietHandler,), {"routes": dict(routes or {}), "requested": requested}
+    )
     handler = functools.partial(handler_class, directory=str(root))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     scheme = "http"

@@ -760,3 +760,107 @@ def test_bootstrap_writes_nothing(sealed: Cluster) -> None:
     before = read_tree(sealed.repo, secrets=True)
     assert sealed.run().exit_code == 0
     assert read_tree(sealed.repo, secrets=True) == before
+
+
+# ---------------------------------------------------------------------------------------------
+# The pushed-commit check over SSH: never waits on a host key or passphrase prompt
+
+SSH_REMOTE = "ssh://git@git.test.invalid/alice/homelab.git"
+SSH_STUB = r'''#!{python}
+import json, os, pathlib, sys
+
+state = pathlib.Path(os.environ["STUB_STATE"])
+with open(state / "ssh.jsonl", "a") as log:
+    log.write(json.dumps({
+        "argv": sys.argv[1:],
+        "GIT_TERMINAL_PROMPT": os.environ.get("GIT_TERMINAL_PROMPT"),
+    }) + "\n")
+args = sys.argv[1:]
+batch = any(a == "BatchMode=yes" or a == "-oBatchMode=yes" for a in args)
+if not batch:
+    # A real ssh would now ask on /dev/tty and wait for an answer nobody sees.
+    sys.stderr.write("stub ssh: would prompt (no BatchMode=yes)\n")
+    sys.exit(99)
+sys.stderr.write((state / "ssh-says").read_text())
+sys.exit(255)
+'''
+
+
+def ssh_cluster(cluster: Cluster, says: str) -> Cluster:
+    """The remote's URL rewritten to an ssh:// URL a stub ``ssh`` answers with ``says``."""
+    stub = cluster.bin / "ssh"
+    stub.write_text(SSH_STUB.replace("{python}", sys.executable))
+    stub.chmod(0o755)
+    (cluster.state / "ssh-says").write_text(says + "\n")
+    gitconfig = Path(cluster.env["GIT_CONFIG_GLOBAL"])
+    gitconfig.write_text(f'[url "{SSH_REMOTE}"]\n\tinsteadOf = {REPO_URL}\n')
+    return cluster
+
+
+def ssh_calls(cluster: Cluster) -> list[dict[str, Any]]:
+    log = cluster.state / "ssh.jsonl"
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def test_an_unknown_host_key_fails_at_once_naming_ssh_t(sealed: Cluster) -> None:
+    cluster = ssh_cluster(sealed, "Host key verification failed.")
+    run = cluster.run()
+    assert_refused(run, "host key", "ssh -T git@git.test.invalid")
+    (call,) = ssh_calls(cluster)
+    argv = call["argv"]
+    assert argv[argv.index("BatchMode=yes") - 1] == "-o"
+    assert call["GIT_TERMINAL_PROMPT"] == "0"
+    assert cluster.calls() == []
+
+
+def test_a_key_the_agent_lacks_fails_at_once_naming_ssh_add(sealed: Cluster) -> None:
+    cluster = ssh_cluster(sealed, "git@git.test.invalid: Permission denied (publickey).")
+    assert_refused(cluster.run(), "ssh-add")
+    assert len(ssh_calls(cluster)) == 1
+
+
+@pytest.mark.parametrize("where", ["GIT_SSH_COMMAND", "core.sshCommand"])
+def test_the_users_ssh_command_is_kept_with_batch_mode_added(sealed: Cluster, where: str) -> None:
+    cluster = ssh_cluster(sealed, "Host key verification failed.")
+    theirs = "ssh -i /home/alice/.ssh/lab_key -o IdentitiesOnly=yes"
+    if where == "GIT_SSH_COMMAND":
+        cluster.env[where] = theirs
+    else:
+        gitconfig = Path(cluster.env["GIT_CONFIG_GLOBAL"])
+        gitconfig.write_text(gitconfig.read_text() + f"[core]\n\tsshCommand = {theirs}\n")
+    assert_refused(cluster.run(), "ssh -T")
+    (call,) = ssh_calls(cluster)
+    argv = call["argv"]
+    assert argv[:4] == ["-i", "/home/alice/.ssh/lab_key", "-o", "IdentitiesOnly=yes"]
+    assert "BatchMode=yes" in argv
+
+
+def test_an_ssh_command_that_is_not_openssh_runs_unchanged(sealed: Cluster) -> None:
+    """A wrapper git cannot tell is OpenSSH takes no ``-o``: it runs as the user set it."""
+    cluster = ssh_cluster(sealed, "Host key verification failed.")
+    wrapper = cluster.bin / "lab-ssh"
+    wrapper.write_text(f'#!/bin/sh\nexec "{cluster.bin / "ssh"}" -o BatchMode=yes "$@"\n')
+    wrapper.chmod(0o755)
+    cluster.env["GIT_SSH_COMMAND"] = "lab-ssh"
+    cluster.env["GIT_SSH_VARIANT"] = "simple"
+    assert_refused(cluster.run(), "ssh -T")
+    (call,) = ssh_calls(cluster)
+    assert call["argv"].count("BatchMode=yes") == 1
+
+
+def test_batch_mode_follows_gits_order_of_ssh_commands() -> None:
+    from homelab_scaffold.cluster.pushed import batch_ssh_command
+
+    batch = "-o BatchMode=yes"
+    assert batch_ssh_command({}, None) == f"ssh {batch}"
+    # GIT_SSH_COMMAND wins over core.sshCommand, which wins over GIT_SSH.
+    env = {"GIT_SSH_COMMAND": "ssh -i k1", "GIT_SSH": "/opt/my ssh/ssh"}
+    assert batch_ssh_command(env, "ssh -i k2") == f"ssh -i k1 {batch}"
+    assert batch_ssh_command({"GIT_SSH": "/opt/my ssh/ssh"}, "ssh -i k2") == f"ssh -i k2 {batch}"
+    assert batch_ssh_command({"GIT_SSH": "/opt/my ssh/ssh"}, None) == f"'/opt/my ssh/ssh' {batch}"
+    # Not OpenSSH (by name or by GIT_SSH_VARIANT): left to git as it is.
+    assert batch_ssh_command({"GIT_SSH": "plink.exe"}, None) is None
+    assert batch_ssh_command({"GIT_SSH_COMMAND": "ssh", "GIT_SSH_VARIANT": "putty"}, None) is None
+    assert batch_ssh_command({"GIT_SSH_COMMAND": "my-ssh", "GIT_SSH_VARIANT": "ssh"}, None) == (
+        f"my-ssh {batch}"
+    )

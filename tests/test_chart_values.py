@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import Generated
+from conftest import Generated, commit_all, git_init
 from helm_repo_server import HelmRepo, closed_port_url, serve_directory
 from schema_check import HELM_VALUES, SHARED_SCHEMAS, shared_available
 
@@ -491,3 +491,76 @@ def test_upgrade_with_the_repository_unreachable_is_one_line(scaffold, tmp_path:
     assert line.startswith(f"Error: cannot reach {gone}/index.yaml: ")
     assert line.endswith("; pass --offline to upgrade without checking the values")
     assert tree_of(root) == before
+
+
+# --- cheap refusals come before any download ------------------------------------------------
+
+
+@pytest.fixture
+def counted_lab(
+    scaffold: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[DemoLab, list[str]]]:
+    """``demo_lab`` committed to git, with every request to its Helm repository recorded."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    charts = HelmRepo(tmp_path / "served" / "charts")
+    for version in ("1.0.0", "2.0.0"):
+        charts.publish("demo", version, values={"replicas": 1})
+    requested: list[str] = []
+    with serve_directory(tmp_path / "served", requested=requested) as url:
+        root = init_demo(scaffold, tmp_path, f"{url}/charts")
+        git_init(root)
+        commit_all(root, "lab")
+        requested.clear()
+        yield DemoLab(root, url), requested
+
+
+def hold_lock(root: Path) -> None:
+    """.scaffold/lock naming this (running) process: another writer is busy."""
+    from homelab_scaffold.repo.lock import LOCK_FILE, Owner
+
+    (root / LOCK_FILE).write_text(Owner.me().text())
+
+
+@pytest.mark.parametrize(
+    ("case", "args", "exit_code", "says"),
+    [
+        ("dirty tree", ("demo", "--version", "2.0.0"), 2, "has uncommitted changes"),
+        ("unknown component", ("nope", "--version", "2.0.0"), 2, "'nope'"),
+        ("bad version", ("demo", "--version", "2.0.0.1"), 2, "--version '2.0.0.1'"),
+        ("locked", ("demo", "--version", "2.0.0"), 75, "lock"),
+    ],
+)
+def test_cheap_refusals_come_before_any_download(
+    scaffold: Any,
+    counted_lab: tuple[DemoLab, list[str]],
+    case: str,
+    args: tuple[str, ...],
+    exit_code: int,
+    says: str,
+) -> None:
+    lab, requested = counted_lab
+    if case == "dirty tree":
+        app = lab.root / DEMO_APP
+        app.write_text(app.read_text() + "# reviewing\n")
+    if case == "locked":
+        hold_lock(lab.root)
+    before = tree_of(lab.root)
+
+    run = scaffold("upgrade", *args, "-C", lab.root)
+
+    assert run.exit_code == exit_code, run.stdout + run.stderr
+    (line,) = run.stderr_lines
+    assert says in line
+    assert requested == []
+    assert tree_of(lab.root) == before
+
+
+def test_a_clean_tree_is_checked_against_the_new_chart(
+    scaffold: Any, counted_lab: tuple[DemoLab, list[str]]
+) -> None:
+    """The counterpart: the same upgrade on a clean tree does read the repository."""
+    lab, requested = counted_lab
+    run = lab.upgrade(scaffold, "2.0.0")
+    assert run.exit_code == 0, run.stderr
+    assert "/charts/index.yaml" in requested
+    assert lab.pinned() == "2.0.0"

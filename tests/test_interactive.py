@@ -29,18 +29,21 @@ TOGGLE_ALL = "a"
 TIMEOUT = 30
 
 
-def spawn(dest: Path) -> pexpect.spawn:
+def spawn(
+    dest: Path, *args: str, env_extra: dict[str, str] | None = None
+) -> pexpect.spawn:
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith("SCAFFOLD_REPO_")},
         "TERM": "xterm",
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
         "PROMPT_TOOLKIT_NO_CPR": "1",  # no cursor-position queries a pty would never answer
         "NO_COLOR": "1",
+        **(env_extra or {}),
     }
     return pexpect.spawn(
         str(SCAFFOLD_EXE),
-        ["init", str(dest)],
+        ["init", str(dest), *args],
         env=env,
         encoding="utf-8",
         timeout=TIMEOUT,
@@ -215,6 +218,72 @@ def test_a_private_repository_asks_for_the_deploy_key_file(tmp_path: Path) -> No
     (secret,) = yaml_documents((dest / "secrets/argocd/repository.yaml").read_text())
     assert secret["stringData"]["sshPrivateKey"] == key
     assert not [line for line in key.splitlines()[1:-1] if line in output]
+
+
+def ssh_key_file(folder: Path) -> tuple[Path, str]:
+    """A fresh unencrypted ed25519 deploy key written to ``folder/deploy_key``."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    ).decode()
+    path = folder / "deploy_key"
+    path.write_text(key)
+    path.chmod(0o600)
+    return path, key
+
+
+def test_a_key_file_option_answers_the_private_question(tmp_path: Path) -> None:
+    key_file, key = ssh_key_file(tmp_path)
+    dest = tmp_path / "homelab"
+    child = spawn(dest, "--repo-ssh-key-file", str(key_file))
+    answer_text(child, "Base domain", None)
+    answer_text(child, "e-mail", None)
+    # An HTTPS URL cannot carry a deploy key: refused at the question, asked again.
+    answer_text(child, "Git URL", "https://github.com/bob/homelab.git")
+    child.expect("--repo-ssh-key-file needs an ssh URL")
+    child.send(CTRL_U + "git@github.com:bob/homelab.git" + ENTER)
+    # Neither "Is the repository private?" nor the key file's path is asked.
+    index = child.expect(["Is the repository private", "Branch"])
+    assert index == 1, "asked whether the repository is private despite --repo-ssh-key-file"
+    child.send(ENTER)
+    child.expect("How do Secrets reach the cluster")
+    child.send(DOWN + ENTER)
+    pick_components(child, set(), sealing=False)
+    output = finish(child)
+    assert child.exitstatus == 0, output
+    assert "path of" not in output
+    answers = yaml.safe_load((dest / "scaffold.yaml").read_text())
+    assert (answers["repo_auth"], answers["repo_url"]) == ("ssh", "git@github.com:bob/homelab.git")
+    (secret,) = yaml_documents((dest / "secrets/argocd/repository.yaml").read_text())
+    assert secret["stringData"]["sshPrivateKey"] == key
+
+
+def test_a_token_in_the_environment_answers_the_private_question(tmp_path: Path) -> None:
+    token = "ghp_EnvironmentTok3nValue0123456789"
+    dest = tmp_path / "homelab"
+    child = spawn(dest, env_extra={"SCAFFOLD_REPO_TOKEN": token})
+    answer_text(child, "Base domain", None)
+    answer_text(child, "e-mail", None)
+    answer_text(child, "Git URL", "https://github.com/bob/homelab.git")
+    # The token's user name is still asked (the environment does not say it); the token is not.
+    index = child.expect(["Is the repository private", "User name sent with the token"])
+    assert index == 1, "asked whether the repository is private despite SCAFFOLD_REPO_TOKEN"
+    child.send(CTRL_U + "bob" + ENTER)
+    answer_text(child, "Branch", None)
+    child.expect("How do Secrets reach the cluster")
+    child.send(DOWN + ENTER)
+    pick_components(child, set(), sealing=False)
+    output = finish(child)
+    assert child.exitstatus == 0, output
+    assert "hidden input" not in output and token not in output
+    answers = yaml.safe_load((dest / "scaffold.yaml").read_text())
+    assert (answers["repo_auth"], answers["repo_username"]) == ("https", "bob")
+    (secret,) = yaml_documents((dest / "secrets/argocd/repository.yaml").read_text())
+    assert (secret["stringData"]["username"], secret["stringData"]["password"]) == ("bob", token)
 
 
 def test_a_token_is_asked_with_hidden_input(tmp_path: Path) -> None:

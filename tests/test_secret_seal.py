@@ -322,6 +322,68 @@ def test_remove_keeps_the_file_and_says_so(repo: Path) -> None:
     assert not (repo / f"{PHOTOS}/configmap.yaml").exists()
 
 
+# Your own SealedSecrets keep the controller that decrypts them
+
+
+def sealed_secrets_listed(root: Path) -> bool:
+    return "sealed-secrets" in (yaml.safe_load((root / "scaffold.yaml").read_text())["components"])
+
+
+SEALING_APP = "kubernetes/system/argocd-config/sealed-secrets.yaml"
+
+
+def test_the_controller_stays_while_your_own_sealed_secret_exists(repo: Path) -> None:
+    assert seal(repo, "db", "-n", "photos", "--from-literal", f"password={PASSWORD}").exit_code == 0
+    commit_all(repo)
+    removed = invoke("remove", "vaultwarden", "--yes", "-C", repo)  # the last generated secrets
+    assert removed.exit_code == 0, removed.stderr
+    commit_all(repo)
+    assert sealed_secrets_listed(repo) and (repo / SEALING_APP).is_file()
+    before = snapshot(repo)
+
+    run = invoke("remove", "sealed-secrets", "--yes", "-C", repo)
+
+    assert run.exit_code == 2, run.stdout + run.stderr
+    (line,) = run.stderr_lines
+    assert "cannot remove sealed-secrets" in line and DB_FILE in line
+    assert "delete" in line  # says what to do
+    assert snapshot(repo) == before
+    drift = invoke("validate", "--drift", "--offline", "-C", repo)
+    assert drift.exit_code == 0, drift.stdout + drift.stderr
+
+
+def test_dropping_the_controller_from_scaffold_yaml_brings_it_back(repo: Path) -> None:
+    assert seal(repo, "db", "-n", "photos", "--from-literal", "k=v").exit_code == 0
+    commit_all(repo)
+    answers = repo / "scaffold.yaml"
+    data = yaml.safe_load(answers.read_text())
+    del data["components"]["vaultwarden"], data["components"]["sealed-secrets"]
+    answers.write_text(yaml.safe_dump(data, sort_keys=False))
+    commit_all(repo)
+
+    run = invoke("regenerate", "-C", repo)
+
+    assert run.exit_code == 0, run.stderr
+    assert "sealed-secrets" in run.stdout and f"your SealedSecrets ({DB_FILE})" in run.stdout
+    assert sealed_secrets_listed(repo) and (repo / SEALING_APP).is_file()
+    assert (repo / DB_FILE).is_file()
+    commit_all(repo)
+    drift = invoke("validate", "--drift", "--offline", "-C", repo)
+    assert drift.exit_code == 0, drift.stdout + drift.stderr
+
+
+def test_without_your_sealed_secrets_the_controller_can_go(repo: Path) -> None:
+    assert seal(repo, "db", "-n", "photos", "--from-literal", "k=v").exit_code == 0
+    assert invoke("remove", "vaultwarden", "--yes", "-C", repo).exit_code == 0
+    (repo / DB_FILE).unlink()
+    commit_all(repo)
+
+    run = invoke("remove", "sealed-secrets", "--yes", "-C", repo)
+
+    assert run.exit_code == 0, run.stderr
+    assert not sealed_secrets_listed(repo) and not (repo / SEALING_APP).exists()
+
+
 def test_rotate_new_key_names_your_own_sealed_files(repo: Path) -> None:
     assert seal(repo, "db", "-n", "photos", "--from-literal", "k=v").exit_code == 0
     commit_all(repo)

@@ -32,6 +32,7 @@ from homelab_scaffold.catalog.instances import GENERIC_KEY, with_instances
 from homelab_scaffold.catalog.model import Catalog, ProvidedSecret
 from homelab_scaffold.errors import MergeConflictError, RepoError, ScaffoldError, UsageError
 from homelab_scaffold.generate.answers import ANSWERS_FILE, Answers
+from homelab_scaffold.generate.own_secrets import holds_sealed_secret
 from homelab_scaffold.generate.pipeline import (
     Rendered,
     SecretInputs,
@@ -49,7 +50,7 @@ from homelab_scaffold.generate.secret_values import (
     with_environment,
 )
 from homelab_scaffold.generate.skeleton import GUIDE_ASIDE, GUIDE_FILE, with_guide_at
-from homelab_scaffold.paths import inside, read_bytes, read_text
+from homelab_scaffold.paths import inside, read_bytes, read_text, real_folder
 from homelab_scaffold.repo.answers_file import AnswersDocument
 from homelab_scaffold.repo.changes import Action, Existing, FileChange, decide, decide_secret
 from homelab_scaffold.repo.git import dirty_paths, tracked_under
@@ -75,6 +76,9 @@ SECRETS_IGNORE_RULE = "/secrets/"
 _IGNORE_RULES = {"secrets", "secrets/", "/secrets", "/secrets/", "/secrets/*", "/secrets/**"}
 # scaffold.yaml and the state file change with every command; the user cannot lose work there.
 _NOT_CHECKED_FOR_DIRT = frozenset({ANSWERS_FILE, STATE_FILE})
+# Where Argo CD reads manifests from, and the files there that can hold a SealedSecret.
+MANIFESTS_DIR = "kubernetes"
+_MANIFEST_SUFFIXES = frozenset({".yaml", ".yml", ".json"})
 
 SecretAsker = Callable[[ProvidedSecret], str]
 
@@ -194,6 +198,7 @@ class Engine:
         self._stack = contextlib.ExitStack()
         self._locked = False
         self._repo: Repo | None = None
+        self._own_sealed: tuple[str, ...] | None = None
 
     # -- the lock ------------------------------------------------------------------------------
 
@@ -261,8 +266,25 @@ class Engine:
         return with_instances(load_catalog_for(answers, self.root), answers.components)
 
     def catalog_plan(self, answers: Answers, source: str = ANSWERS_FILE) -> Plan:
-        """The plan of ``answers`` with this repository's catalog folders (nothing rendered)."""
-        return build_plan(answers, load_catalog_for(answers, self.root), source)
+        """The plan of ``answers`` with this repository's catalog folders and, when Secrets are
+        sealed, the user's own SealedSecret files (nothing rendered)."""
+        catalog = load_catalog_for(answers, self.root)
+        own = self.own_sealed_files() if answers.sealed else ()
+        return build_plan(answers, catalog, source, own_sealed=own)
+
+    def own_sealed_files(self) -> tuple[str, ...]:
+        """SealedSecret files under ``kubernetes/`` that scaffold did not generate (``secret
+        seal``, kubeseal): the sealed-secrets controller must stay while they exist. Read once
+        per run."""
+        if self._own_sealed is None:
+            if not self.root.is_dir():
+                return ()
+            generated = self._repo.state.files if self._repo else read_state(self.root).files
+            self._own_sealed = tuple(
+                path for path in _manifest_files(self.root) if path not in generated
+                and _holds_sealed_secret(self.root, path)
+            )
+        return self._own_sealed
 
     # -- planning ------------------------------------------------------------------------------
 
@@ -499,12 +521,22 @@ class Engine:
         outcome = replace(outcome, notes=tuple(self._notes))
         if self.options.dry_run or not outcome.writes:
             return outcome
-        if not self.options.force:
-            self._check_clean(outcome.writes)
+        self.check_writable(outcome)
         with self._root_for_writing():
             apply_changes(self.root, [c for c in outcome.changes if c.path != STATE_FILE],
                           last=[c for c in outcome.changes if c.path == STATE_FILE])
         return replace(outcome, written=True)
+
+    def check_writable(self, outcome: Outcome) -> None:
+        """Refuse now what ``apply`` would refuse: files it would modify with uncommitted
+        changes (nothing with ``--dry-run`` or ``--force``). For a command that has slow work
+        (a chart download) between plan and apply, so a dirty tree stops it before that work.
+
+        Raises:
+            RepoError: A file the outcome writes has uncommitted changes.
+        """
+        if not self.options.dry_run and not self.options.force:
+            self._check_clean(outcome.writes)
 
     def write_file(self, path: str, text: str, *, check_clean: bool = True) -> FileChange:
         """Write one file the user asked for that no render produces (``secret seal``), through
@@ -646,6 +678,26 @@ def with_secrets_rule(text: str) -> str:
         prefix + "# Added by scaffold: generated secret values and keys, never committed.\n"
         f"{SECRETS_IGNORE_RULE}\n"
     )
+
+
+def _manifest_files(root: Path) -> list[str]:
+    """The YAML and JSON files under ``kubernetes/``, sorted (links are not followed)."""
+    base = real_folder(root, MANIFESTS_DIR)
+    if base is None:
+        return []
+    return [
+        path.relative_to(root).as_posix()
+        for path in sorted(base.rglob("*"))
+        if path.suffix in _MANIFEST_SUFFIXES and path.is_file() and not path.is_symlink()
+    ]
+
+
+def _holds_sealed_secret(root: Path, path: str) -> bool:
+    try:
+        text = read_text(root, path, "manifest")
+    except RepoError:
+        return False  # not text, or a link inside: not a SealedSecret scaffold can read
+    return text is not None and holds_sealed_secret(text)
 
 
 def record_selection(document: AnswersDocument, plan: Plan, *, complete: bool) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from homelab_scaffold.catalog.model import Catalog, Option
@@ -31,6 +32,21 @@ _SECRETS_MODE_HELP = {
     SEALED_SECRETS: "sealed-secrets: SealedSecrets in Git, decrypted by a controller (recommended)",
     MANUAL_SECRETS: "manual: Secret manifests in the gitignored secrets/ folder, applied by hand",
 }
+
+
+_URL_EXAMPLES = {
+    REPO_AUTH_SSH: "git@github.com:you/homelab.git",
+    REPO_AUTH_HTTPS: "https://github.com/you/homelab.git",
+}
+
+
+@dataclass(frozen=True)
+class GivenAuth:
+    """The ``repo_auth`` a credential given before the questions settles, and its source
+    (``--repo-ssh-key-file``, ``SCAFFOLD_REPO_TOKEN``)."""
+
+    repo_auth: str
+    source: str
 
 
 def terminal_available() -> bool:
@@ -158,25 +174,29 @@ def _component_choices(catalog: Catalog, sealing: bool) -> list[Any]:
     return choices
 
 
-def _ask_repo_auth(repo_url: str) -> dict[str, Any]:
-    """How Argo CD reads the repository: public, or the credentials its URL allows."""
+def _ask_repo_auth(repo_url: str, given: GivenAuth | None) -> dict[str, Any]:
+    """How Argo CD reads the repository: public, or the credentials its URL allows. A
+    credential the user already gave settles it, so only a token's user name is asked then."""
     import questionary
 
     usable = url_auth(repo_url) if repo_url else REPO_AUTH_NONE
-    if usable == REPO_AUTH_NONE:
+    if given is not None:
+        auth = given.repo_auth
+    elif usable == REPO_AUTH_NONE:
         return {}
-    how = {
-        REPO_AUTH_SSH: "private: Argo CD reads it with an SSH deploy key (asked for next)",
-        REPO_AUTH_HTTPS: "private: Argo CD reads it with an access token (asked for next)",
-    }
-    auth: str = questionary.select(
-        "Is the repository private?",
-        choices=[
-            questionary.Choice("public: Argo CD reads it without credentials", REPO_AUTH_NONE),
-            questionary.Choice(how[usable], usable),
-        ],
-        default=REPO_AUTH_NONE,
-    ).unsafe_ask()
+    else:
+        how = {
+            REPO_AUTH_SSH: "private: Argo CD reads it with an SSH deploy key (asked for next)",
+            REPO_AUTH_HTTPS: "private: Argo CD reads it with an access token (asked for next)",
+        }
+        auth = questionary.select(
+            "Is the repository private?",
+            choices=[
+                questionary.Choice("public: Argo CD reads it without credentials", REPO_AUTH_NONE),
+                questionary.Choice(how[usable], usable),
+            ],
+            default=REPO_AUTH_NONE,
+        ).unsafe_ask()
     if auth != REPO_AUTH_HTTPS:
         return {"repo_auth": auth}
     username = _ask_text(
@@ -187,8 +207,27 @@ def _ask_repo_auth(repo_url: str) -> dict[str, Any]:
     return {"repo_auth": auth, "repo_username": username}
 
 
-def ask_answers(catalog: Catalog, repo_url_default: str | None) -> dict[str, Any]:
-    """Ask for the global settings, the components and their prompted options."""
+def _repo_url_check(given: GivenAuth | None) -> Callable[[Any], Any]:
+    """The URL question's check: with a credential given, the URL must be able to carry it."""
+    if given is None:
+        return CHECKERS["url"]
+
+    def check(text: Any) -> Any:
+        url = CHECKERS["url"](text)
+        if url_auth(url) != given.repo_auth:
+            example = _URL_EXAMPLES[given.repo_auth]
+            raise ValueError(f"{given.source} needs an {given.repo_auth} URL such as {example}")
+        return url
+
+    return check
+
+
+def ask_answers(
+    catalog: Catalog, repo_url_default: str | None, given: GivenAuth | None = None
+) -> dict[str, Any]:
+    """Ask for the global settings, the components and their prompted options; ``given``: the
+    repository credential a file option or the environment already gave (nothing asks whether
+    the repository is private then)."""
     import questionary
 
     require_terminal()
@@ -200,10 +239,10 @@ def ask_answers(catalog: Catalog, repo_url_default: str | None) -> dict[str, Any
         "repo_url": _ask_text(
             "Git URL Argo CD will pull this repository from",
             repo_url_default or "",
-            CHECKERS["url"],
+            _repo_url_check(given),
         ),
     }
-    answers.update(_ask_repo_auth(answers["repo_url"]))
+    answers.update(_ask_repo_auth(answers["repo_url"], given))
     answers |= {
         "target_revision": _ask_text("Branch", DEFAULTS["target_revision"], CHECKERS["revision"]),
         "secrets": questionary.select(

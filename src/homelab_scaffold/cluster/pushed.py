@@ -13,10 +13,12 @@ URL from here, the last fetched state of a remote with that URL is the evidence.
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from homelab_scaffold.catalog.options import REPO_AUTH_SSH, url_auth
 from homelab_scaffold.cluster.tools import Command, Outcome, run
 from homelab_scaffold.errors import RepoError
 from homelab_scaffold.inspect.apps import normalize_url
@@ -26,6 +28,11 @@ WATCHED_DIR = "kubernetes"
 LS_REMOTE_SECONDS = 30.0
 # Never wait on a username/password prompt (output is captured, so it would hang unseen).
 _NO_PROMPTS = {"GIT_TERMINAL_PROMPT": "0"}
+# ssh asks for host keys and passphrases on /dev/tty, which GIT_TERMINAL_PROMPT does not cover.
+_BATCH_MODE = "-o BatchMode=yes"
+# git's ssh.variant / GIT_SSH_VARIANT values whose program takes no OpenSSH options.
+_NOT_OPENSSH = frozenset({"simple", "plink", "putty", "tortoiseplink"})
+_OPENSSH_NAMES = frozenset({"ssh", "ssh.exe"})
 _COMMIT = re.compile(r"^[0-9a-fA-F]{7,40}\Z")
 _SHOWN_PATHS = 3
 
@@ -62,7 +69,8 @@ def check_pushed(root: Path, target: Target, environ: Mapping[str, str]) -> list
     _refuse_uncommitted(root, target)
     listed = _ls_remote(root, target, environ)
     if not listed.ok:
-        return _check_tracking_ref(root, head, target, listed.reason)
+        hint = _ssh_hint(root, listed, target.repo_url)
+        return _check_tracking_ref(root, head, target, listed.reason, hint)
     remote = _listed_commit(listed.stdout, target.revision)
     if remote is None and _COMMIT.match(target.revision):
         return _check_commit(head, target)
@@ -79,12 +87,88 @@ def _git(
 def _ls_remote(root: Path, target: Target, environ: Mapping[str, str]) -> Outcome:
     """What the remote has for the revision (``^{}`` lines: the commits annotated tags name)."""
     patterns = (target.revision, f"{target.revision}^{{}}")
-    env = _prompt_free(environ)
+    env = _prompt_free(root, environ)
     return _git(root, "ls-remote", target.repo_url, *patterns, env=env, timeout=LS_REMOTE_SECONDS)
 
 
-def _prompt_free(environ: Mapping[str, str]) -> dict[str, str]:
-    return {k: v for k, v in _NO_PROMPTS.items() if k not in environ}
+def _prompt_free(root: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """Variables that make git and ssh fail at once instead of asking (a user's own
+    ``GIT_TERMINAL_PROMPT`` is kept, and so is their ssh command, with BatchMode added)."""
+    env = {k: v for k, v in _NO_PROMPTS.items() if k not in environ}
+    command = batch_ssh_command(environ, _git_config(root, "core.sshCommand"))
+    if command is not None:
+        env["GIT_SSH_COMMAND"] = command
+    return env
+
+
+def batch_ssh_command(environ: Mapping[str, str], configured: str | None) -> str | None:
+    """The ssh command git would run (``GIT_SSH_COMMAND``, else ``core.sshCommand``, else
+    ``GIT_SSH``, else ``ssh``: git's own order) with ``-o BatchMode=yes`` appended, so ssh never
+    asks for a host key or passphrase. Appended, so an option the user set wins (ssh keeps the
+    first value). None when that command is not OpenSSH (it may take no ``-o``): git runs it
+    unchanged then."""
+    variant = environ.get("GIT_SSH_VARIANT", "").strip().lower()
+    command = environ.get("GIT_SSH_COMMAND") or configured
+    if command:
+        return f"{command} {_BATCH_MODE}" if _is_openssh(_first_word(command), variant) else None
+    program = environ.get("GIT_SSH")
+    if program:
+        # GIT_SSH names a program, not a shell command, so it is quoted for one.
+        return f"{shlex.quote(program)} {_BATCH_MODE}" if _is_openssh(program, variant) else None
+    return f"ssh {_BATCH_MODE}"
+
+
+def _first_word(command: str) -> str:
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return ""
+    return words[0] if words else ""
+
+
+def _is_openssh(program: str, variant: str) -> bool:
+    if variant and variant != "auto":
+        return variant not in _NOT_OPENSSH
+    return Path(program).name.lower() in _OPENSSH_NAMES
+
+
+def _git_config(root: Path, key: str) -> str | None:
+    found = _git(root, "config", "--get", key)
+    return found.stdout.strip() or None if found.ok else None
+
+
+def _ssh_hint(root: Path, listed: Outcome, repo_url: str) -> str | None:
+    """What to do when ssh, in batch mode, refused instead of asking: accept the host key, or
+    load the key into the agent (None: not such a refusal)."""
+    text = listed.stderr
+    host_key = "Host key verification failed" in text
+    if not host_key and "Permission denied" not in text:
+        return None
+    # The URL git really used: url.<base>.insteadOf may turn an https repo_url into ssh.
+    used = _git(root, "ls-remote", "--get-url", repo_url).stdout.strip() or repo_url
+    if url_auth(used) != REPO_AUTH_SSH:
+        return None
+    host = _ssh_host(used)
+    if host_key:
+        return (
+            f"ssh does not know the host key of {host} and cannot ask for it here; accept it "
+            f"once with `ssh -T {host}`, then run bootstrap again"
+        )
+    return (
+        f"ssh has no key {host} accepts without asking for a passphrase; add yours to the "
+        f"agent with `ssh-add ~/.ssh/YOUR_KEY` (test with `ssh -T {host}`), then run bootstrap "
+        "again"
+    )
+
+
+def _ssh_host(url: str) -> str:
+    """What ``ssh -T`` takes to reach an SSH URL: ``[user@]host``, with ``-p PORT`` first for
+    ``ssh://user@host:PORT/path``."""
+    if "://" not in url:
+        return url.partition(":")[0]
+    netloc = url.partition("://")[2].partition("/")[0]
+    host, colon, port = netloc.rpartition(":")
+    return f"-p {port} {host}" if colon and port.isdigit() else netloc
 
 
 def _refuse_nested(root: Path, target: Target) -> None:
@@ -167,9 +251,11 @@ def _refuse_unpushed(root: Path, head: str, remote: str | None, target: Target) 
         )
 
 
-def _check_tracking_ref(root: Path, head: str, target: Target, reason: str) -> list[str]:
+def _check_tracking_ref(
+    root: Path, head: str, target: Target, reason: str, hint: str | None
+) -> list[str]:
     """When the URL cannot be read from here, the last fetched state of a remote with that URL
-    is the next best evidence."""
+    is the next best evidence; ``hint``: what to do about an ssh that would have asked."""
     name = _remote_name(root, target.repo_url)
     tracked = None
     if name is not None:
@@ -179,6 +265,8 @@ def _check_tracking_ref(root: Path, head: str, target: Target, reason: str) -> l
         tracked = ref.stdout.strip() if ref.ok else None
     if tracked is None and _COMMIT.match(target.revision):
         return _check_commit(head, target)
+    if tracked is None and hint is not None:
+        raise RepoError(f"cannot read {target.repo_url} with git ls-remote: {hint}")
     if tracked is None:
         raise RepoError(
             f"cannot read {target.repo_url} with git ls-remote ({reason}); scaffold checks there "
@@ -188,8 +276,8 @@ def _check_tracking_ref(root: Path, head: str, target: Target, reason: str) -> l
         )
     _refuse_unpushed(root, head, tracked, target)
     return [
-        f"could not read {target.repo_url} ({reason}); checked {name}/{target.revision} as "
-        "last fetched instead"
+        f"could not read {target.repo_url} ({hint or reason}); checked {name}/{target.revision} "
+        "as last fetched instead"
     ]
 
 

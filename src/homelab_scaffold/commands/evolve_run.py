@@ -70,12 +70,16 @@ def _sync_and_report(
     before_writing: Callable[[Outcome], list[str]] | None = None,
 ) -> Outcome:
     """Plan, run ``before_writing`` on the plan (it may refuse by raising; the notes it returns
-    are reported with the outcome), apply, report."""
+    are reported with the outcome), apply, report. A tree ``apply`` would refuse is refused
+    before ``before_writing`` (which may download a chart)."""
     repo = engine.open_repo()
     before = repo.document().component_names()
     with ui.progress(_PROGRESS):
         outcome = engine.plan(repo, document, secrets=secrets or SecretRequest())
-    checked = before_writing(outcome) if before_writing is not None else []
+    checked: list[str] = []
+    if before_writing is not None:
+        engine.check_writable(outcome)
+        checked = before_writing(outcome)
     outcome = engine.apply(outcome)
     extras = Extras(
         added=selection_changes(before, document, outcome.plan, requested),
@@ -331,14 +335,22 @@ def _names(kept: list[KeptResource]) -> list[str]:
 
 def _refuse_implicit_return(engine: Engine, document: AnswersDocument, component: str) -> None:
     """A component the plan selects by itself (the sealed-secrets controller while Secrets are
-    sealed) would come straight back: say why instead of doing nothing."""
+    sealed, or while SealedSecrets of the user's own exist) would come straight back: say why
+    instead of doing nothing."""
     plan = engine.catalog_plan(document.answers())
-    if component in plan.components:
-        users = ", ".join(plan.components[component].needed_by) or "the stack"
+    if component not in plan.components:
+        return
+    if plan.own_sealed:
+        shown = ", ".join(plan.own_sealed)
         raise UsageError(
-            f"cannot remove {component}: {users} need(s) it while `secrets: sealed-secrets`; "
-            "set `secrets: manual` in scaffold.yaml first, or remove those"
+            f"cannot remove {component}: only its controller decrypts your SealedSecrets "
+            f"({shown}); delete those files (or move them out of kubernetes/) first"
         )
+    users = ", ".join(plan.components[component].needed_by) or "the stack"
+    raise UsageError(
+        f"cannot remove {component}: {users} need(s) it while `secrets: sealed-secrets`; "
+        "set `secrets: manual` in scaffold.yaml first, or remove those"
+    )
 
 
 def upgrade(

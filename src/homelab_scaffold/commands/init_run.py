@@ -5,11 +5,12 @@ engine sync against an empty state, then a summary. The options are declared in
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homelab_scaffold import ui
-from homelab_scaffold.catalog.model import SECRET_SSH_PRIVATE_KEY, ProvidedSecret
+from homelab_scaffold.catalog.model import SECRET_SSH_PRIVATE_KEY, Catalog, ProvidedSecret
 from homelab_scaffold.catalog.options import url_credentials, without_credentials
 from homelab_scaffold.commands.report import announce_secrets, raise_on_conflicts, report_change
 from homelab_scaffold.commands.secret_input import file_problem, read_secret_file
@@ -44,6 +45,9 @@ from homelab_scaffold.repo.answers_file import GLOBAL_ORDER, AnswersDocument, re
 from homelab_scaffold.repo.git import origin_url
 from homelab_scaffold.repo.state import STATE_FILE
 
+if TYPE_CHECKING:
+    from homelab_scaffold.prompts import GivenAuth
+
 _KEPT = "exists and differs; left as it is"
 CREDENTIALS_HELP = (
     "Argo CD reads private repositories with credentials from a Secret, not from the URL"
@@ -75,8 +79,14 @@ def _allowed_in_empty(path: Path) -> bool:
     return path.name == ".scaffold" and sorted(p.name for p in path.iterdir()) == ["lock"]
 
 
-def gather_mapping(dest: Path, config: Path | None, no_input: bool) -> dict[str, Any]:
-    """The raw answers: from --config, the full default stack, or the prompts."""
+def gather_mapping(
+    dest: Path,
+    config: Path | None,
+    no_input: bool,
+    credentials: Credentials | None = None,
+) -> dict[str, Any]:
+    """The raw answers: from --config, the full default stack, or the prompts (which do not ask
+    what the ``credentials`` given already say)."""
     if config is not None:
         mapping: dict[str, Any] = to_plain(read_config_file(config))
         return mapping
@@ -85,7 +95,39 @@ def gather_mapping(dest: Path, config: Path | None, no_input: bool) -> dict[str,
         return {"components": {n: {} for n, c in catalog.components.items() if c.in_default_stack}}
     from homelab_scaffold.prompts import ask_answers
 
-    return ask_answers(catalog, _origin(dest)[0])
+    given = given_auth(catalog, credentials) if credentials else None
+    return ask_answers(catalog, _origin(dest)[0], given)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Where repository credentials may already come from: the file options given, and the
+    environment."""
+
+    files: Mapping[str, Path]
+    environ: Mapping[str, str]
+
+
+def given_auth(catalog: Catalog, credentials: Credentials) -> GivenAuth | None:
+    """The ``repo_auth`` a credential given before the questions settles: a file option, else
+    an environment variable (None: none given, or two that disagree, which is asked)."""
+    from homelab_scaffold.prompts import GivenAuth
+
+    by_file: dict[str, str] = {}
+    by_env: dict[str, str] = {}
+    for provided in catalog.provided_secrets:
+        auth = provided.config_conditions.get("repo_auth")
+        if auth is None:
+            continue
+        if provided.file_option in credentials.files:
+            by_file[auth] = provided.file_option
+        elif credentials.environ.get(provided.env, "").strip():
+            by_env[auth] = provided.env
+    found = by_file or by_env
+    if len(found) != 1:
+        return None
+    ((auth, source),) = found.items()
+    return GivenAuth(repo_auth=auth, source=source)
 
 
 def _origin(dest: Path) -> tuple[str | None, bool]:
@@ -187,9 +229,13 @@ def progress_message(dest: Path, plan: Plan) -> str:
 
 
 def _prepared_mapping(
-    dest: Path, config: Path | None, no_input: bool, sets: tuple[str, ...]
+    dest: Path,
+    config: Path | None,
+    no_input: bool,
+    sets: tuple[str, ...],
+    credentials: Credentials,
 ) -> tuple[dict[str, Any], list[str]]:
-    mapping = apply_sets(gather_mapping(dest, config, no_input), sets)
+    mapping = apply_sets(gather_mapping(dest, config, no_input, credentials), sets)
     warnings: list[str] = []
     if no_input and config is None and mapping.get("secrets") == MANUAL_SECRETS:
         # The default stack's sealed-secrets controller has nothing to do without sealing.
@@ -237,7 +283,8 @@ def init_repo(
     with Engine(dest, options) as engine:
         check_destination(dest, force)
         sets, secret_sets = split_secret_sets(sets)
-        mapping, warnings = _prepared_mapping(dest, config, no_input, sets)
+        credentials = Credentials(files=secret_files or {}, environ=options.environ)
+        mapping, warnings = _prepared_mapping(dest, config, no_input, sets, credentials)
         from_files = file_secrets(dest, mapping, secret_files or {})
         source = str(config) if config else "answers"
         document = answers_document(config, mapping)

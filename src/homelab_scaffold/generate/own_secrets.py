@@ -301,6 +301,17 @@ def sealed_place(path: str, text: str) -> SealedPlace | None:
     return SealedPlace(path, namespace, name)
 
 
+def holds_sealed_secret(text: str) -> bool:
+    """True when a manifest file holds a SealedSecret (any of its YAML documents)."""
+    if "SealedSecret" not in text:
+        return False
+    try:
+        documents = list(YAML(typ="safe", pure=True).load_all(text))
+    except YAMLError:
+        return False
+    return any(isinstance(d, dict) and d.get("kind") == "SealedSecret" for d in documents)
+
+
 def _sealed_document(text: str | None) -> dict[str, Any] | None:
     if text is None:
         return None

@@ -6,7 +6,10 @@ among its ``after`` Applications that are selected).
 
 With ``secrets: sealed-secrets`` the ``sealed-secrets`` component is selected as soon as a
 selected component has secrets, and every Application of such a component needs it (the
-SealedSecret CRD and the controller that turns SealedSecrets into Secrets).
+SealedSecret CRD and the controller that turns SealedSecrets into Secrets). SealedSecret files of
+the user's own in the repository (``secret seal``, kubeseal) keep it selected too: without the
+controller nothing could decrypt them. With ``secrets: manual`` the controller is the user's to
+list or not (theirs may run elsewhere), so nothing is added then.
 """
 
 from __future__ import annotations
@@ -120,6 +123,8 @@ class Plan:
     components: Mapping[str, PlannedComponent]
     apps: tuple[PlannedApp, ...]
     warnings: tuple[str, ...] = ()
+    # The user's own SealedSecret files, which keep the sealed-secrets controller selected.
+    own_sealed: tuple[str, ...] = ()
 
     @property
     def sealed(self) -> bool:
@@ -281,15 +286,29 @@ def _pool(option: Option, selected: Mapping[str, PlannedComponent]) -> list[str]
 
 
 def _select_sealing(
-    answers: Answers, catalog: Catalog, planned: dict[str, PlannedComponent], source: str
+    answers: Answers,
+    catalog: Catalog,
+    planned: dict[str, PlannedComponent],
+    source: str,
+    own_sealed: tuple[str, ...],
 ) -> tuple[dict[str, PlannedComponent], tuple[str, ...]]:
-    """Add sealed-secrets when sealing and a component has secrets; returns the secret users."""
+    """Add sealed-secrets when sealing and a component has secrets, or when the user's own
+    SealedSecrets need its controller; returns the secret users."""
     users = secret_users(planned) if answers.sealed else ()
-    if not users or SEALED_SECRETS_COMPONENT in planned:
+    keepers = (*users, *own_sealed_reason(own_sealed)) if answers.sealed else ()
+    if not keepers or SEALED_SECRETS_COMPONENT in planned:
         return planned, users
     selection = resolve_selection(catalog, [*answers.components, SEALED_SECRETS_COMPONENT])
-    selection = {**selection, SEALED_SECRETS_COMPONENT: users}
+    selection = {**selection, SEALED_SECRETS_COMPONENT: keepers}
     return _plan_components(answers, catalog, selection, source), users
+
+
+def own_sealed_reason(own_sealed: tuple[str, ...]) -> tuple[str, ...]:
+    """Why the user's SealedSecret files keep the controller, as a ``needed_by`` entry."""
+    if not own_sealed:
+        return ()
+    more = f" and {len(own_sealed) - 1} more" if len(own_sealed) > 1 else ""
+    return (f"your SealedSecrets ({own_sealed[0]}{more})",)
 
 
 def secret_users(components: Mapping[str, PlannedComponent]) -> tuple[str, ...]:
@@ -306,12 +325,20 @@ def _waiting_for_sealing(
     return replace(app, needs=(*app.needs, *missing))
 
 
-def build_plan(answers: Answers, catalog: Catalog, source: str = "scaffold.yaml") -> Plan:
-    """Decide the whole repository: selection, options, versions, waves."""
+def build_plan(
+    answers: Answers,
+    catalog: Catalog,
+    source: str = "scaffold.yaml",
+    own_sealed: Iterable[str] = (),
+) -> Plan:
+    """Decide the whole repository: selection, options, versions, waves. ``own_sealed``: the
+    user's own SealedSecret files in the repository (they keep the sealing controller while
+    Secrets are sealed)."""
+    own = tuple(sorted(own_sealed)) if answers.sealed else ()
     catalog = with_instances(catalog, answers.components)
     selection = resolve_selection(catalog, answers.components)
     planned = _plan_components(answers, catalog, selection, source)
-    planned, users = _select_sealing(answers, catalog, planned, source)
+    planned, users = _select_sealing(answers, catalog, planned, source, own)
     sealing = planned.get(SEALED_SECRETS_COMPONENT)
     sealing_apps = sealing.component.app_names if sealing and users else ()
     waiting = tuple(name for name in users if planned[name].waits_for_sealing)
@@ -326,7 +353,7 @@ def build_plan(answers: Answers, catalog: Catalog, source: str = "scaffold.yaml"
     ]
     apps.sort(key=lambda a: (a.wave, a.name))
     warnings = [w for c in planned.values() if (w := _version_warning(c.component, c.version))]
-    return Plan(answers, MappingProxyType(planned), tuple(apps), tuple(warnings))
+    return Plan(answers, MappingProxyType(planned), tuple(apps), tuple(warnings), own)
 
 
 def _given(answers: Answers, name: str) -> dict[str, Any]:
