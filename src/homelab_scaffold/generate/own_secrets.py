@@ -26,7 +26,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from homelab_scaffold.errors import RepoError, UsageError
+from homelab_scaffold.errors import UsageError
 from homelab_scaffold.generate.plan import Plan, PlannedApp
 from homelab_scaffold.generate.sealed import SEALED_SUFFIX
 from homelab_scaffold.generate.sealing_crypto import (
@@ -37,9 +37,8 @@ from homelab_scaffold.generate.sealing_crypto import (
     check_secret_key,
     check_secret_name,
     document_scope,
-    seal,
+    seal_values,
     sealed_secret_document,
-    unseal,
 )
 from homelab_scaffold.generate.yamltext import dump_yaml
 from homelab_scaffold.suggest import unknown
@@ -348,15 +347,17 @@ def sealed_text(
     check_scope(scope)
     old = _sealed_document(existing) or {}
     kept_others = _merged_values(old, secret, scope) if merge else {}
-    encrypted = dict(kept_others)
-    for key, value in secret.data.items():
-        encrypted[key] = _kept(old, secret, key, value, scope, key_pair) or seal(
-            value,
+    encrypted = {
+        **kept_others,
+        **seal_values(
+            secret.data,
             namespace=secret.namespace,
             name=secret.name,
             scope=scope,
-            certificate_pem=key_pair.certificate_pem,
-        )
+            key_pair=key_pair,
+            existing=old,
+        ),
+    }
     document = sealed_secret_document(
         secret.name,
         secret.namespace,
@@ -398,26 +399,3 @@ def _merged_values(old: Mapping[str, Any], secret: OwnSecret, scope: Scope) -> d
     }
 
 
-def _kept(
-    old: Mapping[str, Any],
-    secret: OwnSecret,
-    key: str,
-    value: bytes,
-    scope: Scope,
-    key_pair: KeyPair,
-) -> str | None:
-    """The existing ciphertext of ``key`` when it still decrypts to ``value`` here."""
-    sealed = _encrypted(old).get(key)
-    if not isinstance(sealed, str) or document_scope(old) != scope:
-        return None
-    try:
-        plaintext = unseal(
-            sealed,
-            namespace=secret.namespace,
-            name=secret.name,
-            scope=scope,
-            private_key_pem=key_pair.private_key_pem,
-        )
-    except (RepoError, UsageError):
-        return None
-    return sealed if plaintext == value else None

@@ -21,7 +21,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from homelab_scaffold.errors import RenderError, RepoError, UsageError
+from homelab_scaffold.errors import RenderError
 from homelab_scaffold.generate.plan import SEALED_SECRETS_COMPONENT, Plan
 from homelab_scaffold.generate.render import ARGOCD_CONFIG_DIR, render_secrets
 from homelab_scaffold.generate.sealing_crypto import (
@@ -30,10 +30,8 @@ from homelab_scaffold.generate.sealing_crypto import (
     KeyPair,
     Scope,
     bootstrap_secret_document,
-    document_scope,
-    seal,
+    seal_values,
     sealed_secret_document,
-    unseal,
 )
 from homelab_scaffold.generate.secret_values import SECRETS_DIR, VALUES_FILE, secret_specs
 from homelab_scaffold.generate.yamltext import dump_yaml
@@ -186,28 +184,6 @@ def _existing_document(text: str | None) -> Mapping[str, Any]:
     return doc
 
 
-def _kept_ciphertext(
-    existing: Mapping[str, Any], manifest: SecretManifest, key: str, private_key_pem: bytes
-) -> str | None:
-    """The existing sealed value of ``key`` when it still decrypts to the same plaintext here."""
-    spec = existing.get("spec")
-    encrypted = spec.get("encryptedData") if isinstance(spec, dict) else None
-    old = encrypted.get(key) if isinstance(encrypted, dict) else None
-    if not isinstance(old, str) or document_scope(existing) != SCOPE:
-        return None
-    try:
-        plaintext = unseal(
-            old,
-            namespace=manifest.namespace,
-            name=manifest.name,
-            scope=SCOPE,
-            private_key_pem=private_key_pem,
-        )
-    except (RepoError, UsageError):
-        return None  # another key, name or namespace, or damaged: seal again
-    return old if plaintext == manifest.data[key] else None
-
-
 def root_synced_annotations(plan: Plan) -> dict[str, str]:
     """What a SealedSecret the root Application syncs needs: a sync wave after the sealing
     controller's Application (the root syncs its children wave by wave, each Healthy before the
@@ -226,18 +202,14 @@ def _sealed_text(
     reseal_all: bool,
     annotations: Mapping[str, str],
 ) -> str:
-    encrypted = {}
-    for key, value in sorted(manifest.data.items()):
-        kept = None
-        if not reseal_all:
-            kept = _kept_ciphertext(existing, manifest, key, key_pair.private_key_pem)
-        encrypted[key] = kept or seal(
-            value,
-            namespace=manifest.namespace,
-            name=manifest.name,
-            scope=SCOPE,
-            certificate_pem=key_pair.certificate_pem,
-        )
+    encrypted = seal_values(
+        manifest.data,
+        namespace=manifest.namespace,
+        name=manifest.name,
+        scope=SCOPE,
+        key_pair=key_pair,
+        existing=None if reseal_all else existing,
+    )
     document = sealed_secret_document(
         manifest.name,
         manifest.namespace,

@@ -228,6 +228,62 @@ def unseal(
         ) from e
 
 
+def seal_values(
+    data: Mapping[str, bytes],
+    *,
+    namespace: str,
+    name: str,
+    scope: Scope,
+    key_pair: KeyPair,
+    existing: Mapping[str, Any] | None = None,
+) -> dict[str, str]:
+    """Seal every value of ``data``; a value whose ciphertext in ``existing`` (a SealedSecret
+    document of the same scope) still decrypts to it here keeps that ciphertext, so sealing the
+    same values again changes no byte.
+
+    Args:
+        data: Secret key -> plaintext value.
+        namespace: Namespace of the Secret.
+        name: Name of the Secret.
+        scope: The scope to seal with.
+        key_pair: The sealing key pair (the certificate seals, the private key checks).
+        existing: The SealedSecret there now, or None to seal everything afresh.
+
+    Returns:
+        Secret key -> sealed value, sorted by key.
+    """
+    old: Mapping[str, Any] = {}
+    if existing is not None and document_scope(existing) == scope:
+        spec = existing.get("spec")
+        encrypted = spec.get("encryptedData") if isinstance(spec, dict) else None
+        old = encrypted if isinstance(encrypted, dict) else {}
+    sealed: dict[str, str] = {}
+    for key, value in sorted(data.items()):
+        kept = old.get(key)
+        if isinstance(kept, str):
+            try:
+                same = value == unseal(
+                    kept,
+                    namespace=namespace,
+                    name=name,
+                    scope=scope,
+                    private_key_pem=key_pair.private_key_pem,
+                )
+            except (RepoError, UsageError):
+                same = False  # another key, name or namespace, or damaged: seal again
+            if same:
+                sealed[key] = kept
+                continue
+        sealed[key] = seal(
+            value,
+            namespace=namespace,
+            name=name,
+            scope=scope,
+            certificate_pem=key_pair.certificate_pem,
+        )
+    return sealed
+
+
 def _split_sealed(sealed: str, place: str) -> tuple[bytes, bytes]:
     try:
         blob = base64.b64decode(sealed, validate=True)
