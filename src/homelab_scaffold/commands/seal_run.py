@@ -138,14 +138,7 @@ def _literal(text: str) -> tuple[str, bytes]:
 
 def _file_value(text: str) -> tuple[str, bytes]:
     key, path = file_key(text)
-    try:
-        return key, Path(path).read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"--from-file {path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"--from-file {path} is a folder; give one file per key") from None
-    except OSError as exc:
-        raise UsageError(f"--from-file {path}: cannot read it ({exc.strerror})") from None
+    return key, _read_file(path, f"--from-file {path}", "give one file per key")
 
 
 def _from_manifest(request: SealRequest) -> OwnSecret:
@@ -179,14 +172,19 @@ def _from_manifest(request: SealRequest) -> OwnSecret:
 def _read_manifest(path: str, source: str) -> bytes:
     if path == _STDIN:
         return sys.stdin.buffer.read()
+    return _read_file(path, f"-f {source}", "give one Secret manifest")
+
+
+def _read_file(path: str, named: str, one: str) -> bytes:
+    """The bytes of a file the user named; ``named`` is how messages name it."""
     try:
         return Path(path).read_bytes()
     except FileNotFoundError:
-        raise UsageError(f"-f {path}: no such file") from None
+        raise UsageError(f"{named}: no such file") from None
     except IsADirectoryError:
-        raise UsageError(f"-f {path} is a folder; give one Secret manifest") from None
+        raise UsageError(f"{named} is a folder; {one}") from None
     except OSError as exc:
-        raise UsageError(f"-f {source}: cannot read it ({exc.strerror})") from None
+        raise UsageError(f"{named}: cannot read it ({exc.strerror})") from None
 
 
 def _agreeing(stated: str, given: str | None, option: str, field: str, source: str) -> str:
