@@ -207,22 +207,32 @@ class AnswersDocument:
             raise ConfigError(f"{ANSWERS_FILE}: components: expected a mapping of name -> options")
         return components
 
+    def _components_view(self) -> Any:
+        """The ``components`` value as it is held (not copied): only for reading one entry,
+        so a command that looks at every component does not copy the whole file each time."""
+        if self._doc is not None:
+            held: Any = self._doc
+        else:
+            held = self._plain if self._text is not None else self._original_plain
+        return held.get("components") if isinstance(held, dict) else None
+
     def component_names(self) -> list[str]:
         """The components listed, in file order."""
-        components = self.plain().get("components")
+        components = self._components_view()
         if components is not None and not isinstance(components, dict):
             raise ConfigError(f"{ANSWERS_FILE}: components: expected a mapping of name -> options")
         return [str(name) for name in components or {}]
 
     def entry(self, name: str) -> Any:
-        """What is written under ``components.<name>`` (None when it is not listed)."""
-        components = self.plain().get("components")
-        return components.get(name) if isinstance(components, dict) else None
+        """What is written under ``components.<name>`` (None when it is not listed), as plain
+        data the caller may keep."""
+        components = self._components_view()
+        found = components.get(name) if isinstance(components, dict) else None
+        return to_plain(found) if self._doc is not None else copy.deepcopy(found)
 
     def options_of(self, name: str) -> Mapping[str, Any]:
         """The options written for ``name`` ({} when none or not listed)."""
-        components = self.plain().get("components")
-        entry = components.get(name) if isinstance(components, dict) else None
+        entry = self.entry(name)
         return entry if isinstance(entry, dict) else {}
 
     def text(self) -> str:
