@@ -689,3 +689,27 @@ def test_add_names_the_real_reason_a_component_was_added(tmp_path: Path) -> None
     run = ok(invoke("add", "longhorn", "-C", root))
     assert "argocd: needed by longhorn" not in run.stdout
     assert "metallb: needed by longhorn" not in run.stdout
+
+
+def test_regenerate_after_a_renovate_image_bump_says_it_records_the_state(repo: Path) -> None:
+    # Renovate's group bumps the tag in scaffold.yaml and in the manifest in one commit.
+    tag = answers(repo)["components"]["test-app"]["nginx_image_tag"]
+    replace_in(repo / "scaffold.yaml", f"nginx_image_tag: {tag}", "nginx_image_tag: 9.9.10")
+    manifest = repo / "kubernetes/system/test-app/test-app.yml"
+    replace_in(manifest, f"nginx-unprivileged:{tag}", "nginx-unprivileged:9.9.10")
+    commit(repo, "Update docker.io/nginxinc/nginx-unprivileged to 9.9.10")
+    run = ok(invoke("regenerate", "-C", repo))
+    status = git(repo, "status", "--porcelain").stdout.splitlines()
+    # What git shows is what scaffold said: the state file, and only it.
+    assert status == [" M .scaffold/state.json"]
+    assert "Nothing to change" not in run.stdout
+    assert "Recorded in .scaffold/state.json" in run.stdout
+    assert "kubernetes/system/test-app/test-app.yml" in run.stdout
+    as_json = ok(invoke("regenerate", "-C", repo, "--dry-run", "--output", "json"))
+    assert yaml.safe_load(as_json.stdout)["changed"] is False
+    commit(repo)
+    before = file_stats(repo)
+    assert "Nothing to change" in ok(invoke("regenerate", "-C", repo)).stdout
+    assert file_stats(repo) == before
+    assert "No changes" in ok(invoke("diff", "-C", repo)).stdout
+    ok(invoke("validate", "--drift", "--offline", "-C", repo))
