@@ -15,6 +15,8 @@ import pytest
 import yaml
 from conftest import Run, git, invoke, pinned, yaml_documents
 
+from homelab_scaffold.wording import agreeing, some_of
+
 ARGOCD_CONFIG = "kubernetes/system/argocd-config"
 WAVE = "argocd.argoproj.io/sync-wave"
 
@@ -333,6 +335,24 @@ def test_uncommitted_changes_in_a_file_to_touch_refuse_until_force(repo: Path) -
     assert "merge  README.md" in forced.stdout
     readme = text(repo, "README.md")
     assert readme.endswith(README_NOTE) and "| longhorn |" in readme
+
+
+def test_the_refusal_agrees_with_the_number_of_uncommitted_files(repo: Path) -> None:
+    append_to(repo / "README.md", README_NOTE)
+    one = invoke("add", "longhorn", "-C", repo)
+    assert one.exit_code == 2 and "README.md has uncommitted changes" in one.stderr, one.stderr
+    append_to(repo / "renovate.json", "\n")
+    two = invoke("add", "longhorn", "-C", repo)
+    assert two.exit_code == 2, two.stderr
+    assert "README.md and 1 more have uncommitted changes" in two.stderr, two.stderr
+
+
+def test_some_of_names_the_first_and_counts_the_rest() -> None:
+    assert some_of(["a"]) == "a"
+    assert some_of(["a", "b", "c"]) == "a and 2 more"
+    assert some_of(["a", "b", "c"], 2) == "a, b and 1 more"
+    assert some_of([]) == ""
+    assert [agreeing(n, "has", "have") for n in (0, 1, 2)] == ["have", "has", "have"]
 
 
 def test_uncommitted_changes_elsewhere_do_not_block(repo: Path) -> None:

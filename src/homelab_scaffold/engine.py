@@ -68,6 +68,7 @@ from homelab_scaffold.repo.state import (
     text_hash,
 )
 from homelab_scaffold.repo.write import apply_changes, has_pending_transaction, recover
+from homelab_scaffold.wording import agreeing, some_of
 
 # The option of every chart component that pins its chart version.
 CHART_VERSION = "version"
@@ -596,9 +597,9 @@ class Engine:
         paths = [c.path for c in writes if c.path not in _NOT_CHECKED_FOR_DIRT]
         dirty = dirty_paths(self.root, paths) if self.root.is_dir() else []
         if dirty:
-            more = f" and {len(dirty) - 1} more" if len(dirty) > 1 else ""
+            has = agreeing(len(dirty), "has", "have")
             raise RepoError(
-                f"{dirty[0]}{more} has uncommitted changes that this command would modify; "
+                f"{some_of(dirty)} {has} uncommitted changes that this command would modify; "
                 "commit or stash them first (so you can undo with git), or pass --force"
             )
 
