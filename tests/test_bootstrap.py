@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pexpect
 import pytest
 import yaml
 from conftest import Run, git, invoke, read_tree
 
+from homelab_scaffold import ui
 from homelab_scaffold.cluster import health
 from homelab_scaffold.cluster.bootstrap import ChildApp
 from homelab_scaffold.cluster.pushed import Target, check_pushed
@@ -864,3 +866,75 @@ def test_batch_mode_follows_gits_order_of_ssh_commands() -> None:
     assert batch_ssh_command({"GIT_SSH_COMMAND": "my-ssh", "GIT_SSH_VARIANT": "ssh"}, None) == (
         f"my-ssh {batch}"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Progress on a terminal while helm and the waves take minutes
+
+
+def test_the_watcher_says_what_it_waits_for_before_each_wait() -> None:
+    fake = FakeTime()
+    told: list[str] = []
+    watched = watch_waves(
+        EXPECTED,
+        polls(
+            [status("argocd"), status("metallb", "Progressing")],
+            [*map(status, ("argocd", "metallb", "longhorn")), status("web", "Healthy", "OutOfSync")],
+            [*map(status, ("argocd", "metallb", "longhorn", "web")), status("root", "Progressing")],
+            [status(n) for n in ("argocd", "metallb", "longhorn", "web", "root")],
+        ),
+        60,
+        clock=fake.clock,
+        sleep=fake.sleep,
+        on_wait=told.append,
+    )
+    assert len(list(watched)) == 3
+    assert told == [
+        "waiting for wave 1: longhorn not created yet, metallb Progressing",
+        "waiting for wave 2: web Healthy, OutOfSync",
+        "waiting for the root Application root: Progressing",
+    ]
+
+
+def test_elapsed_reads_like_a_clock() -> None:
+    assert [ui.elapsed(s) for s in (0, 59.9, 80, 3599, 3720)] == [
+        "0s", "59s", "1m20s", "59m59s", "1h02m"
+    ]
+
+
+def test_a_terminal_sees_what_helm_and_the_waves_wait_for(sealed: Cluster) -> None:
+    exe = Path(sys.executable).with_name("scaffold")
+    if not exe.exists():
+        pytest.skip(f"{exe} is not installed")
+    # helm takes a while, as `--wait` makes it; the first look finds wave 1 still progressing.
+    helm = sealed.bin / "helm"
+    first, rest = STUB.replace("{python}", sys.executable).split("\n", 1)
+    helm.write_text(f"{first}\nimport time; time.sleep(1.5)\n{rest}")
+    wave, names = next(iter(waves_of(sealed.repo).items()))
+    later = [n for w, names in waves_of(sealed.repo).items() if w > 1 for n in names]
+    sealed.answer_applications(
+        applications(sealed.repo, ready=False, missing=later), applications(sealed.repo, ready=True)
+    )
+    child = pexpect.spawn(str(exe), ["bootstrap", "-C", str(sealed.repo), "--wait"],
+                          env={**sealed.env, "TERM": "xterm", "LANG": "C.UTF-8"},
+                          encoding="utf-8", timeout=60, dimensions=(50, 250))  # fmt: skip
+    child.expect(pexpect.EOF)
+    child.close()
+    shown = child.before
+    assert child.exitstatus == 0, shown
+    assert "helm installs Argo CD and waits up to 10m for it to be ready (1s)" in shown
+    assert f"waiting for wave {wave}: {names[0]} Progressing" in shown
+    assert "\r\x1b[K" in shown  # the spinner's line is erased before the next line
+    assert shown.rstrip().endswith("and root are Healthy and Synced.")
+
+
+@pytest.mark.usefixtures("no_pause")
+def test_without_a_terminal_bootstrap_shows_no_progress(sealed: Cluster) -> None:
+    later = [n for w, names in waves_of(sealed.repo).items() if w > 1 for n in names]
+    sealed.answer_applications(
+        applications(sealed.repo, ready=False, missing=later), applications(sealed.repo, ready=True)
+    )
+    run = sealed.run("--wait")
+    assert run.exit_code == 0, run.stderr
+    assert "\r" not in run.stdout + run.stderr
+    assert "waiting for wave" not in run.stdout + run.stderr

@@ -360,6 +360,20 @@ def json_of(run: Run) -> Any:
     return json.loads(run.stdout)
 
 
+def test_list_says_what_each_component_deploys_as_its_component_yaml_does() -> None:
+    lines = ok(run_main("list")).stdout.splitlines()
+    catalog = load_catalog()
+    for name, component in catalog.components.items():
+        (index,) = [i for i, line in enumerate(lines) if line.startswith(f"{name}: ")]
+        deploys, applications = lines[index + 1], lines[index + 2]
+        helm = any(app.type == "helm" for app in component.applications)
+        assert ("raw manifests" in deploys) is not helm, (name, deploys)
+        assert ("namespace the instance's name" in deploys) is component.generic, deploys
+        assert ("one per instance" in applications) is component.generic, applications
+    helm_app = lines[lines.index(next(x for x in lines if x.startswith("helm-app: "))) + 1]
+    assert helm_app.startswith("    the Helm chart each instance names;"), helm_app
+
+
 def test_list_json_describes_the_catalog() -> None:
     data = json_of(ok(run_main("list", "--output", "json")))
     catalog = load_catalog()

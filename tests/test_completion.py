@@ -120,6 +120,42 @@ def test_add_set_offers_options_in_both_forms_and_the_secrets_it_needs() -> None
     assert values(complete("scaffold add helm-app grafana --set v")) == ["version="]
 
 
+def test_add_set_offers_the_full_form_from_components_on() -> None:
+    homepage = load_catalog().get("homepage")
+    full = sorted(f"components.homepage.{name}=" for name in homepage.options)
+    assert sorted(values(complete("scaffold add homepage --set components."))) == full
+    assert sorted(values(complete("scaffold add homepage --set comp"))) == full
+    assert values(complete("scaffold add homepage --set components.homepage.ti")) == [
+        "components.homepage.title="
+    ]
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_set_typed_with_an_equals_sign_completes_its_value(shell: str) -> None:
+    # click completes the value after "--set="; the shell replaces the whole word (bash from
+    # the "=" on), so a suggestion must keep what was typed before it.
+    def offered(line: str) -> list[str]:
+        run = complete(line, shell=shell)
+        assert run.exit_code == 0 and run.stderr == "", run
+        if shell == "zsh":  # type, value, description: three lines each
+            return run.stdout.splitlines()[1::3]
+        return [row.partition(",")[2].partition("\t")[0] for row in run.stdout.splitlines()]
+
+    def word(whole: str, bash_word: str) -> list[str]:
+        return [bash_word if shell == "bash" else whole]
+
+    assert offered("scaffold add homepage --set=components.homepage.ti") == word(
+        "--set=components.homepage.title=", "components.homepage.title="
+    )
+    assert offered("scaffold add homepage --set=ti") == word("--set=title=", "title=")
+    assert offered("scaffold add cert-manager --set=issuer=letsencrypt-c") == word(
+        "--set=issuer=letsencrypt-cloudflare", "letsencrypt-cloudflare"
+    )
+    assert offered("scaffold init x --set=components.longhorn.rep") == word(
+        "--set=components.longhorn.replicas=", "components.longhorn.replicas="
+    )
+
+
 def test_option_values_after_the_equals_sign_are_cut_where_bash_splits() -> None:
     # bash splits "issuer=lets" into "issuer", "=", "lets" and replaces only the last word.
     assert values(complete("scaffold add cert-manager --set issuer=lets")) == [
@@ -310,5 +346,7 @@ def test_a_real_shell_completes_set_keys_without_a_space(
     typed = run_typed(child, "scaffold add longhorn --set components.longhorn.rep\t2 --dry-r\t")
     assert typed == "add longhorn --set components.longhorn.replicas=2 --dry-run"
     assert run_typed(child, "scaffold add cert-m\t--dry-run") == "add cert-manager --dry-run"
+    typed = run_typed(child, "scaffold add homepage --set=components.homepage.ti\tHome")
+    assert typed == "add homepage --set=components.homepage.title=Home"
     child.sendline("exit")
     child.expect(pexpect.EOF)

@@ -15,6 +15,8 @@ import pytest
 import yaml
 from conftest import Run, git, invoke, pinned, yaml_documents
 
+from homelab_scaffold.wording import agreeing, some_of
+
 ARGOCD_CONFIG = "kubernetes/system/argocd-config"
 WAVE = "argocd.argoproj.io/sync-wave"
 
@@ -333,6 +335,24 @@ def test_uncommitted_changes_in_a_file_to_touch_refuse_until_force(repo: Path) -
     assert "merge  README.md" in forced.stdout
     readme = text(repo, "README.md")
     assert readme.endswith(README_NOTE) and "| longhorn |" in readme
+
+
+def test_the_refusal_agrees_with_the_number_of_uncommitted_files(repo: Path) -> None:
+    append_to(repo / "README.md", README_NOTE)
+    one = invoke("add", "longhorn", "-C", repo)
+    assert one.exit_code == 2 and "README.md has uncommitted changes" in one.stderr, one.stderr
+    append_to(repo / "renovate.json", "\n")
+    two = invoke("add", "longhorn", "-C", repo)
+    assert two.exit_code == 2, two.stderr
+    assert "README.md and 1 more have uncommitted changes" in two.stderr, two.stderr
+
+
+def test_some_of_names_the_first_and_counts_the_rest() -> None:
+    assert some_of(["a"]) == "a"
+    assert some_of(["a", "b", "c"]) == "a and 2 more"
+    assert some_of(["a", "b", "c"], 2) == "a, b and 1 more"
+    assert some_of([]) == ""
+    assert [agreeing(n, "has", "have") for n in (0, 1, 2)] == ["have", "has", "have"]
 
 
 def test_uncommitted_changes_elsewhere_do_not_block(repo: Path) -> None:
@@ -689,3 +709,27 @@ def test_add_names_the_real_reason_a_component_was_added(tmp_path: Path) -> None
     run = ok(invoke("add", "longhorn", "-C", root))
     assert "argocd: needed by longhorn" not in run.stdout
     assert "metallb: needed by longhorn" not in run.stdout
+
+
+def test_regenerate_after_a_renovate_image_bump_says_it_records_the_state(repo: Path) -> None:
+    # Renovate's group bumps the tag in scaffold.yaml and in the manifest in one commit.
+    tag = answers(repo)["components"]["test-app"]["nginx_image_tag"]
+    replace_in(repo / "scaffold.yaml", f"nginx_image_tag: {tag}", "nginx_image_tag: 9.9.10")
+    manifest = repo / "kubernetes/system/test-app/test-app.yml"
+    replace_in(manifest, f"nginx-unprivileged:{tag}", "nginx-unprivileged:9.9.10")
+    commit(repo, "Update docker.io/nginxinc/nginx-unprivileged to 9.9.10")
+    run = ok(invoke("regenerate", "-C", repo))
+    status = git(repo, "status", "--porcelain").stdout.splitlines()
+    # What git shows is what scaffold said: the state file, and only it.
+    assert status == [" M .scaffold/state.json"]
+    assert "Nothing to change" not in run.stdout
+    assert "Recorded in .scaffold/state.json" in run.stdout
+    assert "kubernetes/system/test-app/test-app.yml" in run.stdout
+    as_json = ok(invoke("regenerate", "-C", repo, "--dry-run", "--output", "json"))
+    assert yaml.safe_load(as_json.stdout)["changed"] is False
+    commit(repo)
+    before = file_stats(repo)
+    assert "Nothing to change" in ok(invoke("regenerate", "-C", repo)).stdout
+    assert file_stats(repo) == before
+    assert "No changes" in ok(invoke("diff", "-C", repo)).stdout
+    ok(invoke("validate", "--drift", "--offline", "-C", repo))

@@ -218,3 +218,17 @@ def test_a_fresh_scaffold_yaml_looks_like_no_secret(
 
     assert secret_findings(full_stack.root / "scaffold.yaml") == []
     assert secret_findings(from_config.root / "scaffold.yaml") == []
+
+
+@pytest.mark.parametrize("value", ["sealed-secrets", "manual", "'manual'"])
+def test_without_its_pragma_the_secrets_line_is_a_secret_keyword_as_the_readme_says(
+    tmp_path: Path, value: str
+) -> None:
+    # KeywordDetector flags a key containing "secret" with any value starting with a word
+    # character: no value of the setting escapes it, so the README explains the pragma.
+    rewritten = tmp_path / "scaffold.yaml"
+    rewritten.write_text(f"repo_url: {REPO_URL}\nsecrets: {value}\ncomponents: {{}}\n")
+    assert secret_findings(rewritten) == [("Secret Keyword", 2)]
+    readme = (EXAMPLES_DIR.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.partition("\n## scaffold.yaml\n")[2].partition("\n## ")[0]
+    assert "`# pragma: allowlist secret`" in section and "KeywordDetector" in section

@@ -8,7 +8,9 @@ exist. Any problem (no repository, a broken file) just means fewer suggestions.
 
 The bash script is click's, made to handle ``--set key=value``: bash splits words at ``=``, so
 the line is re-read from ``COMP_LINE`` and a suggestion ending in ``=`` or ``.`` gets no space
-after it (zsh and fish get the same behaviour from their own scripts and rules).
+after it (zsh and fish get the same behaviour from their own scripts and rules). A value typed
+as ``--set=key`` is completed too: click completes the part after ``=``, and every shell replaces
+the whole word (bash from ``=`` on), so each suggestion gets the ``--set=`` back.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import click
 from click.shell_completion import (
     BashComplete,
     CompletionItem,
+    FishComplete,
+    ShellComplete,
     ZshComplete,
     add_completion_class,
     split_arg_string,
@@ -481,7 +485,31 @@ fi
 """
 
 
-class ScaffoldBash(BashComplete):
+def option_prefix(incomplete: str) -> str:
+    """The ``--option=`` a word starts with (``--set=components.``), else "": click completes
+    only the value after it, the way it parses such a word."""
+    if incomplete[:1] == "-" and "=" in incomplete:
+        return incomplete.partition("=")[0] + "="
+    return ""
+
+
+class _WholeWords(ShellComplete):
+    """Suggestions that replace the whole word typed, ``--option=`` included."""
+
+    def get_completions(self, args: list[str], incomplete: str) -> list[CompletionItem]:
+        items = super().get_completions(args, incomplete)
+        prefix = option_prefix(incomplete)
+        if not prefix:
+            return items
+        return [
+            CompletionItem(prefix + item.value, item.type, item.help)
+            if item.type == "plain"
+            else item
+            for item in items
+        ]
+
+
+class ScaffoldBash(_WholeWords, BashComplete):
     """click's bash completion, reading the line the way the user typed it."""
 
     source_template = _SOURCE_BASH
@@ -508,10 +536,14 @@ class ScaffoldBash(BashComplete):
         )
 
 
-class ScaffoldZsh(ZshComplete):
+class ScaffoldZsh(_WholeWords, ZshComplete):
     """click's zsh completion; suggestions ending in ``=`` or ``.`` get no space."""
 
     source_template = _SOURCE_ZSH
+
+
+class ScaffoldFish(_WholeWords, FishComplete):
+    """click's fish completion (its script and rules), with ``--set=key`` words kept whole."""
 
 
 def bash_word_start(incomplete: str, current_word: str) -> int:
@@ -527,6 +559,7 @@ def register_shells() -> None:
     """Use scaffold's bash and zsh scripts instead of click's (fish's is click's own)."""
     add_completion_class(ScaffoldBash, "bash")
     add_completion_class(ScaffoldZsh, "zsh")
+    add_completion_class(ScaffoldFish, "fish")
 
 
 SHELLS = ("bash", "zsh", "fish")

@@ -68,6 +68,7 @@ from homelab_scaffold.repo.state import (
     text_hash,
 )
 from homelab_scaffold.repo.write import apply_changes, has_pending_transaction, recover
+from homelab_scaffold.wording import agreeing, some_of
 
 # The option of every chart component that pins its chart version.
 CHART_VERSION = "version"
@@ -158,6 +159,9 @@ class Outcome:
         written: True when the changes were applied.
         guide: The file that holds the repository's guide (``HOMELAB.md`` beside a README of
             the user's own).
+        restated: Generated files the run leaves as they are while the state records new text
+            for them: the file already has the change the render makes (a Renovate bump of
+            scaffold.yaml and the manifest, an edit by hand), or is gone from both.
     """
 
     rendered: Rendered
@@ -165,6 +169,7 @@ class Outcome:
     notes: tuple[str, ...] = ()
     written: bool = False
     guide: str = GUIDE_FILE
+    restated: tuple[str, ...] = ()
 
     @property
     def plan(self) -> Plan:
@@ -320,8 +325,11 @@ class Engine:
         if inputs is not None:
             changes.extend(self._secret_changes(repo, rendered, inputs))
             changes = self._guard_secrets_ignored(changes)
-        changes.append(self._state_change(repo, rendered, guide))
-        return Outcome(rendered, tuple(changes), tuple(self._notes), guide=guide)
+        state = self._state_change(repo, rendered, guide)
+        restated = _restated(repo.state, rendered, changes) if state.writes else ()
+        changes.append(state)
+        notes = tuple(self._notes)
+        return Outcome(rendered, tuple(changes), notes, guide=guide, restated=restated)
 
     def _guide_path(self, repo: Repo, rendered: Rendered) -> str:
         """Where the guide goes: where the state says; at init, ``HOMELAB.md`` when the folder
@@ -589,9 +597,9 @@ class Engine:
         paths = [c.path for c in writes if c.path not in _NOT_CHECKED_FOR_DIRT]
         dirty = dirty_paths(self.root, paths) if self.root.is_dir() else []
         if dirty:
-            more = f" and {len(dirty) - 1} more" if len(dirty) > 1 else ""
+            has = agreeing(len(dirty), "has", "have")
             raise RepoError(
-                f"{dirty[0]}{more} has uncommitted changes that this command would modify; "
+                f"{some_of(dirty)} {has} uncommitted changes that this command would modify; "
                 "commit or stash them first (so you can undo with git), or pass --force"
             )
 
@@ -743,6 +751,18 @@ def pinned_options(planned: PlannedComponent) -> dict[str, Any]:
         for name, option in planned.component.options.items()
         if option.pin and planned.options.get(name) is not None
     }
+
+
+def _restated(state: State, rendered: Rendered, changes: Iterable[FileChange]) -> tuple[str, ...]:
+    """Tracked files left as they are whose recorded text (the merge base) changes."""
+    return tuple(
+        c.path
+        for c in changes
+        if c.action == "unchanged"
+        and c.path != ANSWERS_FILE
+        and not c.path.startswith(f"{SECRETS_DIR}/")
+        and state.files.get(c.path) != rendered.files.get(c.path)
+    )
 
 
 def _unstated(values: Mapping[str, Any], stated: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+from homelab_scaffold.wording import some_of
+
 # difflib's ratio for "close enough to suggest"; its own default (0.6) also suggests names that
 # share little more than a suffix ("vault" for "valid").
 _CUTOFF = 0.7
@@ -80,7 +82,5 @@ def unknown(
     if hint:
         return f"unknown {kind} {word!r}; {hint}"
     if valid is None:
-        shown = names[:_MAX_LISTED]
-        more = f" and {len(names) - len(shown)} more" if len(names) > len(shown) else ""
-        valid = (", ".join(shown) + more) or "none"
+        valid = some_of(names, _MAX_LISTED) or "none"
     return f"unknown {kind} {word!r}; {listed_as}: {valid}"

@@ -158,14 +158,19 @@ class Progress:
             sys.stderr.flush()
             self._drawn = False
 
+    def update(self, message: str) -> None:
+        """Show ``message`` from the next frame on (what a long wait is waiting for now)."""
+        self.message = message
+
     def _spin(self) -> None:
         frame = 0
         if self._stop.wait(_QUIET_SECONDS):
             return
         self._drawn = True
         while not self._stop.is_set():
-            seconds = int(time.monotonic() - self._started)
-            sys.stderr.write(f"\r{_SPINNER[frame % len(_SPINNER)]} {self.message} ({seconds}s)")
+            spent = elapsed(time.monotonic() - self._started)
+            # Erase the rest of the line: a new message may be shorter than the last one.
+            sys.stderr.write(f"\r{_SPINNER[frame % len(_SPINNER)]} {self.message} ({spent})\x1b[K")
             sys.stderr.flush()
             frame += 1
             self._stop.wait(_SPIN_SECONDS)
@@ -180,6 +185,16 @@ class Progress:
         finally:
             if running:
                 self._start()
+
+
+def elapsed(seconds: float) -> str:
+    """``45s``, ``1m20s``, ``1h02m``: a wait's length as a spinner shows it."""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
 
 
 def progress(message: str) -> Progress:

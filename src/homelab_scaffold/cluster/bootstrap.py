@@ -126,8 +126,11 @@ def plan_bootstrap(root: Path, plan: Plan, cluster: Cluster) -> Bootstrap:
     root_doc = _root_application(root)
     children = _child_applications(root)
     argocd = _argocd_install(_find(children, ARGOCD_APP))
-    install = Step(f"Install Argo CD (chart {argocd.chart} {argocd.version})",
-                   (argocd.command(cluster),))  # fmt: skip
+    install = Step(
+        f"Install Argo CD (chart {argocd.chart} {argocd.version})",
+        (argocd.command(cluster),),
+        waiting=f"helm installs Argo CD and waits up to {HELM_TIMEOUT} for it to be ready",
+    )
     apply_root = Step("Apply the root Application",
                       (cluster.kubectl("apply", "-f", ROOT_APP_FILE),))  # fmt: skip
     secrets, needs = _secret_steps(root, plan, cluster)

@@ -173,6 +173,7 @@ def watch_waves(
     interval: float | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    on_wait: Callable[[str], None] | None = None,
 ) -> Iterator[WaveReady]:
     """Poll until every Application, the root last, is Healthy and Synced; yield each wave as
     it completes, in wave order.
@@ -184,6 +185,8 @@ def watch_waves(
         interval: Seconds between polls (default ``POLL_SECONDS``, read at call time).
         clock: Monotonic seconds (tests pass a fake one).
         sleep: Waits (tests pass a fake one).
+        on_wait: Told, before each wait, what it waits for, in one phrase (``waiting for
+            wave 2: metallb-config Progressing``): the command shows it on a terminal.
 
     Raises:
         WaitTimeout: The timeout passed; the message names the Application that holds the
@@ -204,7 +207,33 @@ def watch_waves(
             return
         if clock() >= deadline:
             raise WaitTimeout(_stuck_message(expected, done, seen, timeout))
+        if on_wait is not None:
+            on_wait(waiting_for(expected, done, seen))
         sleep(POLL_SECONDS if interval is None else interval)
+
+
+def waiting_for(expected: Expected, done: set[int], seen: Poll) -> str:
+    """The first wave not done yet and how its unfinished Applications are, in one phrase."""
+    waiting = [wave for wave in expected.waves if wave not in done]
+    if not waiting:
+        return f"waiting for the root Application {expected.root_app}: " + _state(
+            seen, expected.root_app
+        )
+    wave = waiting[0]
+    names = [name for name in expected.waves[wave] if not _ready(seen, name)]
+    shown = ", ".join(f"{name} {_state(seen, name)}" for name in names[:2])
+    more = f" and {len(names) - 2} more" if len(names) > 2 else ""
+    return f"waiting for wave {wave}: {shown}{more}"
+
+
+def _state(seen: Poll, name: str) -> str:
+    """``Progressing``, ``Healthy, OutOfSync`` or ``not created yet``."""
+    status = seen.statuses.get(name)
+    if status is None:
+        return "not created yet"
+    if status.health == "Healthy":
+        return f"{status.health}, {status.sync}"
+    return status.health
 
 
 def _ready(seen: Poll, name: str) -> bool:

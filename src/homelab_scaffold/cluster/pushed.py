@@ -23,6 +23,7 @@ from homelab_scaffold.cluster.tools import Command, Outcome, run
 from homelab_scaffold.errors import RepoError
 from homelab_scaffold.inspect.apps import normalize_url
 from homelab_scaffold.repo.git import is_work_tree
+from homelab_scaffold.wording import some_of
 
 WATCHED_DIR = "kubernetes"
 LS_REMOTE_SECONDS = 30.0
@@ -197,9 +198,7 @@ def _refuse_uncommitted(root: Path, target: Target) -> None:
     changed = [line[3:] for line in status.stdout.splitlines() if len(line) > 3]
     if not changed:
         return
-    shown = ", ".join(changed[:_SHOWN_PATHS]) + (
-        f" and {len(changed) - _SHOWN_PATHS} more" if len(changed) > _SHOWN_PATHS else ""
-    )
+    shown = some_of(changed, _SHOWN_PATHS)
     raise RepoError(
         f"uncommitted changes under {WATCHED_DIR}/ ({shown}); Argo CD deploys what "
         f"{target.repo_url} holds at {target.revision}, not these files: commit and push them "

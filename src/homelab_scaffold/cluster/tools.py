@@ -37,10 +37,14 @@ class Command:
 
 @dataclass(frozen=True)
 class Step:
-    """One bootstrap step: what it does, and its commands (piped, ``a | b``, when several)."""
+    """One bootstrap step: what it does, and its commands (piped, ``a | b``, when several).
+
+    ``waiting`` says what a step that takes minutes waits for (shown beside a spinner on a
+    terminal); other steps show their title there."""
 
     title: str
     pipeline: tuple[Command, ...]
+    waiting: str = ""
 
     def shell(self) -> str:
         """The step as the one shell line a user would type."""

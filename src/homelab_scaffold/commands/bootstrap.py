@@ -85,7 +85,8 @@ def _run_steps(root: Path, bootstrap: Bootstrap) -> None:
     for number, step in enumerate(bootstrap.steps, start=1):
         ui.info(f"[{number}/{total}] {step.title}")
         ui.info(f"  $ {step.shell()}")
-        outcome = run_step(step, root)
+        with ui.progress(step.waiting or step.title):
+            outcome = run_step(step, root)
         if not outcome.ok:
             raise ClusterCommandError(
                 f"step {number} failed (exit {outcome.returncode}): {outcome.reason}; fix it and "
@@ -99,6 +100,8 @@ def _follow_waves(root: Path, cluster: Cluster, bootstrap: Bootstrap, timeout: f
     waves = len(expected.waves)
     ui.info(f"Waiting for {count} Applications in {waves} waves (timeout {timeout:g}s)")
     poll = functools.partial(poll_applications, cluster, bootstrap.apps_namespace, root)
-    for ready in watch_waves(expected, poll, timeout):
-        ui.info(f"  wave {ready.wave}: {', '.join(ready.names)} Healthy and Synced")
+    with ui.progress("waiting for the first look at the Applications") as shown:
+        for ready in watch_waves(expected, poll, timeout, on_wait=shown.update):
+            with shown.paused():
+                ui.info(f"  wave {ready.wave}: {', '.join(ready.names)} Healthy and Synced")
     ui.info(f"All {count} Applications and {bootstrap.root_app} are Healthy and Synced.")

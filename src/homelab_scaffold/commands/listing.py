@@ -13,15 +13,28 @@ from homelab_scaffold.catalog.model import Catalog, Component
 from homelab_scaffold.commands.common import output_option
 
 
+def delivery(component: Component) -> str:
+    """What the component deploys, from its chart and its Applications' types."""
+    chart = component.chart
+    if chart:
+        return f"chart {chart.name} {chart.version} from {chart.repo}"
+    if any(app.type == "helm" for app in component.applications):
+        # A generic component: each instance names its chart (helm-app's repo, chart, version).
+        return "the Helm chart each instance names"
+    return "raw manifests"
+
+
 def describe_component(catalog: Catalog, component: Component, with_options: bool) -> list[str]:
     """Lines describing one component."""
-    chart = component.chart
-    where = f"chart {chart.name} {chart.version} from {chart.repo}" if chart else "raw manifests"
     needs = ", ".join(catalog.needed_components(component.name)) or "-"
+    if component.generic:
+        namespace, apps = "the instance's name", "one per instance, named after it"
+    else:
+        namespace, apps = component.namespace, ", ".join(component.app_names)
     lines = [
         f"{component.name}: {component.description}",
-        f"    {where}; namespace {component.namespace}; needs: {needs}",
-        f"    applications: {', '.join(component.app_names)}",
+        f"    {delivery(component)}; namespace {namespace}; needs: {needs}",
+        f"    applications: {apps}",
     ]
     if with_options:
         for option in component.options.values():

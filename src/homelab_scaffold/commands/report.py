@@ -124,9 +124,25 @@ def _report_text(
     for line in [*extras.notes, *kept_data_lines(extras.kept_data)]:
         ui.info(line)
     if not outcome.changes_anything:
-        ui.info(nothing_to_do)
+        ui.info(state_only_line(outcome, dry_run) or nothing_to_do)
     elif dry_run:
         ui.info("Dry run: nothing was written.")
+
+
+def state_only_line(outcome: Outcome, dry_run: bool) -> str | None:
+    """What a run that writes only the state file did (None when it does not write it): the
+    file is tracked, so ``git status`` shows it and the report must say so."""
+    if not any(c.path == STATE_FILE and c.writes for c in outcome.changes):
+        return None
+    verb = "Would record" if dry_run else "Recorded"
+    if not outcome.restated:
+        return f"{verb} what scaffold generates in {STATE_FILE}; no other file changes."
+    files = ", ".join(outcome.restated)
+    return (
+        f"{verb} in {STATE_FILE} what scaffold now generates for {files}, already as "
+        "scaffold.yaml says (a Renovate bump or an edit by hand); no other file changes. "
+        f"Commit {STATE_FILE}: it is the base of the next three-way merge."
+    )
 
 
 def files_by_action(changes: Iterable[FileChange]) -> dict[str, list[str]]:
@@ -145,6 +161,8 @@ def outcome_data(outcome: Outcome, *, dry_run: bool, extras: Extras) -> dict[str
         "written": outcome.written,
         "changed": outcome.changes_anything,
         "files": files_by_action(outcome.changes),
+        "state_updated": any(c.path == STATE_FILE and c.writes for c in outcome.changes),
+        "restated": list(outcome.restated),
         "added_components": [{"name": n, "reason": why} for n, why in extras.added.items()],
         "removed_components": list(extras.removed),
         "conflicts": outcome.conflicts,

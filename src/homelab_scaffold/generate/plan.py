@@ -35,6 +35,7 @@ from homelab_scaffold.catalog.versions import require_version
 from homelab_scaffold.errors import ConfigError
 from homelab_scaffold.generate.answers import Answers
 from homelab_scaffold.suggest import unknown
+from homelab_scaffold.wording import some_of
 
 ALWAYS_SELECTED = ("argocd",)
 ROOT_APP = "argocd"
@@ -307,8 +308,7 @@ def own_sealed_reason(own_sealed: tuple[str, ...]) -> tuple[str, ...]:
     """Why the user's SealedSecret files keep the controller, as a ``needed_by`` entry."""
     if not own_sealed:
         return ()
-    more = f" and {len(own_sealed) - 1} more" if len(own_sealed) > 1 else ""
-    return (f"your SealedSecrets ({own_sealed[0]}{more})",)
+    return (f"your SealedSecrets ({some_of(own_sealed)})",)
 
 
 def secret_users(components: Mapping[str, PlannedComponent]) -> tuple[str, ...]:
