@@ -20,7 +20,13 @@ from typing import Any
 import pytest
 import yaml
 from conftest import Generated, commit_all, git_init
-from helm_repo_server import HelmRepo, closed_port_url, serve_directory
+from helm_repo_server import (
+    HelmRepo,
+    chart_archive,
+    closed_port_url,
+    serve_directory,
+    subchart_folder,
+)
 from schema_check import HELM_VALUES, SHARED_SCHEMAS, shared_available
 
 from homelab_scaffold.errors import NetworkError
@@ -312,6 +318,54 @@ def test_upgrade_check_when_the_current_version_is_gone(demo: str) -> None:
     # Without the current chart, keys are checked against the target alone: unknown, not removed.
     assert {f.kind for f in check.findings} >= {MOVED}
     assert "could not be read" in check.notes[0]
+
+
+def publish_stack(charts: HelmRepo, version: str, grafana: dict[str, Any]) -> None:
+    """kube-prometheus-stack's shape: grafana bundled as a folder, a node exporter as a nested
+    archive under an alias, and a dependency that is not bundled."""
+    exporter = chart_archive("prometheus-node-exporter", "4.0.0", values={"hostNetwork": True},
+                             schema={"type": "object",
+                                     "properties": {"hostNetwork": {"type": "boolean"}}})
+    charts.publish(
+        "stack", version, values={"grafana": {"defaultDashboardsEnabled": True}},
+        dependencies=[{"name": "grafana", "version": "8.x"},
+                      {"name": "prometheus-node-exporter", "alias": "nodeExporter",
+                       "version": "4.x"},
+                      {"name": "crds", "version": "0.0.0"}],
+        extra={**subchart_folder("stack", "grafana", "8.5.0", values=grafana),
+               "stack/charts/prometheus-node-exporter-4.0.0.tgz": exporter},
+    )
+
+
+def test_values_under_subchart_keys_are_checked_against_the_bundled_subcharts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    charts = HelmRepo(tmp_path / "served" / "charts")
+    publish_stack(charts, "1.0.0", {"adminPassword": "x", "persistence": {"enabled": False}})
+    publish_stack(charts, "2.0.0", {"admin": {"password": "x"}, "persistence": {"enabled": False}})
+    values = {
+        "grafana": {"adminPassword": "secret", "defaultDashboardsEnabled": False,
+                    "persistance": {"enabled": True}},
+        "nodeExporter": {"hostNetwork": "yes"},
+        "crds": {"enabled": False},
+    }
+    with serve_directory(tmp_path / "served") as url:
+        check = check_chart_upgrade({"values.yaml": values}, f"{url}/charts", "stack", "1.0.0",
+                                    "2.0.0")
+
+    assert sorted((f.key, f.kind, f.suggestion) for f in check.findings) == [
+        ("grafana.adminPassword", REMOVED, ""),
+        ("nodeExporter.hostNetwork", SCHEMA, ""),
+    ]
+    assert "values under `crds` not checked: subchart crds is not bundled in stack 2.0.0" in (
+        check.notes
+    )
+    removed = next(f for f in check.findings if f.kind == REMOVED)
+    assert removed.message == (
+        "grafana.adminPassword: grafana 8.5.0 (subchart of stack 1.0.0) has this value, "
+        "grafana 8.5.0 (subchart of stack 2.0.0) no longer does"
+    )
 
 
 def test_helm_values_files_of_a_component_skip_conflicted_ones() -> None:
