@@ -103,6 +103,31 @@ def test_a_cached_archive_that_no_longer_matches_its_digest_is_not_used(
         ChartFetcher(timeout=2).chart(f"{url}/charts", "demo", "1.0.0")
 
 
+def test_a_republished_version_is_downloaded_again_when_the_index_is_at_hand(
+    tmp_path: Path, repo: HelmRepo, cache: Path
+) -> None:
+    with serve_directory(tmp_path / "served") as url:
+        ChartFetcher(timeout=10).chart(f"{url}/charts", "demo", "1.0.0")
+        repo.publish("demo", "1.0.0", values={"replicas": 2})  # same version, new bytes
+        fetcher = ChartFetcher(timeout=10)
+        fetcher.index(f"{url}/charts")  # read anyway, as `outdated` does
+
+        assert fetcher.chart(f"{url}/charts", "demo", "1.0.0").values == {"replicas": 2}
+
+
+def test_a_republished_version_is_still_checked_against_the_index_digest(
+    tmp_path: Path, repo: HelmRepo, cache: Path
+) -> None:
+    with serve_directory(tmp_path / "served") as url:
+        ChartFetcher(timeout=10).chart(f"{url}/charts", "demo", "1.0.0")
+        repo.publish("demo", "1.0.0", values={"replicas": 2}, digest="ab" * 32)
+        fetcher = ChartFetcher(timeout=10)
+        fetcher.index(f"{url}/charts")
+
+        with pytest.raises(ChartError, match="does not match the digest " + "ab" * 32):
+            fetcher.chart(f"{url}/charts", "demo", "1.0.0")
+
+
 def test_relative_and_absolute_archive_urls(tmp_path: Path, cache: Path) -> None:
     charts = HelmRepo(tmp_path / "served" / "repo")
     (tmp_path / "served" / "elsewhere").mkdir()

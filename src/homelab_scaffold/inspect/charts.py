@@ -5,8 +5,11 @@ The archive of a chart version is found through the repository's ``index.yaml`` 
 ``digest`` and kept in the user's cache (``$XDG_CACHE_HOME/scaffold/charts``), keyed by
 repository, chart, version and digest. Helm chart versions are immutable by convention, so a
 cached archive is used without asking the repository again, but only while its bytes still match
-the digest it was stored under. ``Chart.yaml``, ``values.yaml`` and ``values.schema.json`` are
-read from the ``.tgz`` in memory; nothing is extracted to disk. The same three files are read of
+the digest it was stored under, and, when the run has read the index anyway (``outdated``), only
+while that is the digest the index lists for the version.
+
+``Chart.yaml``, ``values.yaml`` and ``values.schema.json`` are read from the ``.tgz`` in memory;
+nothing is extracted to disk. The same three files are read of
 every subchart bundled in it (``charts/<dep>/`` folders and nested ``charts/<dep>-<ver>.tgz``
 archives, under the same caps), so values under a dependency's key can be checked too.
 """
@@ -134,7 +137,7 @@ class ChartFetcher:
 
     def _read(self, repository: str, chart: str, version: str) -> ChartFiles:
         folder = self._folder(repository, chart, version)
-        cached = cached_archive(folder)
+        cached = cached_archive(folder, self._listed_digest(repository, chart, version))
         if cached is not None:
             return read_chart_archive(cached, chart, str(folder))
         entry = find_entry(self.entries(repository, chart), version)
@@ -144,6 +147,17 @@ class ChartFetcher:
         files = read_chart_archive(data, chart, url)
         write_atomically(folder / f"{sha256(data)}.tgz", data)
         return files
+
+    def _listed_digest(self, repository: str, chart: str, version: str) -> str:
+        """The digest the index lists for the version, when this run already read the index
+        ("" otherwise: the cache is trusted without asking the repository)."""
+        if not isinstance(self._indexes.get(repository), str):
+            return ""
+        try:
+            entry = find_entry(self.entries(repository, chart), version)
+        except ChartError:
+            return ""
+        return entry.digest.lower().removeprefix("sha256:") if entry is not None else ""
 
     def _download(self, repository: str, entry: ChartEntry) -> tuple[bytes, str]:
         if not entry.urls:
@@ -222,10 +236,12 @@ def _safe(name: str) -> str:
     return "_" + hashlib.sha256(name.encode()).hexdigest()[:16]
 
 
-def cached_archive(folder: Path) -> bytes | None:
-    """A cached archive in ``folder`` whose bytes still hash to the digest it is named after."""
+def cached_archive(folder: Path, digest: str = "") -> bytes | None:
+    """A cached archive in ``folder`` whose bytes still hash to the digest it is named after;
+    with ``digest`` (what the index lists now), only that one: a version republished under
+    the same number is downloaded again rather than read stale from the cache."""
     try:
-        candidates = sorted(folder.glob("*.tgz"))
+        candidates = [folder / f"{digest}.tgz"] if digest else sorted(folder.glob("*.tgz"))
     except OSError:
         return None
     for path in candidates:
