@@ -492,6 +492,28 @@ def test_upgrade_dry_run_shows_the_same_report_and_the_diff(scaffold, demo_lab: 
     assert tree_of(demo_lab.root) == before
 
 
+@pytest.mark.parametrize("dry_run", [("--dry-run",), ()], ids=["dry-run", "real run"])
+def test_a_refused_upgrade_still_prints_its_json_document(
+    scaffold, demo_lab: DemoLab, dry_run: tuple[str, ...]
+) -> None:
+    before = tree_of(demo_lab.root)
+
+    run = demo_lab.upgrade(scaffold, "2.0.0", *dry_run, "--output", "json")
+
+    assert run.exit_code == 2, run.stdout + run.stderr
+    data = json.loads(run.stdout)
+    assert data["refused"] is True
+    assert (data["dry_run"], data["written"]) == (bool(dry_run), False)
+    assert DEMO_APP in data["files"]["update"]
+    assert data["findings"] == [{
+        "key": "log.level", "kind": MOVED,
+        "message": MOVED_LINE.removeprefix(f"Warning: {DEMO_VALUES}: "),
+        "suggestion": "logs.general.level", "file": DEMO_VALUES,
+    }]
+    assert run.stderr.splitlines()[-1] == REFUSAL
+    assert tree_of(demo_lab.root) == before
+
+
 def test_upgrade_with_force_writes_and_still_lists_the_findings(scaffold, demo_lab) -> None:
     run = demo_lab.upgrade(scaffold, "2.0.0", "--force")
 

@@ -8,10 +8,10 @@ declared in ``commands.evolve``, which imports this module only when a command r
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -24,6 +24,7 @@ from homelab_scaffold.commands.report import (
     JSON,
     REQUESTED,
     Extras,
+    outcome_data,
     report_outcome,
     shown_diff,
 )
@@ -37,6 +38,9 @@ from homelab_scaffold.generate.stateful import KeptResource, kept_resources
 from homelab_scaffold.repo.answers_file import AnswersDocument
 from homelab_scaffold.repo.state import STATE_FILE
 from homelab_scaffold.suggest import unknown
+
+if TYPE_CHECKING:
+    from homelab_scaffold.inspect.values_check import Finding
 
 _PROGRESS = "Rendering and merging"
 # Changes after which the file is not in the tree (a file the user deleted stays deleted).
@@ -443,10 +447,23 @@ class ChartUpgrade:
             notes.append(f"Values checked against {chart.name} {self.to_version}: nothing found.")
         if not result.findings or self.force:
             return notes
-        if self.dry_run and self.output != JSON:
+        if self.output == JSON:
+            ui.json_document(self.refusal_data(outcome, result.findings, notes))
+        elif self.dry_run:
             with contextlib.suppress(MergeConflictError):
                 report_outcome(outcome, dry_run=True)
         raise upgrade_refused(result)
+
+    def refusal_data(
+        self, outcome: Outcome, findings: Sequence[Finding], notes: list[str]
+    ) -> dict[str, Any]:
+        """``--output json`` of a refused upgrade: the command's usual document (what the run
+        would change; nothing was written), with ``refused`` and the ``findings``."""
+        from homelab_scaffold.inspect.values_check import finding_data
+
+        data = outcome_data(outcome, dry_run=self.dry_run, extras=Extras(notes=tuple(notes)))
+        data["written"] = False
+        return {"refused": True, **data, "findings": [finding_data(f) for f in findings]}
 
 
 def _checked_version(version: str) -> None:

@@ -29,6 +29,7 @@ from homelab_scaffold.inspect.chart_check import (
 from homelab_scaffold.inspect.charts import ChartError, ChartFetcher
 from homelab_scaffold.inspect.helm_index import Change, chart_versions, index_url
 from homelab_scaffold.inspect.loader import load_repo, own_urls
+from homelab_scaffold.inspect.values_check import finding_data
 
 UP_TO_DATE = "up-to-date"
 OUTDATED = "outdated"
@@ -204,11 +205,7 @@ def _upgrade_json(status: ChartStatus) -> dict[str, Any] | None:
         "version": status.latest,
         "checked": check is not None and check.checked,
         "clean": check is not None and check.clean,
-        "findings": [
-            {"key": f.key, "kind": f.kind, "message": f.message, "suggestion": f.suggestion,
-             "file": f.file}
-            for f in (check.findings if check is not None else ())
-        ],
+        "findings": [finding_data(f) for f in (check.findings if check is not None else ())],
         "notes": list(check.notes) if check is not None else [],
         "error": status.upgrade_error,
     }

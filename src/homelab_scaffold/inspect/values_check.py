@@ -91,6 +91,12 @@ class Finding:
     file: str = ""
 
 
+def finding_data(finding: Finding) -> dict[str, str]:
+    """A finding for ``--output json``."""
+    return {"key": finding.key, "kind": finding.kind, "message": finding.message,
+            "suggestion": finding.suggestion, "file": finding.file}
+
+
 @dataclass(frozen=True)
 class ValuesReport:
     """Findings, plus notes about what could not be checked."""
