@@ -26,7 +26,7 @@ from homelab_scaffold.inspect.outdated import check_outdated, text_lines, to_jso
 @click.option(
     "--no-values-check",
     is_flag=True,
-    help="Only list versions: do not download the newest chart to check the values against it.",
+    help="Only list versions: do not download newer charts to check the values against them.",
 )
 def outdated_command(
     directory: Path, output: str, pre_releases: bool, timeout: float, no_values_check: bool
@@ -34,8 +34,10 @@ def outdated_command(
     """Read each Helm repository's index.yaml and list newer chart versions.
 
     For each outdated chart, the values the repository sets are checked against the newest
-    version (UPGRADE: clean, or the number of findings, listed below the table), and the
-    chart's change notes are shown. Chart archives are cached in ~/.cache/scaffold/charts.
+    version and the newest of the current major when that is another one (UPGRADE: clean, or
+    the number of findings, listed below the table; a version whose archive cannot be read
+    gives way to the next newest, and the reason is listed), and the chart's change notes are
+    shown. Chart archives are cached in ~/.cache/scaffold/charts.
     OCI registries are reported as not checked. Exits 2 when a repository cannot be read.
     """
     statuses = check_outdated(
