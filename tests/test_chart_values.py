@@ -24,6 +24,7 @@ from helm_repo_server import (
     HelmRepo,
     chart_archive,
     closed_port_url,
+    drip,
     serve_directory,
     subchart_folder,
 )
@@ -567,6 +568,35 @@ def test_upgrade_with_the_repository_unreachable_is_one_line(scaffold, tmp_path:
     assert line.startswith(f"Error: cannot reach {gone}/index.yaml: ")
     assert line.endswith("; pass --offline to upgrade without checking the values")
     assert tree_of(root) == before
+
+
+@pytest.fixture
+def slow_lab(scaffold: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """demo from a Helm repository whose index.yaml drips a byte every 0.2 s (8 s in all)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    (tmp_path / "served").mkdir()
+    routes = {"/slow/index.yaml": drip(b"apiVersion: v1\nentries: {}\n" * 2, 0.2)}
+    with serve_directory(tmp_path / "served", routes) as url:
+        yield init_demo(scaffold, tmp_path, f"{url}/slow")
+
+
+def test_upgrade_takes_a_download_timeout(scaffold, slow_lab: Path) -> None:
+    run = scaffold("upgrade", "demo", "--version", "2.0.0", "--timeout", "1", "-C", slow_lab)
+
+    assert run.exit_code == 2
+    (line,) = run.stderr_lines
+    assert "/slow/index.yaml: timed out after 1 s" in line
+
+
+def test_validate_charts_takes_a_download_timeout(scaffold, slow_lab: Path) -> None:
+    run = scaffold("validate", "-C", slow_lab, "--schema-location", SHARED_SCHEMAS, "--output",
+                   "json", "--charts", "--timeout", "1")
+
+    assert run.exit_code == 1
+    messages = [p["message"] for p in json.loads(run.stdout)["problems"]
+                if p["check"] == "chart-values" and p["file"] == DEMO_APP]
+    assert len(messages) == 1, run.stdout
+    assert "/slow/index.yaml: timed out after 1 s" in messages[0]
 
 
 # --- cheap refusals come before any download ------------------------------------------------

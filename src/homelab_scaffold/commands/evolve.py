@@ -13,7 +13,11 @@ from typing import Any
 import click
 
 from homelab_scaffold import completion
-from homelab_scaffold.commands.common import directory_option, output_option
+from homelab_scaffold.commands.common import (
+    directory_option,
+    download_timeout_option,
+    output_option,
+)
 
 _REPO_HELP = "The homelab repository (default: the current folder)."
 _OUTPUT_HELP = "What the run did: lines (diffs with --dry-run) for people, or JSON for scripts."
@@ -87,6 +91,7 @@ def remove_command(**options: Any) -> None:
     is_flag=True,
     help="Read no Helm repository: skip checking the values against the new chart.",
 )
+@download_timeout_option(20.0, "the chart repository's index.yaml, a chart archive")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before a downgrade (for scripts).")
 @common_options
 def upgrade_command(**options: Any) -> None:

@@ -361,6 +361,7 @@ def upgrade(
     component: str,
     version: str,
     offline: bool,
+    timeout: float,
     yes: bool,
     directory: Path,
     dry_run: bool,
@@ -387,7 +388,8 @@ def upgrade(
         if current and not dry_run and not yes:
             _confirm_downgrade(component, current, version)
         document.set_option(component, CHART_VERSION, version)
-        check = ChartUpgrade(entry, current or "", version, offline, dry_run, force, output)
+        check = ChartUpgrade(entry, current or "", version, offline, dry_run, force, output,
+                             timeout)
         _sync_and_report(
             engine,
             document,
@@ -408,6 +410,7 @@ class ChartUpgrade:
     dry_run: bool
     force: bool
     output: str
+    timeout: float = 20.0
 
     def check(self, outcome: Outcome) -> list[str]:
         """Warn of each finding; refuse (exit 2) on any, unless --force. Returns the notes to
@@ -434,7 +437,7 @@ class ChartUpgrade:
             with ui.progress(f"Checking the values against {chart.name} {self.to_version}"):
                 result = check_chart_upgrade(
                     values, chart.repo, chart.name, self.from_version, self.to_version,
-                    offline=self.offline,
+                    offline=self.offline, timeout=self.timeout,
                 )
         except (NetworkError, ChartError) as exc:
             raise type(exc)(

@@ -7,7 +7,11 @@ from pathlib import Path
 import click
 
 from homelab_scaffold import ui
-from homelab_scaffold.commands.common import directory_option, output_option
+from homelab_scaffold.commands.common import (
+    directory_option,
+    download_timeout_option,
+    output_option,
+)
 from homelab_scaffold.errors import NetworkError
 from homelab_scaffold.inspect.outdated import check_outdated, text_lines, to_json, unreachable
 
@@ -16,13 +20,7 @@ from homelab_scaffold.inspect.outdated import check_outdated, text_lines, to_jso
 @directory_option("The repository whose Helm Applications are checked.", must_exist=True)
 @output_option("An aligned table for people, or JSON for scripts.")
 @click.option("--pre-releases", is_flag=True, help="Also list pre-release versions (1.2.0-rc.1).")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0.1),
-    default=10.0,
-    show_default=True,
-    help="Seconds for each download (an index.yaml, a chart archive), start to end.",
-)
+@download_timeout_option(10.0, "an index.yaml, a chart archive")
 @click.option(
     "--no-values-check",
     is_flag=True,
