@@ -393,7 +393,7 @@ def test_upgrade_refusal_is_one_line_exit_2(demo: str) -> None:
     assert error.exit_code == 2
     assert error.message == (
         "3 value findings against demo 2.0.0 (listed above); nothing was written. Fix the "
-        "values and run the upgrade again, or pass --force to upgrade anyway"
+        "values and run the upgrade again, or pass --ignore-findings to upgrade anyway"
     )
 
 
@@ -466,7 +466,7 @@ MOVED_LINE = (
 )
 REFUSAL = (
     "Error: 1 value finding against demo 2.0.0 (listed above); nothing was written. Fix the "
-    "values and run the upgrade again, or pass --force to upgrade anyway"
+    "values and run the upgrade again, or pass --ignore-findings to upgrade anyway"
 )
 
 
@@ -521,6 +521,29 @@ def test_upgrade_with_force_writes_and_still_lists_the_findings(scaffold, demo_l
     assert run.exit_code == 0, run.stderr
     assert MOVED_LINE in run.stderr.splitlines()
     assert demo_lab.pinned() == "2.0.0"
+
+
+def test_ignore_findings_writes_and_still_lists_the_findings(scaffold, demo_lab) -> None:
+    run = demo_lab.upgrade(scaffold, "2.0.0", "--ignore-findings")
+
+    assert run.exit_code == 0, run.stderr
+    assert MOVED_LINE in run.stderr.splitlines()
+    assert demo_lab.pinned() == "2.0.0"
+
+
+def test_ignore_findings_does_not_override_the_uncommitted_changes_guard(
+    scaffold: Any, counted_lab: tuple[DemoLab, list[str]]
+) -> None:
+    lab, _ = counted_lab
+    app = lab.root / DEMO_APP
+    app.write_text(app.read_text() + "# reviewing\n")
+    before = tree_of(lab.root)
+
+    run = lab.upgrade(scaffold, "2.0.0", "--ignore-findings")
+
+    assert run.exit_code == 2
+    assert "has uncommitted changes" in run.stderr
+    assert tree_of(lab.root) == before
 
 
 def test_upgrade_offline_skips_the_check_and_says_so(scaffold, demo_lab: DemoLab) -> None:

@@ -362,6 +362,7 @@ def upgrade(
     version: str,
     offline: bool,
     timeout: float,
+    ignore_findings: bool,
     yes: bool,
     directory: Path,
     dry_run: bool,
@@ -388,8 +389,10 @@ def upgrade(
         if current and not dry_run and not yes:
             _confirm_downgrade(component, current, version)
         document.set_option(component, CHART_VERSION, version)
-        check = ChartUpgrade(entry, current or "", version, offline, dry_run, force, output,
-                             timeout)
+        # --force kept its old meaning here too: it overrode the findings before
+        # --ignore-findings existed.
+        check = ChartUpgrade(entry, current or "", version, offline, dry_run,
+                             ignore_findings or force, output, timeout)
         _sync_and_report(
             engine,
             document,
@@ -408,13 +411,13 @@ class ChartUpgrade:
     to_version: str
     offline: bool
     dry_run: bool
-    force: bool
+    ignore_findings: bool
     output: str
     timeout: float = 20.0
 
     def check(self, outcome: Outcome) -> list[str]:
-        """Warn of each finding; refuse (exit 2) on any, unless --force. Returns the notes to
-        report once the upgrade is written (what was checked or skipped).
+        """Warn of each finding; refuse (exit 2) on any, unless --ignore-findings (or --force).
+        Returns the notes to report once the upgrade is written (what was checked or skipped).
 
         Raises:
             UpgradeRefused: The values do not fit the new chart (a dry run shows its diff first).
@@ -448,7 +451,7 @@ class ChartUpgrade:
         notes = [*notes, *result.notes]
         if result.checked and not result.findings:
             notes.append(f"Values checked against {chart.name} {self.to_version}: nothing found.")
-        if not result.findings or self.force:
+        if not result.findings or self.ignore_findings:
             return notes
         if self.output == JSON:
             ui.json_document(self.refusal_data(outcome, result.findings, notes))

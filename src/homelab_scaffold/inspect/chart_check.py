@@ -310,5 +310,5 @@ def upgrade_refused(check: UpgradeCheck) -> UpgradeRefused:
     return UpgradeRefused(
         f"{count} value finding{'s' if count != 1 else ''} against {check.chart} "
         f"{check.to_version} (listed above); nothing was written. Fix the values and run the "
-        "upgrade again, or pass --force to upgrade anyway"
+        "upgrade again, or pass --ignore-findings to upgrade anyway"
     )
