@@ -215,16 +215,42 @@ def chart_archive(
     changes: Sequence[Any] = (),
     extra: Mapping[str, bytes] | None = None,
     folder: str | None = None,
+    dependencies: Sequence[Mapping[str, Any]] = (),
 ) -> bytes:
     """A chart ``.tgz`` as ``helm package`` lays it out (``<name>/Chart.yaml`` ...), byte-stable.
 
-    ``extra`` adds members by their exact archive name (``../evil`` to test path traversal).
+    ``extra`` adds members by their exact archive name (``../evil`` to test path traversal);
+    ``dependencies`` is Chart.yaml's list (bundle them with ``extra``: ``subchart_folder`` or
+    a nested ``chart_archive`` as ``<name>/charts/<dep>-<version>.tgz``).
     """
+    return _tgz(chart_members(name, version, values=values, schema=schema, changes=changes,
+                              extra=extra, folder=folder, dependencies=dependencies))
+
+
+def subchart_folder(parent: str, name: str, version: str, **chart: Any) -> dict[str, bytes]:
+    """The members of a subchart bundled as a folder: ``<parent>/charts/<name>/...``."""
+    return chart_members(name, version, folder=f"{parent}/charts/{name}", **chart)
+
+
+def chart_members(
+    name: str,
+    version: str,
+    *,
+    values: Mapping[str, Any] | str = "",
+    schema: Mapping[str, Any] | None = None,
+    changes: Sequence[Any] = (),
+    extra: Mapping[str, bytes] | None = None,
+    folder: str | None = None,
+    dependencies: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, bytes]:
+    """Archive name -> bytes of a chart's members (see ``chart_archive``)."""
     top = folder or name
     chart: dict[str, Any] = {"apiVersion": "v2", "name": name, "version": version,
                              "appVersion": version, "type": "application"}
     if changes:
         chart["annotations"] = {"artifacthub.io/changes": yaml.safe_dump(list(changes))}
+    if dependencies:
+        chart["dependencies"] = [dict(d) for d in dependencies]
     members = {
         f"{top}/Chart.yaml": yaml.safe_dump(chart, sort_keys=False).encode(),
         f"{top}/values.yaml": (values if isinstance(values, str)
@@ -234,7 +260,7 @@ def chart_archive(
     if schema is not None:
         members[f"{top}/values.schema.json"] = json.dumps(schema, indent=2).encode()
     members.update(extra or {})
-    return _tgz(members)
+    return members
 
 
 def _tgz(members: Mapping[str, bytes]) -> bytes:

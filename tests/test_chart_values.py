@@ -20,7 +20,14 @@ from typing import Any
 import pytest
 import yaml
 from conftest import Generated, commit_all, git_init
-from helm_repo_server import HelmRepo, closed_port_url, serve_directory
+from helm_repo_server import (
+    HelmRepo,
+    chart_archive,
+    closed_port_url,
+    drip,
+    serve_directory,
+    subchart_folder,
+)
 from schema_check import HELM_VALUES, SHARED_SCHEMAS, shared_available
 
 from homelab_scaffold.errors import NetworkError
@@ -314,6 +321,54 @@ def test_upgrade_check_when_the_current_version_is_gone(demo: str) -> None:
     assert "could not be read" in check.notes[0]
 
 
+def publish_stack(charts: HelmRepo, version: str, grafana: dict[str, Any]) -> None:
+    """kube-prometheus-stack's shape: grafana bundled as a folder, a node exporter as a nested
+    archive under an alias, and a dependency that is not bundled."""
+    exporter = chart_archive("prometheus-node-exporter", "4.0.0", values={"hostNetwork": True},
+                             schema={"type": "object",
+                                     "properties": {"hostNetwork": {"type": "boolean"}}})
+    charts.publish(
+        "stack", version, values={"grafana": {"defaultDashboardsEnabled": True}},
+        dependencies=[{"name": "grafana", "version": "8.x"},
+                      {"name": "prometheus-node-exporter", "alias": "nodeExporter",
+                       "version": "4.x"},
+                      {"name": "crds", "version": "0.0.0"}],
+        extra={**subchart_folder("stack", "grafana", "8.5.0", values=grafana),
+               "stack/charts/prometheus-node-exporter-4.0.0.tgz": exporter},
+    )
+
+
+def test_values_under_subchart_keys_are_checked_against_the_bundled_subcharts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    charts = HelmRepo(tmp_path / "served" / "charts")
+    publish_stack(charts, "1.0.0", {"adminPassword": "x", "persistence": {"enabled": False}})
+    publish_stack(charts, "2.0.0", {"admin": {"password": "x"}, "persistence": {"enabled": False}})
+    values = {
+        "grafana": {"adminPassword": "secret", "defaultDashboardsEnabled": False,
+                    "persistance": {"enabled": True}},
+        "nodeExporter": {"hostNetwork": "yes"},
+        "crds": {"enabled": False},
+    }
+    with serve_directory(tmp_path / "served") as url:
+        check = check_chart_upgrade({"values.yaml": values}, f"{url}/charts", "stack", "1.0.0",
+                                    "2.0.0")
+
+    assert sorted((f.key, f.kind, f.suggestion) for f in check.findings) == [
+        ("grafana.adminPassword", REMOVED, ""),
+        ("nodeExporter.hostNetwork", SCHEMA, ""),
+    ]
+    assert "values under `crds` not checked: subchart crds is not bundled in stack 2.0.0" in (
+        check.notes
+    )
+    removed = next(f for f in check.findings if f.kind == REMOVED)
+    assert removed.message == (
+        "grafana.adminPassword: grafana 8.5.0 (subchart of stack 1.0.0) has this value, "
+        "grafana 8.5.0 (subchart of stack 2.0.0) no longer does"
+    )
+
+
 def test_helm_values_files_of_a_component_skip_conflicted_ones() -> None:
     from homelab_scaffold.catalog.loader import load_catalog
     from homelab_scaffold.inspect.chart_check import helm_values_files
@@ -338,7 +393,7 @@ def test_upgrade_refusal_is_one_line_exit_2(demo: str) -> None:
     assert error.exit_code == 2
     assert error.message == (
         "3 value findings against demo 2.0.0 (listed above); nothing was written. Fix the "
-        "values and run the upgrade again, or pass --force to upgrade anyway"
+        "values and run the upgrade again, or pass --ignore-findings to upgrade anyway"
     )
 
 
@@ -411,7 +466,7 @@ MOVED_LINE = (
 )
 REFUSAL = (
     "Error: 1 value finding against demo 2.0.0 (listed above); nothing was written. Fix the "
-    "values and run the upgrade again, or pass --force to upgrade anyway"
+    "values and run the upgrade again, or pass --ignore-findings to upgrade anyway"
 )
 
 
@@ -438,12 +493,57 @@ def test_upgrade_dry_run_shows_the_same_report_and_the_diff(scaffold, demo_lab: 
     assert tree_of(demo_lab.root) == before
 
 
+@pytest.mark.parametrize("dry_run", [("--dry-run",), ()], ids=["dry-run", "real run"])
+def test_a_refused_upgrade_still_prints_its_json_document(
+    scaffold, demo_lab: DemoLab, dry_run: tuple[str, ...]
+) -> None:
+    before = tree_of(demo_lab.root)
+
+    run = demo_lab.upgrade(scaffold, "2.0.0", *dry_run, "--output", "json")
+
+    assert run.exit_code == 2, run.stdout + run.stderr
+    data = json.loads(run.stdout)
+    assert data["refused"] is True
+    assert (data["dry_run"], data["written"]) == (bool(dry_run), False)
+    assert DEMO_APP in data["files"]["update"]
+    assert data["findings"] == [{
+        "key": "log.level", "kind": MOVED,
+        "message": MOVED_LINE.removeprefix(f"Warning: {DEMO_VALUES}: "),
+        "suggestion": "logs.general.level", "file": DEMO_VALUES,
+    }]
+    assert run.stderr.splitlines()[-1] == REFUSAL
+    assert tree_of(demo_lab.root) == before
+
+
 def test_upgrade_with_force_writes_and_still_lists_the_findings(scaffold, demo_lab) -> None:
     run = demo_lab.upgrade(scaffold, "2.0.0", "--force")
 
     assert run.exit_code == 0, run.stderr
     assert MOVED_LINE in run.stderr.splitlines()
     assert demo_lab.pinned() == "2.0.0"
+
+
+def test_ignore_findings_writes_and_still_lists_the_findings(scaffold, demo_lab) -> None:
+    run = demo_lab.upgrade(scaffold, "2.0.0", "--ignore-findings")
+
+    assert run.exit_code == 0, run.stderr
+    assert MOVED_LINE in run.stderr.splitlines()
+    assert demo_lab.pinned() == "2.0.0"
+
+
+def test_ignore_findings_does_not_override_the_uncommitted_changes_guard(
+    scaffold: Any, counted_lab: tuple[DemoLab, list[str]]
+) -> None:
+    lab, _ = counted_lab
+    app = lab.root / DEMO_APP
+    app.write_text(app.read_text() + "# reviewing\n")
+    before = tree_of(lab.root)
+
+    run = lab.upgrade(scaffold, "2.0.0", "--ignore-findings")
+
+    assert run.exit_code == 2
+    assert "has uncommitted changes" in run.stderr
+    assert tree_of(lab.root) == before
 
 
 def test_upgrade_offline_skips_the_check_and_says_so(scaffold, demo_lab: DemoLab) -> None:
@@ -491,6 +591,35 @@ def test_upgrade_with_the_repository_unreachable_is_one_line(scaffold, tmp_path:
     assert line.startswith(f"Error: cannot reach {gone}/index.yaml: ")
     assert line.endswith("; pass --offline to upgrade without checking the values")
     assert tree_of(root) == before
+
+
+@pytest.fixture
+def slow_lab(scaffold: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """demo from a Helm repository whose index.yaml drips a byte every 0.2 s (8 s in all)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    (tmp_path / "served").mkdir()
+    routes = {"/slow/index.yaml": drip(b"apiVersion: v1\nentries: {}\n" * 2, 0.2)}
+    with serve_directory(tmp_path / "served", routes) as url:
+        yield init_demo(scaffold, tmp_path, f"{url}/slow")
+
+
+def test_upgrade_takes_a_download_timeout(scaffold, slow_lab: Path) -> None:
+    run = scaffold("upgrade", "demo", "--version", "2.0.0", "--timeout", "1", "-C", slow_lab)
+
+    assert run.exit_code == 2
+    (line,) = run.stderr_lines
+    assert "/slow/index.yaml: timed out after 1 s" in line
+
+
+def test_validate_charts_takes_a_download_timeout(scaffold, slow_lab: Path) -> None:
+    run = scaffold("validate", "-C", slow_lab, "--schema-location", SHARED_SCHEMAS, "--output",
+                   "json", "--charts", "--timeout", "1")
+
+    assert run.exit_code == 1
+    messages = [p["message"] for p in json.loads(run.stdout)["problems"]
+                if p["check"] == "chart-values" and p["file"] == DEMO_APP]
+    assert len(messages) == 1, run.stdout
+    assert "/slow/index.yaml: timed out after 1 s" in messages[0]
 
 
 # --- cheap refusals come before any download ------------------------------------------------

@@ -3,6 +3,7 @@ Chart.yaml, values.yaml, values.schema.json; the cache; the one URL fetcher's li
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from helm_repo_server import (
     redirect,
     self_signed_certificate,
     serve_directory,
+    subchart_folder,
     unsized,
 )
 
@@ -101,6 +103,31 @@ def test_a_cached_archive_that_no_longer_matches_its_digest_is_not_used(
         ChartFetcher(timeout=2).chart(f"{url}/charts", "demo", "1.0.0")
 
 
+def test_a_republished_version_is_downloaded_again_when_the_index_is_at_hand(
+    tmp_path: Path, repo: HelmRepo, cache: Path
+) -> None:
+    with serve_directory(tmp_path / "served") as url:
+        ChartFetcher(timeout=10).chart(f"{url}/charts", "demo", "1.0.0")
+        repo.publish("demo", "1.0.0", values={"replicas": 2})  # same version, new bytes
+        fetcher = ChartFetcher(timeout=10)
+        fetcher.index(f"{url}/charts")  # read anyway, as `outdated` does
+
+        assert fetcher.chart(f"{url}/charts", "demo", "1.0.0").values == {"replicas": 2}
+
+
+def test_a_republished_version_is_still_checked_against_the_index_digest(
+    tmp_path: Path, repo: HelmRepo, cache: Path
+) -> None:
+    with serve_directory(tmp_path / "served") as url:
+        ChartFetcher(timeout=10).chart(f"{url}/charts", "demo", "1.0.0")
+        repo.publish("demo", "1.0.0", values={"replicas": 2}, digest="ab" * 32)
+        fetcher = ChartFetcher(timeout=10)
+        fetcher.index(f"{url}/charts")
+
+        with pytest.raises(ChartError, match="does not match the digest " + "ab" * 32):
+            fetcher.chart(f"{url}/charts", "demo", "1.0.0")
+
+
 def test_relative_and_absolute_archive_urls(tmp_path: Path, cache: Path) -> None:
     charts = HelmRepo(tmp_path / "served" / "repo")
     (tmp_path / "served" / "elsewhere").mkdir()
@@ -185,6 +212,67 @@ def test_values_that_are_not_a_mapping() -> None:
 
     with pytest.raises(ChartError, match=r"values\.yaml is not a mapping"):
         read_chart_archive(archive, "demo", "x.tgz")
+
+
+# --- subcharts bundled in the archive -------------------------------------------------------
+
+
+def stack_archive(**extra: bytes) -> bytes:
+    """A chart bundling grafana as a folder and redis (aliased ``cache``) as a nested archive,
+    and listing a ``crds`` dependency it does not bundle."""
+    redis = chart_archive("redis", "19.0.1", values={"auth": {"enabled": True}}, schema=SCHEMA)
+    members = {
+        **subchart_folder("stack", "grafana", "8.5.0", values={"adminUser": "admin"}),
+        "stack/charts/redis-19.0.1.tgz": redis,
+        **extra,
+    }
+    return chart_archive(
+        "stack", "70.0.0", values={"grafana": {"enabled": True}}, extra=members,
+        dependencies=[{"name": "grafana", "version": "8.x.x"},
+                      {"name": "redis", "version": "19.0.1", "alias": "cache"},
+                      {"name": "crds", "version": "0.0.0"}],
+    )
+
+
+def test_subcharts_are_read_from_folders_and_nested_archives() -> None:
+    chart = read_chart_archive(stack_archive(), "stack", "stack-70.0.0.tgz")
+
+    subcharts = dict(chart.subcharts)
+    assert sorted(subcharts) == ["cache", "grafana"]
+    assert (subcharts["grafana"].name, subcharts["grafana"].version) == ("grafana", "8.5.0")
+    assert subcharts["grafana"].values == {"adminUser": "admin"}
+    assert subcharts["cache"].name == "redis"
+    assert subcharts["cache"].values == {"auth": {"enabled": True}}
+    assert subcharts["cache"].schema == SCHEMA
+    assert chart.unbundled == (("crds", "crds"),)
+    assert chart.dependency_keys == {"grafana", "cache", "crds"}
+
+
+def test_a_nested_archive_is_held_to_the_same_traversal_rule() -> None:
+    evil = chart_archive("redis", "19.0.1", extra={"redis/../../../etc/evil": b"x"})
+
+    with pytest.raises(ChartError, match="path traversal"):
+        read_chart_archive(stack_archive(**{"stack/charts/redis-19.0.1.tgz": evil}), "stack",
+                           "stack-70.0.0.tgz")
+
+
+def test_a_nested_archive_that_is_not_one_is_refused() -> None:
+    broken = {"stack/charts/redis-19.0.1.tgz": b"<html>gone</html>"}
+
+    with pytest.raises(ChartError, match=r"charts/redis-19\.0\.1\.tgz is not a readable"):
+        read_chart_archive(stack_archive(**broken), "stack", "stack-70.0.0.tgz")
+
+
+def test_a_nested_archive_shares_the_unpacked_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    from homelab_scaffold.inspect import charts
+
+    archive = stack_archive()
+    outer = len(gzip.decompress(archive))
+    # The outer archive alone fits; with the nested one it no longer does.
+    monkeypatch.setattr(charts, "UNPACKED_MAX_BYTES", outer + 1024)
+
+    with pytest.raises(ChartError, match="unpacks to more than"):
+        read_chart_archive(archive, "stack", "stack-70.0.0.tgz")
 
 
 def test_index_entries_carry_urls_digests_and_change_notes(repo: HelmRepo) -> None:

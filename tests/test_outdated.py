@@ -223,7 +223,7 @@ def upgrade_lab(tmp_path: Path) -> Iterator[tuple[Path, HelmRepo]]:
     charts = HelmRepo(tmp_path / "served" / "charts")
     v1 = {"replicas": 1, "log": {"level": "info"}}
     charts.publish("demo", "1.0.0", values=v1)
-    charts.publish("demo", "1.5.0", values=v1, digest="cd" * 32)  # broken, never downloaded
+    charts.publish("demo", "1.5.0", values=v1, digest="cd" * 32)  # refused: digest mismatch
     charts.publish("demo", "2.0.0", values={"replicas": 1, "logs": {"general": {"level": "info"}}},
                    changes=[{"kind": "changed", "description": "log moved to logs.general"},
                             "Plain note"])
@@ -267,6 +267,16 @@ def test_json_tells_whether_the_newest_version_is_a_clean_upgrade(upgrade_lab, s
     ]
     assert steady["upgrade"]["clean"] is True
     assert steady["upgrade"]["findings"] == []
+    # The newest of the current major (1.x) is checked too; its archive cannot be read.
+    newest, in_major = demo["upgrades"]
+    assert (newest["scope"], newest["version"]) == ("newest", "2.0.0")
+    assert newest == {**demo["upgrade"]}
+    assert (in_major["scope"], in_major["version"], in_major["checked"]) == (
+        "newest-in-major", "1.5.0", False)
+    assert in_major["error"] == "no archive could be read (tried 1.5.0)"
+    ((version, reason),) = [(s["version"], s["reason"]) for s in in_major["skipped"]]
+    assert version == "1.5.0" and "does not match the digest " + "cd" * 32 in reason
+    assert [u["scope"] for u in steady["upgrades"]] == ["newest"]
 
 
 def test_text_shows_the_upgrade_column_findings_and_change_notes(upgrade_lab, scaffold):
@@ -276,17 +286,19 @@ def test_text_shows_the_upgrade_column_findings_and_change_notes(upgrade_lab, sc
 
     assert run.exit_code == 0, run.stderr
     rows = table(run.stdout)
-    assert rows["demo"].split()[:5] == ["demo", "demo", "1.0.0", "2.0.0", "1"]
-    assert "1 finding" in rows["demo"]
+    assert rows["demo"].split()[:4] == ["demo", "demo", "1.0.0", "2.0.0"]
+    assert "  2.0.0: 1 finding, 1.5.0: error  " in rows["demo"]
     assert rows["steady"].split()[:5] == ["steady", "steady", "1.0.0", "1.1.0", "clean"]
     details = run.stdout.split("\n\n", 1)[1]
     assert "demo: demo 1.0.0 -> 2.0.0\n  kubernetes/system/demo/values.yaml: log.level:" in details
+    assert "demo: demo 1.0.0 -> 1.5.0 (newest of 1.x)\n  values not checked against 1.5.0: " in (
+        details)
     assert "  changes in 2.0.0:\n    - changed: log moved to logs.general\n" in details
     assert "    - Plain note\n" in details
-    assert "values checked against the newest version only" in details
+    assert "the newest of the current major when that is another one" in details
 
 
-def test_only_the_newest_version_is_downloaded(upgrade_lab, scaffold, chart_cache):
+def test_only_the_versions_checked_are_downloaded(upgrade_lab, scaffold, chart_cache):
     root, _ = upgrade_lab
 
     scaffold("outdated", "-C", root)
@@ -305,12 +317,58 @@ def test_no_values_check_downloads_no_archive(upgrade_lab, scaffold, chart_cache
     assert not list(chart_cache.rglob("*.tgz"))
 
 
-def test_an_archive_that_cannot_be_read_is_reported_in_the_row(upgrade_lab, scaffold):
+def test_an_archive_that_cannot_be_read_gives_way_to_the_next_newest(upgrade_lab, scaffold):
     root, charts = upgrade_lab
     charts.publish("steady", "1.2.0", values={"enabled": True}, digest="ef" * 32)
 
     run = scaffold("outdated", "-C", root)
 
     assert run.exit_code == 0
-    assert "error" in table(run.stdout)["steady"].split()
-    assert "values not checked: " in run.stdout and "does not match the digest" in run.stdout
+    row = table(run.stdout)["steady"]
+    assert row.split()[:6] == ["steady", "steady", "1.0.0", "1.2.0", "1.1.0:", "clean"]
+    details = run.stdout.split("\n\n", 1)[1]
+    assert "steady: steady 1.0.0 -> 1.1.0\n  values not checked against 1.2.0: " in details
+    assert "does not match the digest " + "ef" * 32 in details
+    assert "  checked 1.1.0 instead (the next newest)\n" in details
+
+
+def test_an_unreachable_archive_gives_way_to_the_next_newest(upgrade_lab, scaffold):
+    root, charts = upgrade_lab
+    gone = closed_port_url()
+    charts.publish("steady", "1.2.0", values={"enabled": True}, url=f"{gone}/steady-1.2.0.tgz")
+
+    upgrade = statuses(scaffold("outdated", "-C", root, "--output", "json").stdout)["steady"][
+        "upgrade"]
+
+    assert (upgrade["version"], upgrade["clean"]) == ("1.1.0", True)
+    ((skipped),) = upgrade["skipped"]
+    assert skipped["version"] == "1.2.0"
+    assert skipped["reason"].startswith(f"cannot reach {gone}/steady-1.2.0.tgz")
+
+
+def test_the_newest_of_the_current_major_is_checked_too(upgrade_lab, scaffold):
+    root, charts = upgrade_lab
+    charts.publish("demo", "1.6.0", values={"replicas": 1, "log": {"level": "info"}})
+
+    run = scaffold("outdated", "-C", root, "--output", "json")
+
+    newest, in_major = statuses(run.stdout)["demo"]["upgrades"]
+    assert (newest["version"], newest["clean"]) == ("2.0.0", False)
+    assert (in_major["scope"], in_major["version"], in_major["clean"]) == (
+        "newest-in-major", "1.6.0", True)
+    assert in_major["skipped"] == []
+    text = scaffold("outdated", "-C", root)
+    assert "  2.0.0: 1 finding, 1.6.0: clean  " in table(text.stdout)["demo"]
+
+
+def test_fallbacks_are_bounded(upgrade_lab, scaffold, chart_cache):
+    root, charts = upgrade_lab
+    for minor in range(2, 7):
+        charts.publish("steady", f"1.{minor}.0", values={"enabled": True}, digest="ef" * 32)
+
+    upgrade = statuses(scaffold("outdated", "-C", root, "--output", "json").stdout)["steady"][
+        "upgrade"]
+
+    assert [s["version"] for s in upgrade["skipped"]] == ["1.6.0", "1.5.0", "1.4.0"]
+    assert upgrade["error"] == "no archive could be read (tried 1.6.0, 1.5.0, 1.4.0)"
+    assert upgrade["checked"] is False

@@ -80,6 +80,81 @@ def test_subchart_values_belong_to_the_subchart() -> None:
     assert kinds(values, chart()) == {"redis.auth.enabled": UNKNOWN}
 
 
+GRAFANA = ChartValues(
+    "grafana 8.5.0 (subchart of stack 70.0.0)",
+    {"adminUser": "admin", "persistence": {"enabled": False, "size": "10Gi"},
+     "global": {"imageRegistry": None}},
+    {"type": "object", "properties": {
+        "persistence": {"type": "object", "properties": {"size": {"type": "string"}}},
+        "global": {"type": "object", "properties": {"imageRegistry": {"type": ["string", "null"]}}},
+    }},
+)
+
+
+def stack(grafana: ChartValues = GRAFANA, key: str = "grafana") -> ChartValues:
+    """A parent chart bundling grafana under ``key``; its own defaults for that key add a value
+    its templates read (``defaultDashboardsEnabled``) and override one of grafana's."""
+    defaults = {"replicas": 1, key: {"enabled": True, "defaultDashboardsEnabled": True,
+                                     "adminUser": "root"}}
+    return ChartValues("stack 70.0.0", defaults, None, subcharts={key: grafana})
+
+
+def test_values_under_a_subchart_key_are_checked_against_the_subchart() -> None:
+    values = {"grafana": {"adminUser": "me", "persistance": {"enabled": True},
+                          "defaultDashboardsEnabled": False, "enabled": True}}
+
+    report = check_values(values, stack())
+
+    assert [(f.key, f.kind, f.suggestion) for f in report.findings] == [
+        ("grafana.persistance.enabled", MOVED, "grafana.persistence.enabled"),
+    ]
+    assert report.findings[0].message == (
+        "grafana.persistance.enabled: not a value of grafana 8.5.0 (subchart of stack 70.0.0) "
+        "(not in its values.yaml or schema); it probably moved to grafana.persistence.enabled"
+    )
+
+
+def test_an_alias_is_the_subchart_key() -> None:
+    values = {"dashboards": {"adminUsr": "me"}, "grafana": {"anything": 1}}
+
+    assert kinds(values, stack(key="dashboards")) == {
+        "dashboards.adminUsr": UNKNOWN, "grafana.anything": UNKNOWN,
+    }
+
+
+def test_the_subchart_schema_sees_its_defaults_the_parents_and_the_globals() -> None:
+    values = {"global": {"imageRegistry": 5}, "grafana": {"persistence": {"size": 10}}}
+
+    report = check_values(values, stack())
+
+    assert sorted((f.key, f.kind) for f in report.findings) == [
+        ("grafana.global.imageRegistry", SCHEMA), ("grafana.persistence.size", SCHEMA),
+    ]
+    assert all("(values.schema.json of grafana 8.5.0" in f.message for f in report.findings)
+
+
+def test_a_subchart_key_removed_by_the_upgrade() -> None:
+    old = stack()
+    newer = ChartValues(GRAFANA.label, {"adminUser": "admin"}, None)
+
+    report = check_values({"grafana": {"persistence": {"size": "5Gi"}}}, stack(newer), old)
+
+    assert [(f.key, f.kind) for f in report.findings] == [("grafana.persistence.size", REMOVED)]
+
+
+def test_a_dependency_not_bundled_is_a_note_not_a_finding() -> None:
+    target = ChartValues("stack 70.0.0", {"replicas": 1}, None, unbundled={"cache": "redis"})
+    files = [("a.yaml", {"cache": {"auth": {"x": 1}}}), ("b.yaml", {"cache": {"y": 2}})]
+
+    report = check_value_files(files, target)
+
+    assert report.findings == ()
+    assert report.notes == (
+        "values under `cache` not checked: subchart redis is not bundled in stack 70.0.0",
+    )
+    assert check_values({"replicas": 2}, target).notes == ()
+
+
 def test_a_moved_key_comes_with_its_new_place() -> None:
     target = chart({"logs": {"general": {"level": "INFO", "format": None}}})
 

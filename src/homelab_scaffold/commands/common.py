@@ -71,3 +71,14 @@ def output_option(
         show_default=True,
         help=help_text,
     )
+
+
+def download_timeout_option(default: float, what: str) -> Callable[..., Any]:
+    """``--timeout``: one deadline for each download (``what`` names them), start to end."""
+    return click.option(
+        "--timeout",
+        type=click.FloatRange(min=0.1),
+        default=default,
+        show_default=True,
+        help=f"Seconds for each download ({what}), start to end.",
+    )

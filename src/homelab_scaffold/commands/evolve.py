@@ -13,7 +13,11 @@ from typing import Any
 import click
 
 from homelab_scaffold import completion
-from homelab_scaffold.commands.common import directory_option, output_option
+from homelab_scaffold.commands.common import (
+    directory_option,
+    download_timeout_option,
+    output_option,
+)
 
 _REPO_HELP = "The homelab repository (default: the current folder)."
 _OUTPUT_HELP = "What the run did: lines (diffs with --dry-run) for people, or JSON for scripts."
@@ -87,6 +91,13 @@ def remove_command(**options: Any) -> None:
     is_flag=True,
     help="Read no Helm repository: skip checking the values against the new chart.",
 )
+@download_timeout_option(20.0, "the chart repository's index.yaml, a chart archive")
+@click.option(
+    "--ignore-findings",
+    is_flag=True,
+    help="Write the upgrade although the values check found something (the findings are still "
+    "listed). Unlike --force, it keeps refusing files with uncommitted changes.",
+)
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before a downgrade (for scripts).")
 @common_options
 def upgrade_command(**options: Any) -> None:
@@ -96,7 +107,10 @@ def upgrade_command(**options: Any) -> None:
     could mean. Moving to an older version asks first (--yes in scripts). Before writing, the
     values the repository would hold (your kept edits included) are checked against the new
     chart: keys it no longer knows, values its schema rejects. Any finding stops the upgrade
-    (exit 2, nothing written) unless --force; --offline skips the check.
+    (exit 2, nothing written) unless --ignore-findings; --offline skips the check.
+
+    --force, as on every writing command, touches files with uncommitted changes and deletes
+    edited files; on upgrade it also implies --ignore-findings (as it did before that flag).
     """
     from homelab_scaffold.commands import evolve_run
 

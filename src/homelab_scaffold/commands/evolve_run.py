@@ -8,10 +8,10 @@ declared in ``commands.evolve``, which imports this module only when a command r
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -24,6 +24,7 @@ from homelab_scaffold.commands.report import (
     JSON,
     REQUESTED,
     Extras,
+    outcome_data,
     report_outcome,
     shown_diff,
 )
@@ -37,6 +38,9 @@ from homelab_scaffold.generate.stateful import KeptResource, kept_resources
 from homelab_scaffold.repo.answers_file import AnswersDocument
 from homelab_scaffold.repo.state import STATE_FILE
 from homelab_scaffold.suggest import unknown
+
+if TYPE_CHECKING:
+    from homelab_scaffold.inspect.values_check import Finding
 
 _PROGRESS = "Rendering and merging"
 # Changes after which the file is not in the tree (a file the user deleted stays deleted).
@@ -357,6 +361,8 @@ def upgrade(
     component: str,
     version: str,
     offline: bool,
+    timeout: float,
+    ignore_findings: bool,
     yes: bool,
     directory: Path,
     dry_run: bool,
@@ -383,7 +389,10 @@ def upgrade(
         if current and not dry_run and not yes:
             _confirm_downgrade(component, current, version)
         document.set_option(component, CHART_VERSION, version)
-        check = ChartUpgrade(entry, current or "", version, offline, dry_run, force, output)
+        # --force kept its old meaning here too: it overrode the findings before
+        # --ignore-findings existed.
+        check = ChartUpgrade(entry, current or "", version, offline, dry_run,
+                             ignore_findings or force, output, timeout)
         _sync_and_report(
             engine,
             document,
@@ -402,12 +411,13 @@ class ChartUpgrade:
     to_version: str
     offline: bool
     dry_run: bool
-    force: bool
+    ignore_findings: bool
     output: str
+    timeout: float = 20.0
 
     def check(self, outcome: Outcome) -> list[str]:
-        """Warn of each finding; refuse (exit 2) on any, unless --force. Returns the notes to
-        report once the upgrade is written (what was checked or skipped).
+        """Warn of each finding; refuse (exit 2) on any, unless --ignore-findings (or --force).
+        Returns the notes to report once the upgrade is written (what was checked or skipped).
 
         Raises:
             UpgradeRefused: The values do not fit the new chart (a dry run shows its diff first).
@@ -430,7 +440,7 @@ class ChartUpgrade:
             with ui.progress(f"Checking the values against {chart.name} {self.to_version}"):
                 result = check_chart_upgrade(
                     values, chart.repo, chart.name, self.from_version, self.to_version,
-                    offline=self.offline,
+                    offline=self.offline, timeout=self.timeout,
                 )
         except (NetworkError, ChartError) as exc:
             raise type(exc)(
@@ -441,12 +451,25 @@ class ChartUpgrade:
         notes = [*notes, *result.notes]
         if result.checked and not result.findings:
             notes.append(f"Values checked against {chart.name} {self.to_version}: nothing found.")
-        if not result.findings or self.force:
+        if not result.findings or self.ignore_findings:
             return notes
-        if self.dry_run and self.output != JSON:
+        if self.output == JSON:
+            ui.json_document(self.refusal_data(outcome, result.findings, notes))
+        elif self.dry_run:
             with contextlib.suppress(MergeConflictError):
                 report_outcome(outcome, dry_run=True)
         raise upgrade_refused(result)
+
+    def refusal_data(
+        self, outcome: Outcome, findings: Sequence[Finding], notes: list[str]
+    ) -> dict[str, Any]:
+        """``--output json`` of a refused upgrade: the command's usual document (what the run
+        would change; nothing was written), with ``refused`` and the ``findings``."""
+        from homelab_scaffold.inspect.values_check import finding_data
+
+        data = outcome_data(outcome, dry_run=self.dry_run, extras=Extras(notes=tuple(notes)))
+        data["written"] = False
+        return {"refused": True, **data, "findings": [finding_data(f) for f in findings]}
 
 
 def _checked_version(version: str) -> None:

@@ -7,7 +7,11 @@ from pathlib import Path
 import click
 
 from homelab_scaffold import ui
-from homelab_scaffold.commands.common import directory_option, output_option
+from homelab_scaffold.commands.common import (
+    directory_option,
+    download_timeout_option,
+    output_option,
+)
 from homelab_scaffold.errors import NetworkError
 from homelab_scaffold.inspect.outdated import check_outdated, text_lines, to_json, unreachable
 
@@ -16,17 +20,11 @@ from homelab_scaffold.inspect.outdated import check_outdated, text_lines, to_jso
 @directory_option("The repository whose Helm Applications are checked.", must_exist=True)
 @output_option("An aligned table for people, or JSON for scripts.")
 @click.option("--pre-releases", is_flag=True, help="Also list pre-release versions (1.2.0-rc.1).")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0.1),
-    default=10.0,
-    show_default=True,
-    help="Seconds for each download (an index.yaml, a chart archive), start to end.",
-)
+@download_timeout_option(10.0, "an index.yaml, a chart archive")
 @click.option(
     "--no-values-check",
     is_flag=True,
-    help="Only list versions: do not download the newest chart to check the values against it.",
+    help="Only list versions: do not download newer charts to check the values against them.",
 )
 def outdated_command(
     directory: Path, output: str, pre_releases: bool, timeout: float, no_values_check: bool
@@ -34,8 +32,10 @@ def outdated_command(
     """Read each Helm repository's index.yaml and list newer chart versions.
 
     For each outdated chart, the values the repository sets are checked against the newest
-    version (UPGRADE: clean, or the number of findings, listed below the table), and the
-    chart's change notes are shown. Chart archives are cached in ~/.cache/scaffold/charts.
+    version and the newest of the current major when that is another one (UPGRADE: clean, or
+    the number of findings, listed below the table; a version whose archive cannot be read
+    gives way to the next newest, and the reason is listed), and the chart's change notes are
+    shown. Chart archives are cached in ~/.cache/scaffold/charts.
     OCI registries are reported as not checked. Exits 2 when a repository cannot be read.
     """
     statuses = check_outdated(

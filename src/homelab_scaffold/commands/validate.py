@@ -7,7 +7,11 @@ from pathlib import Path
 import click
 
 from homelab_scaffold import ui
-from homelab_scaffold.commands.common import directory_option, output_option
+from homelab_scaffold.commands.common import (
+    directory_option,
+    download_timeout_option,
+    output_option,
+)
 from homelab_scaffold.errors import ValidationFailed
 from homelab_scaffold.inspect.report import text_lines, to_json
 from homelab_scaffold.inspect.validate import ValidateOptions, validate_repo
@@ -45,6 +49,7 @@ from homelab_scaffold.inspect.validate import ValidateOptions, validate_repo
         "into ~/.cache/scaffold/charts; skipped with --offline."
     ),
 )
+@download_timeout_option(20.0, "a CRD schema, with --charts an index.yaml or a chart archive")
 def validate_command(
     directory: Path,
     output: str,
@@ -52,6 +57,7 @@ def validate_command(
     offline: bool,
     drift: bool,
     charts: bool,
+    timeout: float,
 ) -> None:
     """Check a GitOps repository: YAML, schemas, ArgoCD ordering, images and secrets.
 
@@ -63,6 +69,7 @@ def validate_command(
         offline=offline,
         drift=drift,
         charts=charts,
+        timeout=timeout,
         notify=ui.note,
     )
     report = validate_repo(options)

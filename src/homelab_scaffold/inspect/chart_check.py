@@ -85,13 +85,18 @@ def value_layers(inventory: Inventory, ref: ChartRef) -> ValueLayers:
     return layers
 
 
-def chart_values(files: ChartFiles) -> ChartValues:
-    """What the values check needs of a chart version read from its archive."""
+def chart_values(files: ChartFiles, parent: str = "") -> ChartValues:
+    """What the values check needs of a chart version read from its archive (its bundled
+    subcharts included; ``parent`` is the label of the chart bundling this one)."""
+    label = f"{files.name} {files.version}".strip()
+    if parent:
+        label = f"{label} (subchart of {parent})"
     return ChartValues(
-        label=f"{files.name} {files.version}".strip(),
+        label=label,
         defaults=files.values,
         schema=files.schema,
-        subchart_keys=files.dependency_keys,
+        subcharts={key: chart_values(sub, label) for key, sub in files.subcharts},
+        unbundled=dict(files.unbundled),
     )
 
 
@@ -305,5 +310,5 @@ def upgrade_refused(check: UpgradeCheck) -> UpgradeRefused:
     return UpgradeRefused(
         f"{count} value finding{'s' if count != 1 else ''} against {check.chart} "
         f"{check.to_version} (listed above); nothing was written. Fix the values and run the "
-        "upgrade again, or pass --force to upgrade anyway"
+        "upgrade again, or pass --ignore-findings to upgrade anyway"
     )

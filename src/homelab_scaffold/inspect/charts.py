@@ -5,8 +5,13 @@ The archive of a chart version is found through the repository's ``index.yaml`` 
 ``digest`` and kept in the user's cache (``$XDG_CACHE_HOME/scaffold/charts``), keyed by
 repository, chart, version and digest. Helm chart versions are immutable by convention, so a
 cached archive is used without asking the repository again, but only while its bytes still match
-the digest it was stored under. ``Chart.yaml``, ``values.yaml`` and ``values.schema.json`` are
-read from the ``.tgz`` in memory; nothing is extracted to disk.
+the digest it was stored under, and, when the run has read the index anyway (``outdated``), only
+while that is the digest the index lists for the version.
+
+``Chart.yaml``, ``values.yaml`` and ``values.schema.json`` are read from the ``.tgz`` in memory;
+nothing is extracted to disk. The same three files are read of
+every subchart bundled in it (``charts/<dep>/`` folders and nested ``charts/<dep>-<ver>.tgz``
+archives, under the same caps), so values under a dependency's key can be checked too.
 """
 
 from __future__ import annotations
@@ -46,6 +51,13 @@ ARCHIVE_MAX_BYTES = 16 * 1024 * 1024
 MEMBER_MAX_BYTES = 8 * 1024 * 1024
 UNPACKED_MAX_BYTES = 256 * 1024 * 1024
 CHART_FILES = ("Chart.yaml", "values.yaml", "values.schema.json")
+# Subcharts inside subcharts: helm allows any depth; real charts use one or two levels.
+SUBCHART_MAX_DEPTH = 5
+# What is read of an archive, below the chart's folder: its files, and those of its subcharts
+# (folders or nested archives under charts/, at any depth).
+_WANTED_MEMBER = re.compile(
+    r"^(?:charts/[^/]+/)*(?:Chart\.yaml|values\.yaml|values\.schema\.json|charts/[^/]+\.tgz)$"
+)
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
 
 
@@ -62,6 +74,11 @@ class ChartFiles:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     values: Mapping[str, Any] = field(default_factory=dict)
     schema: Mapping[str, Any] | None = None
+    subcharts: tuple[tuple[str, ChartFiles], ...] = ()
+    """(values key, subchart) of every subchart bundled in the archive: a dependency's alias or
+    name, or the name of a chart in charts/ that Chart.yaml does not list."""
+    unbundled: tuple[tuple[str, str], ...] = ()
+    """(values key, chart name) of dependencies Chart.yaml lists that the archive lacks."""
 
     @property
     def changes(self) -> tuple[Change, ...]:
@@ -73,14 +90,8 @@ class ChartFiles:
 
     @property
     def dependency_keys(self) -> frozenset[str]:
-        """Value keys that belong to subcharts (each dependency's alias, or else its name)."""
-        keys = set()
-        for dependency in self.metadata.get("dependencies") or ():
-            if isinstance(dependency, dict):
-                key = dependency.get("alias") or dependency.get("name")
-                if isinstance(key, str):
-                    keys.add(key)
-        return frozenset(keys)
+        """Value keys that belong to subcharts, bundled or not."""
+        return frozenset(key for key, _ in (*self.subcharts, *self.unbundled))
 
 
 class ChartFetcher:
@@ -126,7 +137,7 @@ class ChartFetcher:
 
     def _read(self, repository: str, chart: str, version: str) -> ChartFiles:
         folder = self._folder(repository, chart, version)
-        cached = cached_archive(folder)
+        cached = cached_archive(folder, self._listed_digest(repository, chart, version))
         if cached is not None:
             return read_chart_archive(cached, chart, str(folder))
         entry = find_entry(self.entries(repository, chart), version)
@@ -136,6 +147,17 @@ class ChartFetcher:
         files = read_chart_archive(data, chart, url)
         write_atomically(folder / f"{sha256(data)}.tgz", data)
         return files
+
+    def _listed_digest(self, repository: str, chart: str, version: str) -> str:
+        """The digest the index lists for the version, when this run already read the index
+        ("" otherwise: the cache is trusted without asking the repository)."""
+        if not isinstance(self._indexes.get(repository), str):
+            return ""
+        try:
+            entry = find_entry(self.entries(repository, chart), version)
+        except ChartError:
+            return ""
+        return entry.digest.lower().removeprefix("sha256:") if entry is not None else ""
 
     def _download(self, repository: str, entry: ChartEntry) -> tuple[bytes, str]:
         if not entry.urls:
@@ -214,10 +236,12 @@ def _safe(name: str) -> str:
     return "_" + hashlib.sha256(name.encode()).hexdigest()[:16]
 
 
-def cached_archive(folder: Path) -> bytes | None:
-    """A cached archive in ``folder`` whose bytes still hash to the digest it is named after."""
+def cached_archive(folder: Path, digest: str = "") -> bytes | None:
+    """A cached archive in ``folder`` whose bytes still hash to the digest it is named after;
+    with ``digest`` (what the index lists now), only that one: a version republished under
+    the same number is downloaded again rather than read stale from the cache."""
     try:
-        candidates = sorted(folder.glob("*.tgz"))
+        candidates = [folder / f"{digest}.tgz"] if digest else sorted(folder.glob("*.tgz"))
     except OSError:
         return None
     for path in candidates:
@@ -231,7 +255,8 @@ def cached_archive(folder: Path) -> bytes | None:
 
 
 def read_chart_archive(data: bytes, chart: str, where: str) -> ChartFiles:
-    """Chart.yaml, values.yaml and values.schema.json of a chart ``.tgz``, read in memory.
+    """Chart.yaml, values.yaml and values.schema.json of a chart ``.tgz`` and of the subcharts
+    bundled in it, read in memory.
 
     Args:
         data: The archive's bytes.
@@ -239,29 +264,94 @@ def read_chart_archive(data: bytes, chart: str, where: str) -> ChartFiles:
         where: The archive's URL or path, for messages.
 
     Raises:
-        ChartError: The archive is broken, holds an unsafe or oversized member, or no chart.
+        ChartError: The archive (or one bundled in it) is broken, holds an unsafe or oversized
+            member, or no chart.
     """
-    members = _chart_members(data, where)
+    budget = _Budget(where)
+    return _archive_chart(data, chart, where, budget, 0)
+
+
+def _archive_chart(data: bytes, chart: str, where: str, budget: _Budget, depth: int) -> ChartFiles:
+    members = _chart_members(data, where, budget)
     folder = _chart_folder(members, chart, where)
-    metadata = _yaml_mapping(members.get((folder, "Chart.yaml")), where, "Chart.yaml")
+    files = {rest: body for (top, rest), body in members.items() if top == folder}
+    return _chart_files(files, chart, where, budget, depth)
+
+
+def _chart_files(
+    files: Mapping[str, bytes], chart: str, where: str, budget: _Budget, depth: int
+) -> ChartFiles:
+    """A chart from its files (paths below its folder), its bundled subcharts included."""
+    metadata = _yaml_mapping(files.get("Chart.yaml"), where, "Chart.yaml")
+    subcharts, unbundled = _dependencies(metadata, _bundled(files, where, budget, depth))
     return ChartFiles(
-        name=chart,
+        name=chart or str(metadata.get("name") or ""),
         version=str(metadata.get("version") or ""),
         metadata=metadata,
-        values=_yaml_mapping(members.get((folder, "values.yaml")), where, "values.yaml"),
-        schema=_json_schema(members.get((folder, "values.schema.json")), where),
+        values=_yaml_mapping(files.get("values.yaml"), where, "values.yaml"),
+        schema=_json_schema(files.get("values.schema.json"), where),
+        subcharts=subcharts,
+        unbundled=unbundled,
     )
 
 
-def _chart_members(data: bytes, where: str) -> dict[tuple[str, str], bytes]:
-    """(top folder, file) -> bytes of every Chart.yaml/values.yaml/values.schema.json."""
+def _bundled(
+    files: Mapping[str, bytes], where: str, budget: _Budget, depth: int
+) -> list[ChartFiles]:
+    """The charts in ``charts/``: folders holding a Chart.yaml, then nested archives."""
+    if not any(path.startswith("charts/") for path in files):
+        return []
+    if depth >= SUBCHART_MAX_DEPTH:
+        raise ChartError(f"{where}: subcharts nested more than {SUBCHART_MAX_DEPTH} deep; "
+                         "refusing the archive")
+    found = []
+    nested = [p for p in files if p.startswith("charts/")]
+    folders = sorted({p.split("/")[1] for p in nested if p.count("/") > 1})
+    for folder in folders:
+        prefix = f"charts/{folder}/"
+        inner = {p.removeprefix(prefix): body for p, body in files.items() if p.startswith(prefix)}
+        if "Chart.yaml" in inner:
+            found.append(_chart_files(inner, "", f"{where}: {prefix[:-1]}", budget, depth + 1))
+    for path in sorted(p for p in nested if p.count("/") == 1):
+        found.append(_archive_chart(files[path], "", f"{where}: {path}", budget, depth + 1))
+    return found
+
+
+def _dependencies(
+    metadata: Mapping[str, Any], bundled: list[ChartFiles]
+) -> tuple[tuple[tuple[str, ChartFiles], ...], tuple[tuple[str, str], ...]]:
+    """(values key, subchart) of the bundled charts and (values key, name) of the dependencies
+    Chart.yaml lists that are not bundled. Helm matches a dependency to a bundled chart by
+    name; its values sit under its alias, else its name."""
+    by_name: dict[str, ChartFiles] = {}
+    for sub in bundled:
+        by_name.setdefault(sub.name, sub)
+    subcharts: list[tuple[str, ChartFiles]] = []
+    unbundled: list[tuple[str, str]] = []
+    listed: set[str] = set()
+    for dependency in metadata.get("dependencies") or ():
+        name = dependency.get("name") if isinstance(dependency, dict) else None
+        key = (dependency.get("alias") or name) if isinstance(dependency, dict) else None
+        if not isinstance(name, str) or not isinstance(key, str):
+            continue
+        listed.add(name)
+        if name in by_name:
+            subcharts.append((key, by_name[name]))
+        else:
+            unbundled.append((key, name))
+    subcharts.extend((name, sub) for name, sub in sorted(by_name.items()) if name not in listed)
+    return tuple(subcharts), tuple(unbundled)
+
+
+def _chart_members(data: bytes, where: str, budget: _Budget) -> dict[tuple[str, str], bytes]:
+    """(top folder, path below it) -> bytes of the chart files and nested archives."""
     found: dict[tuple[str, str], bytes] = {}
-    stream = _CappedReader(gzip.GzipFile(fileobj=io.BytesIO(data)), where)
+    stream = _CappedReader(gzip.GzipFile(fileobj=io.BytesIO(data)), budget)
     try:
         with tarfile.open(fileobj=stream, mode="r|") as archive:
             for member in archive:
                 top, name = _member_path(member, where)
-                if name in CHART_FILES:
+                if _WANTED_MEMBER.match(name):
                     found[(top, name)] = _member_bytes(archive, member, where)
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise ChartError(f"{where} is not a readable chart archive (.tgz): {exc}") from exc
@@ -297,7 +387,8 @@ def _chart_folder(members: Mapping[tuple[str, str], bytes], chart: str, where: s
         return chart
     if len(folders) == 1:
         return folders[0]
-    raise ChartError(f"{where} holds no {chart}/Chart.yaml: not a Helm chart archive")
+    wanted = f"{chart}/Chart.yaml" if chart else "single chart folder with a Chart.yaml"
+    raise ChartError(f"{where} holds no {wanted}: not a Helm chart archive")
 
 
 def _yaml_mapping(data: bytes | None, where: str, name: str) -> dict[str, Any]:
@@ -332,25 +423,35 @@ def _json_schema(data: bytes | None, where: str) -> dict[str, Any] | None:
     return schema
 
 
-class _CappedReader(io.RawIOBase):
-    """The decompressed archive, refused once it grows past UNPACKED_MAX_BYTES."""
+class _Budget:
+    """The bytes an archive and the archives bundled in it may unpack to, together."""
 
-    def __init__(self, inner: gzip.GzipFile, where: str) -> None:
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.total = 0
+
+    def spend(self, count: int) -> None:
+        self.total += count
+        if self.total > UNPACKED_MAX_BYTES:
+            raise ChartError(
+                f"{self.where} unpacks to more than {UNPACKED_MAX_BYTES // (1024 * 1024)} MiB; "
+                "refusing it"
+            )
+
+
+class _CappedReader(io.RawIOBase):
+    """The decompressed archive, refused once the budget of unpacked bytes is spent."""
+
+    def __init__(self, inner: gzip.GzipFile, budget: _Budget) -> None:
         super().__init__()
         self._inner = inner
-        self._where = where
-        self._total = 0
+        self._budget = budget
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
         data = self._inner.read(len(buffer))
-        self._total += len(data)
-        if self._total > UNPACKED_MAX_BYTES:
-            raise ChartError(
-                f"{self._where} unpacks to more than {UNPACKED_MAX_BYTES // (1024 * 1024)} MiB; "
-                "refusing it"
-            )
+        self._budget.spend(len(data))
         buffer[: len(data)] = data
         return len(data)

@@ -1,12 +1,15 @@
 """``scaffold outdated``: newer chart versions for every Helm Application of a repository, and
-whether the newest one is a clean upgrade for the values the repository sets.
+whether upgrading to them is clean for the values the repository sets.
 
 Each Helm repository's ``index.yaml`` is read once (``helm_index`` picks a chart's versions out
-of it without parsing the whole file). For an outdated chart, the values check runs against the
-newest listed version only, so that a chart with dozens of newer versions costs two archive
-downloads (current and newest, both cached), not dozens; the change notes of every newer version
-come from the index, which carries each version's ``artifacthub.io/changes``. OCI registries
-have no index and are reported as not checked.
+of it without parsing the whole file). For an outdated chart, the values check runs against at
+most two versions: the newest listed, and the newest within the current major version when that
+is another one (the upgrade that breaks least). When a version's archive cannot be read (a digest
+that does not match, an archive that is gone), the next newest is checked instead, at most
+``MAX_TRIES`` versions per check, and the output says why. So a chart with dozens of newer
+versions costs a few archive downloads (all cached), not dozens; the change notes of every newer
+version come from the index, which carries each version's ``artifacthub.io/changes``. OCI
+registries have no index and are reported as not checked.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from homelab_scaffold.catalog.versions import Version, parse_version
+from homelab_scaffold.catalog.versions import Version, parse_version, require_version
 from homelab_scaffold.errors import NetworkError
 from homelab_scaffold.inspect.apps import Inventory, build_inventory
 from homelab_scaffold.inspect.chart_check import (
@@ -29,6 +32,7 @@ from homelab_scaffold.inspect.chart_check import (
 from homelab_scaffold.inspect.charts import ChartError, ChartFetcher
 from homelab_scaffold.inspect.helm_index import Change, chart_versions, index_url
 from homelab_scaffold.inspect.loader import load_repo, own_urls
+from homelab_scaffold.inspect.values_check import finding_data
 
 UP_TO_DATE = "up-to-date"
 OUTDATED = "outdated"
@@ -36,6 +40,43 @@ NOT_CHECKED = "not-checked"
 ERROR = "error"
 OCI_REASON = "OCI registry: it has no index.yaml to read; list the chart's tags in the registry"
 MAX_CHANGE_LINES = 12
+NEWEST = "newest"
+NEWEST_IN_MAJOR = "newest-in-major"
+# Versions tried per check when archives cannot be read: the newest and two fallbacks.
+MAX_TRIES = 3
+
+
+@dataclass(frozen=True)
+class VersionCheck:
+    """The values check against one newer version: the newest (``NEWEST``), or the newest of
+    the current major version (``NEWEST_IN_MAJOR``).
+
+    ``skipped`` lists the newer versions tried first whose archive could not be read, with why;
+    ``version`` is the one checked ("" when none could be read, ``error`` then says why).
+    """
+
+    scope: str
+    version: str
+    check: UpgradeCheck | None = None
+    skipped: tuple[tuple[str, str], ...] = ()
+    error: str = ""
+
+    @property
+    def tried(self) -> str:
+        """The version checked, or else the first one tried."""
+        return self.version or (self.skipped[0][0] if self.skipped else "")
+
+    @property
+    def summary(self) -> str:
+        """``clean``, ``N findings``, ``error`` or ``-`` (not checked)."""
+        if not self.version:
+            return "error"
+        if self.check is None or not self.check.checked:
+            return "-"
+        count = len(self.check.findings)
+        if not count:
+            return "clean"
+        return f"{count} finding{'s' if count != 1 else ''}"
 
 
 @dataclass(frozen=True)
@@ -52,8 +93,7 @@ class ChartStatus:
     newer: tuple[str, ...] = ()
     reason: str = ""
     changes: tuple[tuple[str, tuple[Change, ...]], ...] = ()
-    upgrade: UpgradeCheck | None = None
-    upgrade_error: str = ""
+    upgrades: tuple[VersionCheck, ...] = ()
 
     @property
     def latest(self) -> str:
@@ -61,16 +101,20 @@ class ChartStatus:
         return self.newer[-1] if self.newer else ""
 
     @property
+    def upgrade(self) -> UpgradeCheck | None:
+        """The check against the newest version that could be read (None without one)."""
+        return self.upgrades[0].check if self.upgrades else None
+
+    @property
     def upgrade_summary(self) -> str:
-        """``clean``, ``N findings``, ``error`` or ``-`` (not checked)."""
-        if self.upgrade_error:
-            return "error"
-        if self.upgrade is None or not self.upgrade.checked:
+        """The UPGRADE cell: ``clean``, ``N findings``, ``error`` or ``-`` for the newest version
+        alone; ``VERSION: summary`` for each version checked when it is not only the newest."""
+        if not self.upgrades:
             return "-"
-        count = len(self.upgrade.findings)
-        if not count:
-            return "clean"
-        return f"{count} finding{'s' if count != 1 else ''}"
+        first = self.upgrades[0]
+        if len(self.upgrades) == 1 and first.version == self.latest:
+            return first.summary
+        return ", ".join(f"{u.tried}: {u.summary}" for u in self.upgrades)
 
 
 def check_outdated(
@@ -87,8 +131,8 @@ def check_outdated(
         root: The repository.
         pre_releases: Also list pre-release versions.
         timeout: Seconds for each download (an index, a chart archive).
-        values_check: Check the values against the newest version (downloads two archives per
-            outdated chart, kept in the chart cache).
+        values_check: Check the values against the newest version and the newest of the
+            current major (a few archive downloads per outdated chart, kept in the chart cache).
         cache_dir: The chart cache (default ``$XDG_CACHE_HOME/scaffold/charts``).
     """
     inventory = build_inventory(load_repo(root).repo, own_urls(root))
@@ -99,7 +143,7 @@ def check_outdated(
         if status.status == OUTDATED:
             status = _with_changes(status, fetcher)
             if values_check:
-                status = _with_upgrade_check(status, inventory, ref, fetcher)
+                status = _with_upgrade_checks(status, inventory, ref, fetcher)
         statuses.append(status)
     return statuses
 
@@ -140,18 +184,52 @@ def _with_changes(status: ChartStatus, fetcher: ChartFetcher) -> ChartStatus:
     return replace(status, changes=changes)
 
 
-def _with_upgrade_check(
+def _with_upgrade_checks(
     status: ChartStatus, inventory: Inventory, ref: ChartRef, fetcher: ChartFetcher
 ) -> ChartStatus:
-    try:
-        check = check_upgrade_of(inventory, ref, status.latest, fetcher)
-    except (NetworkError, ChartError) as exc:
-        return replace(status, upgrade_error=exc.message)
-    # The newest version's own Chart.yaml is the better source of its notes.
-    changes = status.changes
-    if check.changes:
-        changes = ((status.latest, check.changes), *(c for c in changes if c[0] != status.latest))
-    return replace(status, upgrade=check, changes=changes)
+    """The values checked against the newest version and, when it is another one, the newest
+    of the current major; a version whose archive cannot be read gives way to the next newest."""
+    failures: dict[str, str] = {}
+    newest_first = list(reversed(status.newer))
+    upgrades = [_first_readable(NEWEST, newest_first, inventory, ref, fetcher, failures)]
+    major = require_version(status.current).major
+    in_major = [v for v in newest_first if require_version(v).major == major]
+    if in_major and in_major[0] != status.latest and upgrades[0].version not in in_major:
+        upgrades.append(_first_readable(NEWEST_IN_MAJOR, in_major, inventory, ref, fetcher,
+                                        failures))
+    changes = dict(status.changes)
+    for upgrade in upgrades:
+        # A version's own Chart.yaml is the better source of its notes.
+        if upgrade.check is not None and upgrade.check.changes:
+            changes[upgrade.version] = upgrade.check.changes
+    ordered = tuple((v, changes[v]) for v in newest_first if v in changes)
+    return replace(status, upgrades=tuple(upgrades), changes=ordered)
+
+
+def _first_readable(
+    scope: str,
+    candidates: list[str],
+    inventory: Inventory,
+    ref: ChartRef,
+    fetcher: ChartFetcher,
+    failures: dict[str, str],
+) -> VersionCheck:
+    """The check against the first of ``candidates`` (newest first) whose archive can be read,
+    trying at most MAX_TRIES; ``failures`` (version -> why) is shared by a chart's checks so a
+    broken archive is not downloaded twice."""
+    skipped: list[tuple[str, str]] = []
+    for version in candidates[:MAX_TRIES]:
+        if version not in failures:
+            try:
+                check = check_upgrade_of(inventory, ref, version, fetcher)
+            except (NetworkError, ChartError) as exc:
+                failures[version] = exc.message
+            else:
+                return VersionCheck(scope, version, check, tuple(skipped))
+        skipped.append((version, failures[version]))
+    tried = ", ".join(v for v, _ in skipped)
+    return VersionCheck(scope, "", skipped=tuple(skipped),
+                        error=f"no archive could be read (tried {tried})")
 
 
 def newer_versions(
@@ -189,6 +267,7 @@ def to_json(statuses: Iterable[ChartStatus]) -> str:
             "newer": list(s.newer),
             "reason": s.reason,
             "upgrade": _upgrade_json(s),
+            "upgrades": [_version_check_json(u) for u in s.upgrades],
             "changes": {v: [_change_json(c) for c in notes] for v, notes in s.changes},
         }
         for s in statuses
@@ -197,20 +276,21 @@ def to_json(statuses: Iterable[ChartStatus]) -> str:
 
 
 def _upgrade_json(status: ChartStatus) -> dict[str, Any] | None:
-    if status.upgrade is None and not status.upgrade_error:
-        return None
-    check = status.upgrade
+    """The check against the newest version (as ``upgrade`` always had it)."""
+    return _version_check_json(status.upgrades[0]) if status.upgrades else None
+
+
+def _version_check_json(upgrade: VersionCheck) -> dict[str, Any]:
+    check = upgrade.check
     return {
-        "version": status.latest,
+        "scope": upgrade.scope,
+        "version": upgrade.tried,
         "checked": check is not None and check.checked,
         "clean": check is not None and check.clean,
-        "findings": [
-            {"key": f.key, "kind": f.kind, "message": f.message, "suggestion": f.suggestion,
-             "file": f.file}
-            for f in (check.findings if check is not None else ())
-        ],
+        "findings": [finding_data(f) for f in (check.findings if check is not None else ())],
         "notes": list(check.notes) if check is not None else [],
-        "error": status.upgrade_error,
+        "skipped": [{"version": v, "reason": why} for v, why in upgrade.skipped],
+        "error": upgrade.error,
     }
 
 
@@ -236,10 +316,11 @@ def text_lines(statuses: list[ChartStatus]) -> list[str]:
     ]
     for status in statuses:
         lines.extend(_details(status))
-    if any(s.upgrade is not None and s.upgrade.checked for s in statuses):
+    if any(s.upgrades for s in statuses):
         lines.append("")
-        lines.append("UPGRADE: the values checked against the newest version only "
-                     "(versions in between are not checked).")
+        lines.append("UPGRADE: the values checked against the newest version, and the newest of "
+                     "the current major when that is another one (versions in between are not "
+                     "checked).")
     return lines
 
 
@@ -254,17 +335,36 @@ def _describe(status: ChartStatus) -> str:
 
 
 def _details(status: ChartStatus) -> list[str]:
-    """Findings and change notes below the table (nothing for a clean, note-less chart)."""
+    """Findings, versions that could not be read, and change notes below the table (nothing
+    for a clean, note-less chart)."""
+    lines: list[str] = []
+    for upgrade in status.upgrades:
+        body = _check_lines(upgrade)
+        if body:
+            lines.extend(["", _heading(status, upgrade.tried, upgrade), *body])
+    changes = _change_lines(status)
+    if changes and not lines:
+        lines.extend(["", _heading(status, status.latest, None)])
+    return [*lines, *changes]
+
+
+def _heading(status: ChartStatus, version: str, upgrade: VersionCheck | None) -> str:
+    heading = f"{status.application}: {status.chart} {status.current} -> {version}"
+    if upgrade is not None and upgrade.scope == NEWEST_IN_MAJOR:
+        heading += f" (newest of {require_version(status.current).major}.x)"
+    return heading
+
+
+def _check_lines(upgrade: VersionCheck) -> list[str]:
     body: list[str] = []
-    if status.upgrade_error:
-        body.append(f"  values not checked: {status.upgrade_error}")
-    if status.upgrade is not None:
-        body.extend(f"  {line}" for line in status.upgrade.lines())
-        body.extend(f"  note: {note}" for note in status.upgrade.notes)
-    body.extend(_change_lines(status))
-    if not body:
-        return []
-    return ["", f"{status.application}: {status.chart} {status.current} -> {status.latest}", *body]
+    for version, why in upgrade.skipped:
+        body.append(f"  values not checked against {version}: {why}")
+    if upgrade.skipped and upgrade.version:
+        body.append(f"  checked {upgrade.version} instead (the next newest)")
+    if upgrade.check is not None:
+        body.extend(f"  {line}" for line in upgrade.check.lines())
+        body.extend(f"  note: {note}" for note in upgrade.check.notes)
+    return body
 
 
 def _change_lines(status: ChartStatus) -> list[str]:

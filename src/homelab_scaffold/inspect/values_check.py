@@ -16,11 +16,17 @@ Charts accept many keys they never declare, so these are never reported: anythin
 whose default is empty (``podAnnotations: {}``, ``extraEnv: []``) or null; keys that hold a dot or
 a slash (annotation names, ConfigMap entries: templates cannot reach such keys by path, so they
 are data); maps named after Kubernetes types whose fields Kubernetes defines (``resources``,
-``securityContext``, ``affinity``...); ``global`` and subchart keys; and whatever the schema allows
+``securityContext``, ``affinity``...); ``global``; and whatever the schema allows
 through ``additionalProperties`` or ``patternProperties``, or leaves open by declaring an object
-without properties. A schema object that lists properties without saying
-``additionalProperties`` does not make every other key known: undeclared keys are still checked
-against the defaults.
+without properties.
+
+Values under a subchart's key (its alias, or its name) are checked against the subchart bundled
+in the archive: its defaults with the parent's defaults for that key over them (the parent's win,
+as in Helm), its own schema, and the parent's ``global`` values, which Helm hands every subchart.
+A dependency that is not bundled cannot be checked: a note says so.
+
+A schema object that lists properties without saying ``additionalProperties`` does not make every
+other key known: undeclared keys are still checked against the defaults.
 """
 
 from __future__ import annotations
@@ -62,6 +68,16 @@ class ChartValues:
     defaults: Mapping[str, Any]
     schema: Mapping[str, Any] | None = None
     subchart_keys: frozenset[str] = frozenset()
+    """Keys of subcharts that cannot be checked: their values are left alone."""
+    subcharts: Mapping[str, ChartValues] = field(default_factory=dict)
+    """Values key -> the subchart bundled for it (its defaults as packaged)."""
+    unbundled: Mapping[str, str] = field(default_factory=dict)
+    """Values key -> name of a dependency that is not bundled (a note when values set it)."""
+
+    @property
+    def skipped_keys(self) -> frozenset[str]:
+        """Top-level keys the chart's own check leaves alone: global, and subcharts'."""
+        return frozenset({"global", *self.subchart_keys, *self.unbundled, *self.subcharts})
 
 
 @dataclass(frozen=True)
@@ -73,6 +89,12 @@ class Finding:
     message: str
     suggestion: str = ""
     file: str = ""
+
+
+def finding_data(finding: Finding) -> dict[str, str]:
+    """A finding for ``--output json``."""
+    return {"key": finding.key, "kind": finding.kind, "message": finding.message,
+            "suggestion": finding.suggestion, "file": finding.file}
 
 
 @dataclass(frozen=True)
@@ -115,7 +137,90 @@ def check_value_files(
     for finding in schema_found:
         if not _already_reported(finding, reported):
             findings.append(_in_file(finding, _file_setting(finding.key, files)))
-    return ValuesReport(tuple(findings), tuple(notes))
+    sub_findings, sub_notes = _subchart_findings(files, target, current)
+    return ValuesReport((*findings, *sub_findings), (*notes, *sub_notes))
+
+
+def _in_file(finding: Finding, name: str) -> Finding:
+    return Finding(finding.key, finding.kind, finding.message, finding.suggestion, name)
+
+
+# --- subcharts -----------------------------------------------------------------------------------
+
+
+def _subchart_findings(
+    files: Sequence[tuple[str, Mapping[str, Any]]], target: ChartValues, current: ChartValues | None
+) -> tuple[list[Finding], list[str]]:
+    """Findings under each subchart's key, checked against the subchart, and a note for each
+    dependency the values set that is not bundled."""
+    findings: list[Finding] = []
+    notes: list[str] = []
+    for key, name in sorted(target.unbundled.items()):
+        if _subchart_layers(files, key):
+            notes.append(f"values under `{key}` not checked: subchart {name} is not bundled "
+                         f"in {target.label}")
+    for key, sub in sorted(target.subcharts.items()):
+        layers = _subchart_layers(files, key)
+        if not layers:
+            continue
+        before = current.subcharts.get(key) if current is not None else None
+        report = check_value_files(
+            layers,
+            subchart_values(target, key, sub),
+            subchart_values(current, key, before) if current and before else None,
+        )
+        findings.extend(_under(key, finding) for finding in report.findings)
+        notes.extend(report.notes)
+    return findings, notes
+
+
+def subchart_values(parent: ChartValues, key: str, sub: ChartValues) -> ChartValues:
+    """The subchart as it runs under ``parent``: the parent's defaults for ``key`` over its own,
+    and the parent's ``global`` over its ``global`` (Helm's coalescing)."""
+    above = parent.defaults.get(key)
+    defaults = coalesce(sub.defaults, above if isinstance(above, dict) else {})
+    parent_global = parent.defaults.get("global")
+    if isinstance(parent_global, dict):
+        own_global = defaults.get("global")
+        defaults["global"] = coalesce(own_global if isinstance(own_global, dict) else {},
+                                      parent_global)
+    return ChartValues(sub.label, defaults, sub.schema, sub.subchart_keys, sub.subcharts,
+                       sub.unbundled)
+
+
+def _subchart_layers(
+    files: Sequence[tuple[str, Mapping[str, Any]]], key: str
+) -> list[tuple[str, Mapping[str, Any]]]:
+    """Each file's values under ``key``, with the file's ``global`` values (the parent's globals
+    win over a subchart's own, as Helm copies them down)."""
+    layers: list[tuple[str, Mapping[str, Any]]] = []
+    for name, values in files:
+        own = values.get(key)
+        if not isinstance(own, dict):
+            continue
+        layer = dict(own)
+        shared = values.get("global")
+        if isinstance(shared, dict):
+            below = layer.get("global")
+            layer["global"] = _merge(below if isinstance(below, dict) else {}, shared)
+        layers.append((name, layer))
+    return layers
+
+
+def _under(key: str, finding: Finding) -> Finding:
+    """A subchart's finding named from the parent's values: ``grafana.`` before its key."""
+    full = f"{key}.{finding.key}" if finding.key else key
+    message = finding.message
+    if finding.key and message.startswith(f"{finding.key}: "):
+        message = f"{full}: {message.removeprefix(f'{finding.key}: ')}"
+    elif message.startswith("top level: "):
+        message = f"{key}: {message.removeprefix('top level: ')}"
+    else:
+        message = f"{key}: {message}"
+    suggestion = f"{key}.{finding.suggestion}" if finding.suggestion else ""
+    if suggestion and message.endswith(f" {finding.suggestion}"):
+        message = f"{message.removesuffix(finding.suggestion)}{suggestion}"
+    return Finding(full, finding.kind, message, suggestion, finding.file)
 
 
 def _already_reported(finding: Finding, keys: set[str]) -> bool:
@@ -126,10 +231,6 @@ def _already_reported(finding: Finding, keys: set[str]) -> bool:
         return True
     around = finding.message.endswith(_UNKNOWN_FIELD)
     return around and any(key.startswith(finding.key + ".") for key in keys)
-
-
-def _in_file(finding: Finding, name: str) -> Finding:
-    return Finding(finding.key, finding.kind, finding.message, finding.suggestion, name)
 
 
 # --- keys the chart does not know ----------------------------------------------------------------
@@ -170,7 +271,7 @@ def _unknown_finding(
 def unknown_keys(values: Mapping[str, Any], chart: ChartValues) -> list[tuple[KeyPath, Any]]:
     """(path, value) of every key of ``values`` that ``chart`` does not know, outermost first."""
     root = _SchemaNode.of_schema(chart.schema)
-    return list(_unknown(values, chart.defaults, root, (), chart.subchart_keys))
+    return list(_unknown(values, chart.defaults, root, (), chart.skipped_keys))
 
 
 def _unknown(
@@ -183,7 +284,7 @@ def _unknown(
     for raw_key, value in values.items():
         key = str(raw_key)
         here = (*path, key)
-        if _is_data_key(key) or (not path and (key == "global" or key in subcharts)):
+        if _is_data_key(key) or (not path and key in subcharts):
             continue
         child = schema.child(key) if schema is not None else None
         if isinstance(defaults, dict) and key in defaults:
@@ -281,7 +382,9 @@ def type_findings(
     still sets the old type."""
     if current is None:
         return []
-    return list(_type_changes(values, current.defaults, target.defaults, (), current, target))
+    subcharts = target.skipped_keys - {"global"}  # checked against the subchart itself
+    own = {k: v for k, v in values.items() if str(k) not in subcharts}
+    return list(_type_changes(own, current.defaults, target.defaults, (), current, target))
 
 
 def _type_changes(
