@@ -385,3 +385,11 @@ def test_a_folder_without_a_readme_gets_the_guide_as_its_readme(tmp_path: Path) 
     assert "## Bootstrap (once)" in (root / "README.md").read_text(encoding="utf-8")
     assert not (root / "HOMELAB.md").exists()
     assert "guide" not in json.loads((root / ".scaffold/state.json").read_text())
+
+
+def test_the_bootstrap_checks_name_every_tool_the_preflight_requires() -> None:
+    from homelab_scaffold.cluster.preflight import TOOLS
+
+    bootstrap = " ".join(section(readme({"traefik": {}}), "Bootstrap (once)").split())
+    checks = bootstrap.split("It checks first (", 1)[1].split(" on PATH", 1)[0]
+    assert sorted(re.split(r", | and ", checks)) == sorted(TOOLS)
