@@ -397,3 +397,14 @@ def test_validate_reports_the_sealed_copy_without_its_later_wave(
     run = invoke("validate", "-C", root, "--offline")
     assert run.exit_code == 1
     assert "SealedSecret 'homelab-repository'" in run.stdout and "[ordering]" in run.stdout
+
+
+def test_the_readme_changes_a_deploy_key_from_its_file(
+    ssh_repo: Generated, token_repo: Generated
+) -> None:
+    """A private key is many lines: the guide names the file option, not a hidden prompt."""
+    ssh_readme = " ".join((ssh_repo.root / "README.md").read_text().split())
+    assert "`scaffold secret set repo_ssh_key --value-from-file KEYFILE`" in ssh_readme
+    assert "repo_token" not in ssh_readme
+    token_readme = " ".join((token_repo.root / "README.md").read_text().split())
+    assert "`scaffold secret set repo_token --value-from-file TOKENFILE`" in token_readme
