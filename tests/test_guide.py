@@ -393,3 +393,11 @@ def test_the_bootstrap_checks_name_every_tool_the_preflight_requires() -> None:
     bootstrap = " ".join(section(readme({"traefik": {}}), "Bootstrap (once)").split())
     checks = bootstrap.split("It checks first (", 1)[1].split(" on PATH", 1)[0]
     assert sorted(re.split(r", | and ", checks)) == sorted(TOOLS)
+
+
+def test_the_login_password_is_printed_on_a_terminal_and_always_stored() -> None:
+    ui = " ".join(section(readme(FULL), "Web UIs").split())
+    assert "printed once" not in ui
+    assert "prints it only when run on a terminal" in ui
+    assert "always stored in `secrets/values.yaml` as `authelia:` -> `admin_password:`" in ui
+    assert "`authelia.admin_password`" in ui

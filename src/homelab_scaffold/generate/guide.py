@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from homelab_scaffold.catalog.derived import SSO_OPTION, WHOLE_HOST
-from homelab_scaffold.catalog.model import UserInterface
+from homelab_scaffold.catalog.model import SecretSpec, UserInterface
 from homelab_scaffold.generate.access import ForwardAuth, UiAccess, forward_auth, plan_access
 from homelab_scaffold.generate.plan import Plan, PlannedComponent
 
@@ -25,8 +25,22 @@ def guide_facts(plan: Plan) -> dict[str, Any]:
         },
         "uis": ui_rows(plan, guard),
         "login_provider": _login_title(plan, guard),
+        "login_component": guard.component if guard is not None else "",
         "stateful": stateful_rows(plan),
+        "announced": announced_secrets(plan),
     }
+
+
+def announced_secrets(plan: Plan) -> dict[str, list[str]]:
+    """The generated values ``init`` shows on a terminal (``announce``), as ``component.key``
+    by component: the names under which ``secrets/values.yaml`` and ``scaffold secret`` keep
+    them."""
+    found: dict[str, list[str]] = {}
+    for name, planned in sorted(plan.components.items()):
+        for spec in planned.component.secrets:
+            if isinstance(spec, SecretSpec) and spec.announce:
+                found.setdefault(name, []).append(f"{name}.{spec.key}")
+    return found
 
 
 def ui_rows(plan: Plan, guard: ForwardAuth | None) -> list[dict[str, Any]]:
