@@ -303,7 +303,7 @@ def test_stuck_waves_name_the_causes_of_the_selection() -> None:
     assert "ImagePullBackOff" in full
     assert "open-iscsi" in full
     small = section(readme({"traefik": {}, "test-app": {}}), "When a wave is stuck")
-    assert "open-iscsi" not in small and "certificate" not in small
+    assert "open-iscsi" not in small and "A certificate is not Ready" not in small
 
 
 def test_external_dns_and_cloudflared_say_what_they_do_instead() -> None:
@@ -401,3 +401,21 @@ def test_the_login_password_is_printed_on_a_terminal_and_always_stored() -> None
     assert "prints it only when run on a terminal" in ui
     assert "always stored in `secrets/values.yaml` as `authelia:` -> `admin_password:`" in ui
     assert "`authelia.admin_password`" in ui
+
+
+def test_the_argocd_cli_logs_in_through_traefik_with_grpc_web_only_with_an_ingress() -> None:
+    stuck = section(readme(FULL), "When a wave is stuck")
+    assert "argocd login argocd.lab.example.com --grpc-web --username admin" in stuck
+    assert "`--insecure`" in stuck and "[Certificates](#certificates)" in stuck
+    production = {
+        **FULL,
+        "cert-manager": {"issuer": "letsencrypt-http01", "acme_server": "production"},
+    }
+    staging = {**FULL, "cert-manager": {"issuer": "letsencrypt-http01", "acme_server": "staging"}}
+    assert "(Let's Encrypt staging): add `--insecure`" in section(
+        readme(staging), "When a wave is stuck"
+    )
+    trusted = section(readme(production), "When a wave is stuck")
+    assert "--grpc-web" in trusted and "--insecure" not in trusted
+    without = section(readme({**FULL, "argocd": {"ingress": False}}), "When a wave is stuck")
+    assert "argocd login" not in without and "argocd app get NAME" in without
