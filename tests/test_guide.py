@@ -419,3 +419,14 @@ def test_the_argocd_cli_logs_in_through_traefik_with_grpc_web_only_with_an_ingre
     assert "--grpc-web" in trusted and "--insecure" not in trusted
     without = section(readme({**FULL, "argocd": {"ingress": False}}), "When a wave is stuck")
     assert "argocd login" not in without and "argocd app get NAME" in without
+
+
+def test_vaultwardens_first_account_is_an_invitation_from_the_admin_page() -> None:
+    ui = " ".join(section(readme(FULL), "Web UIs").split())
+    assert "**Vaultwarden's first account**" in ui
+    assert "Open <https://vault.lab.example.com/admin> (after the Authelia login)" in ui
+    assert "`vaultwarden:` -> `admin_token:`, the secret `vaultwarden.admin_token`" in ui
+    assert "Invite User" in ui and "<https://vault.lab.example.com/#/signup>" in ui
+    alone = {k: v for k, v in FULL.items() if k != "authelia"}
+    assert "(after the Authelia login)" not in readme(alone)
+    assert "first account" not in readme({k: v for k, v in FULL.items() if k != "vaultwarden"})
