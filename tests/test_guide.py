@@ -430,3 +430,15 @@ def test_vaultwardens_first_account_is_an_invitation_from_the_admin_page() -> No
     alone = {k: v for k, v in FULL.items() if k != "authelia"}
     assert "(after the Authelia login)" not in readme(alone)
     assert "first account" not in readme({k: v for k, v in FULL.items() if k != "vaultwarden"})
+
+
+def test_an_unguarded_ui_without_any_login_says_anyone_can_use_it() -> None:
+    ui = section(readme({**FULL, "longhorn": {"sso": False}}), "Web UIs")
+    row = next(line for line in ui.splitlines() if line.startswith("| Longhorn |"))
+    assert "no login: anyone on your network can delete volumes" in row
+    assert "**Longhorn has no login at all**" in ui
+    alone = {k: v for k, v in FULL.items() if k != "authelia"}
+    note = " ".join(section(readme({**alone, "longhorn": {"sso": False}}), "Web UIs").split())
+    assert "anyone on your network can delete volumes" in note
+    assert "add a single sign-on component" in note
+    assert "has no login at all" not in readme(FULL)

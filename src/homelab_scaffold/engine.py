@@ -172,6 +172,12 @@ class Outcome:
         return self.rendered.plan
 
     @property
+    def warnings(self) -> list[str]:
+        """What the user should know about the rendered stack (chart versions outside the
+        known range, a UI without any login exposed to the network, ...)."""
+        return self.rendered.warnings
+
+    @property
     def writes(self) -> list[FileChange]:
         """The changes that modify the tree."""
         return [c for c in self.changes if c.writes]

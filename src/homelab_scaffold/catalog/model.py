@@ -117,11 +117,13 @@ class SingleSignOn:
     exposed without it.
 
     ``required``: the UI has no login at all and can change the cluster, so without forward-auth
-    it gets no Ingress unless the user turns the ``sso`` option off.
+    it gets no Ingress unless the user turns the ``sso`` option off. ``without_login``: what
+    anyone on the network can do with it then (the warning and the README say it).
     """
 
     paths: tuple[str, ...] = WHOLE_HOST
     required: bool = False
+    without_login: str = "use it"
 
 
 @dataclass(frozen=True)

@@ -312,7 +312,7 @@ def report_init(
             ui.action("would " + change.action, change.path)
         elif verbose or change.action not in _ROUTINE:
             report_change(change, False, _KEPT)
-    ui.warn_all([*plan.warnings, *warnings])
+    ui.warn_all([*outcome.warnings, *warnings])
     if plan.answers.repo_url_is_placeholder:
         ui.warn(
             f"repo_url is a placeholder ({plan.answers.repo_url}); set it in "

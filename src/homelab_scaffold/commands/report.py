@@ -101,7 +101,7 @@ def report_outcome(
     Raises:
         MergeConflictError: The run left (or would leave) conflict markers.
     """
-    ui.warn_all(outcome.rendered.warnings)
+    ui.warn_all(outcome.warnings)
     for line in outcome.notes:
         ui.note(line)
     if output == JSON:
@@ -158,7 +158,7 @@ def outcome_data(outcome: Outcome, *, dry_run: bool, extras: Extras) -> dict[str
             for r in extras.kept_data
         ],
         "notes": [*outcome.notes, *extras.notes],
-        "warnings": list(outcome.rendered.warnings),
+        "warnings": outcome.warnings,
     }
 
 

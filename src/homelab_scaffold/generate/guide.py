@@ -11,7 +11,13 @@ from typing import Any
 
 from homelab_scaffold.catalog.derived import SSO_OPTION, WHOLE_HOST
 from homelab_scaffold.catalog.model import SecretSpec, UserInterface
-from homelab_scaffold.generate.access import ForwardAuth, UiAccess, forward_auth, plan_access
+from homelab_scaffold.generate.access import (
+    ForwardAuth,
+    UiAccess,
+    forward_auth,
+    open_without_login,
+    plan_access,
+)
 from homelab_scaffold.generate.plan import Plan, PlannedComponent
 
 
@@ -46,12 +52,13 @@ def announced_secrets(plan: Plan) -> dict[str, list[str]]:
 def ui_rows(plan: Plan, guard: ForwardAuth | None) -> list[dict[str, Any]]:
     """Every selected web UI: its title, host and URL, and what single sign-on guards of it."""
     routed = any(c.component.provides.ingress_class for c in plan.components.values())
+    unguarded = open_without_login(plan)
     rows = []
     for name, access in plan_access(plan).items():
         planned = plan.components[name]
         ui = planned.component.ui
         if ui is not None:
-            rows.append(_ui_row(planned, ui, access, guard, routed=routed))
+            rows.append(_ui_row(planned, ui, access, guard, routed=routed, unguarded=unguarded))
     return sorted(rows, key=lambda row: (str(row["title"]).lower(), str(row["host"])))
 
 
@@ -62,6 +69,7 @@ def _ui_row(
     guard: ForwardAuth | None,
     *,
     routed: bool,
+    unguarded: list[str],
 ) -> dict[str, Any]:
     # Traefik redirects HTTP to HTTPS, and serves a certificate on every host.
     return {
@@ -76,6 +84,8 @@ def _ui_row(
         "is_login": guard is not None and guard.component == planned.name,
         "sso_off": ui.sso is not None and not planned.options.get(SSO_OPTION, True),
         "needs_login": ui.sso is not None and ui.sso.required,
+        "open_without_login": planned.name in unguarded,
+        "without_login": ui.sso.without_login if ui.sso is not None else "",
     }
 
 

@@ -16,6 +16,7 @@ from homelab_scaffold.catalog.derived import image_tag_option
 from homelab_scaffold.catalog.loader import load_catalog
 from homelab_scaffold.catalog.model import Catalog, ProvidedSecret, SecretSpec
 from homelab_scaffold.errors import CatalogError
+from homelab_scaffold.generate.access import unguarded_warnings
 from homelab_scaffold.generate.answers import Answers, parse_answers
 from homelab_scaffold.generate.appgraph import app_graph, graph_mermaid
 from homelab_scaffold.generate.guide import guide_facts
@@ -84,8 +85,9 @@ class Rendered:
 
     @property
     def warnings(self) -> list[str]:
-        """Things the user should know (versions outside the known range, ...)."""
-        return list(self.plan.warnings)
+        """Things the user should know (versions outside the known range, a UI without any
+        login exposed to the network, ...)."""
+        return [*self.plan.warnings, *unguarded_warnings(self.plan)]
 
 
 def load_catalog_for(answers: Answers, base: Path | None) -> Catalog:
