@@ -355,10 +355,15 @@ def guide_lines(outcome: Outcome) -> list[str]:
     """Where the guide went when the folder already had a README of the user's own."""
     if outcome.guide == GUIDE_FILE:
         return []
+    linked = any(c.path == GUIDE_FILE and c.writes for c in outcome.changes)
+    link = (
+        f"one line at its end now links it (scaffold never touches {GUIDE_FILE} again)"
+        if linked
+        else f"your {GUIDE_FILE} links it already"
+    )
     return [
         f"{GUIDE_FILE} is your own and stays as it is; the bootstrap guide (DNS, certificates, "
-        f"UIs, backups) is in {outcome.guide}, which scaffold keeps up to date: link it from "
-        f"your {GUIDE_FILE} if you like"
+        f"UIs, backups) is in {outcome.guide}, which scaffold keeps up to date: {link}"
     ]
 
 
