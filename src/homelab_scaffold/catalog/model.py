@@ -290,6 +290,10 @@ class Image:
         return f"{self.repository}:{self.tag}"
 
 
+# ``stateful[].created_by``: a StatefulSet's volumeClaimTemplate creates the claim.
+STATEFULSET_CLAIM = "statefulset"
+
+
 @dataclass(frozen=True)
 class StatefulResource:
     """A resource that holds data: it outlives a sync, and removing it loses that data."""
@@ -297,6 +301,13 @@ class StatefulResource:
     kind: str
     name: str
     description: str
+    created_by: str = "manifest"
+
+    @property
+    def outside_git(self) -> bool:
+        """True for a claim a chart's StatefulSet creates (``created_by: statefulset``): no
+        file of the repository holds it, so only the catalog knows it stays."""
+        return self.created_by == STATEFULSET_CLAIM
 
 
 @dataclass(frozen=True)

@@ -81,8 +81,9 @@ def kept_data_lines(kept: Iterable[KeptResource]) -> list[str]:
     if not rows:
         return []
     return [
-        "Data that stays in the cluster (Argo CD neither prunes nor deletes it; back it up, "
-        "then delete it yourself if you really want it gone):",
+        "Data that stays in the cluster (Argo CD neither prunes nor deletes it: scaffold's claims "
+        "carry Prune=false,Delete=false, and the claims a StatefulSet made are not Argo CD's; "
+        "back it up, then delete it yourself if you really want it gone):",
         *rows,
     ]
 

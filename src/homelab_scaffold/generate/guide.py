@@ -97,7 +97,7 @@ def _login_title(plan: Plan, guard: ForwardAuth | None) -> str:
     return ui.title if ui is not None else guard.component
 
 
-def stateful_rows(plan: Plan) -> list[dict[str, str]]:
+def stateful_rows(plan: Plan) -> list[dict[str, Any]]:
     """The resources of the selected components that hold data (``stateful``)."""
     return [
         {
@@ -106,6 +106,7 @@ def stateful_rows(plan: Plan) -> list[dict[str, str]]:
             "kind": resource.kind,
             "name": resource.name,
             "description": resource.description,
+            "outside_git": resource.outside_git,
         }
         for name, planned in sorted(plan.components.items())
         for resource in planned.component.stateful
