@@ -4,6 +4,7 @@ that reject a broken component.yaml with one line naming the file and the key.""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -309,16 +310,32 @@ STATEFUL = {
     "authelia": [("PersistentVolumeClaim", "authelia-data")],
     "vaultwarden": [("PersistentVolumeClaim", "vaultwarden-data")],
 }
+# Claims a chart's StatefulSet creates from a volumeClaimTemplate: in no file scaffold renders.
+STATEFULSET_CLAIMS = {
+    "kube-prometheus-stack": [
+        (
+            "PersistentVolumeClaim",
+            "prometheus-kube-prometheus-stack-prometheus-db-prometheus-kube-prometheus-stack-prometheus-0",
+        )
+    ],
+    "loki": [("PersistentVolumeClaim", "storage-loki-0")],
+}
 
 
 def test_stateful_resources_are_declared_and_rendered(full_stack: Generated) -> None:
     catalog = load_catalog()
     declared = {
-        name: [(r.kind, r.name) for r in c.stateful]
+        name: [(r.kind, r.name) for r in c.stateful if not r.outside_git]
         for name, c in catalog.components.items()
-        if c.stateful
+        if any(not r.outside_git for r in c.stateful)
     }
     assert declared == STATEFUL
+    outside = {
+        name: [(r.kind, r.name) for r in c.stateful if r.outside_git]
+        for name, c in catalog.components.items()
+        if any(r.outside_git for r in c.stateful)
+    }
+    assert outside == STATEFULSET_CLAIMS
     rendered = {
         (doc["kind"], doc["metadata"]["name"]): doc["metadata"].get("annotations") or {}
         for text in full_stack.tree().values()
@@ -766,3 +783,35 @@ def test_rotating_a_key_that_encrypts_data_tells_the_migration_step(
     run = scaffold("secret", "rotate", "authelia.jwt_secret", "-C", repo)
     assert run.exit_code == 0, run.stderr
     assert "change-key" not in run.stdout + run.stderr
+
+
+def _project_readme_rows() -> dict[str, dict[str, str]]:
+    """The project README's component table: component -> column -> cell."""
+    text = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if line.startswith("| ")]
+    header_at = next(i for i, line in enumerate(lines) if line.startswith("| component | group |"))
+    header = [cell.strip() for cell in lines[header_at].strip("|").split("|")]
+    rows: dict[str, dict[str, str]] = {}
+    for line in lines[header_at + 1 :]:
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if len(cells) != len(header):
+            break
+        rows[cells[0]] = dict(zip(header, cells, strict=True))
+    return rows
+
+
+def test_the_project_readmes_component_table_follows_the_catalog() -> None:
+    """Pinned chart versions and images, and the secrets a user provides, as the catalog says."""
+    catalog = load_catalog()
+    rows = _project_readme_rows()
+    assert set(rows) == set(catalog.components)
+    for name, component in catalog.components.items():
+        row = rows[name]
+        pinned = row["chart or images (pinned)"]
+        if component.chart is not None and not component.generic:
+            assert f"`{component.chart.name}` {component.chart.version}" in pinned, name
+        for image in component.images.values():
+            assert f"`{image.repository}:{image.tag}`" in pinned, name
+        provided = re.findall(r"`([a-z0-9_]+)`", row["secrets you provide"])
+        expected = sorted({p.short_name for p in component.provided_secrets})
+        assert sorted(set(provided)) == expected, name

@@ -201,3 +201,34 @@ def test_credentials_in_the_git_origin_are_stripped_with_a_warning(tmp_path: Pat
     for path in dest.rglob("*"):
         if path.is_file() and ".git" not in path.parts:
             assert "ghp_secret123" not in path.read_text(errors="replace"), path
+
+
+def test_remove_names_the_claims_a_charts_statefulset_made(tmp_path: Path) -> None:
+    """Loki's and Prometheus's claims come from volumeClaimTemplates: in no file of the
+    repository, so only the catalog's `stateful` (created_by: statefulset) can name them."""
+    root = git_init(tmp_path / "lab")
+    components = ("traefik", "longhorn", "loki", "kube-prometheus-stack")
+    sets = [arg for name in components for arg in ("--set", f"components.{name}=")]
+    init = invoke(
+        "init", root, "--no-input", "--set", f"repo_url={REPO_URL}", "--set", "secrets=manual",
+        *sets,
+    )  # fmt: skip
+    assert init.exit_code == 0, init.stderr
+    readme = (root / "README.md").read_text()
+    made = "PersistentVolumeClaim `storage-loki-0` in `loki` (made by its chart's StatefulSet)"
+    assert made in readme
+    commit_all(root, "init")
+    for component, namespace, claim in [
+        ("loki", "loki", "storage-loki-0"),
+        (
+            "kube-prometheus-stack",
+            "monitoring",
+            "prometheus-kube-prometheus-stack-prometheus-db-prometheus-kube-prometheus-stack-prometheus-0",
+        ),
+    ]:
+        run = invoke("remove", component, "--yes", "-C", root)
+        assert run.exit_code == 0, run.stderr
+        assert "Data that stays in the cluster" in run.stdout
+        assert f"PersistentVolumeClaim {namespace}/{claim}" in run.stdout
+        assert f"kubectl -n {namespace} delete pvc {claim}" in run.stdout
+        commit_all(root, f"remove {component}")

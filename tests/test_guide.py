@@ -15,10 +15,14 @@ from conftest import REPO_URL, Run, commit_all, git_init, invoke, snapshot
 
 from homelab_scaffold.generate.answers import parse_answers
 from homelab_scaffold.generate.pipeline import load_catalog_for, render_answers
+from homelab_scaffold.generate.skeleton import GUIDE_LINK
 
 ANNOTATION = "metallb.io/loadBalancerIPs"
 TRAEFIK_VALUES = "kubernetes/system/traefik/values.yaml"
 USER_README = "# Our homelab\n\nNotes of our own: the NAS is at 10.0.0.5.\n"
+LINK_LINE = GUIDE_LINK.format(path="HOMELAB.md")
+# The user's README after init: every byte of theirs, then one line linking the guide.
+LINKED_README = f"{USER_README}\n{LINK_LINE}\n"
 
 
 def rendered(components: dict[str, dict[str, Any]], **extra: Any) -> dict[str, str]:
@@ -303,7 +307,7 @@ def test_stuck_waves_name_the_causes_of_the_selection() -> None:
     assert "ImagePullBackOff" in full
     assert "open-iscsi" in full
     small = section(readme({"traefik": {}, "test-app": {}}), "When a wave is stuck")
-    assert "open-iscsi" not in small and "certificate" not in small
+    assert "open-iscsi" not in small and "A certificate is not Ready" not in small
 
 
 def test_external_dns_and_cloudflared_say_what_they_do_instead() -> None:
@@ -342,13 +346,14 @@ def own_readme(tmp_path: Path) -> Path:
 
 def test_init_force_keeps_the_users_readme_and_writes_homelab_md(own_readme: Path) -> None:
     run = ok(invoke("init", own_readme, "--no-input", "--force", "--set", f"repo_url={REPO_URL}"))
-    assert (own_readme / "README.md").read_bytes() == USER_README.encode()
+    assert (own_readme / "README.md").read_bytes() == LINKED_README.encode()
+    assert LINK_LINE.endswith("[HOMELAB.md](HOMELAB.md)")
     guide = (own_readme / "HOMELAB.md").read_text(encoding="utf-8")
     assert "## Bootstrap (once)" in guide and "## Web UIs" in guide
     state = json.loads((own_readme / ".scaffold/state.json").read_text())
     assert state["guide"] == "HOMELAB.md"
     assert "README.md" not in state["files"] and "HOMELAB.md" in state["files"]
-    assert "is in HOMELAB.md" in run.stdout
+    assert "is in HOMELAB.md" in run.stdout and "one line at its end now links it" in run.stdout
     assert "the steps by hand:" in run.stdout and "HOMELAB.md)" in run.stdout
 
 
@@ -361,7 +366,7 @@ def test_later_runs_keep_using_homelab_md_and_never_touch_the_readme(own_readme:
     assert [p for p in json.loads(drift.stdout)["problems"] if p["check"] == "drift"] == []
     add = ok(invoke("add", "homepage", "-C", own_readme))
     assert "HOMELAB.md" in add.stdout and "README.md" not in add.stdout
-    assert (own_readme / "README.md").read_bytes() == USER_README.encode()
+    assert (own_readme / "README.md").read_bytes() == LINKED_README.encode()
     assert "| homepage |" in (own_readme / "HOMELAB.md").read_text(encoding="utf-8")
     commit_all(own_readme, "homepage")
     # A README edited by the user later is still theirs: no merge, no drift.
@@ -374,9 +379,40 @@ def test_init_force_again_keeps_the_guide_where_it_is(own_readme: Path) -> None:
     ok(invoke("init", own_readme, "--no-input", "--force", "--set", f"repo_url={REPO_URL}"))
     commit_all(own_readme, "scaffold init")
     ok(invoke("init", own_readme, "--no-input", "--force", "--set", f"repo_url={REPO_URL}"))
-    assert (own_readme / "README.md").read_bytes() == USER_README.encode()
+    assert (own_readme / "README.md").read_bytes() == LINKED_README.encode()
     state = json.loads((own_readme / ".scaffold/state.json").read_text())
     assert state["guide"] == "HOMELAB.md"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        USER_README + "\nThe cluster: [our guide](HOMELAB.md).\n",
+        USER_README + "\nSee [setup](./HOMELAB.md#bootstrap-once).\n",
+        USER_README + f"\n{LINK_LINE}\n",
+    ],
+)
+def test_a_readme_that_links_the_guide_already_is_left_alone(tmp_path: Path, text: str) -> None:
+    root = git_init(tmp_path / "lab")
+    (root / "README.md").write_text(text, encoding="utf-8")
+    commit_all(root, "our README")
+    ok(invoke("init", root, "--no-input", "--force", "--set", f"repo_url={REPO_URL}"))
+    assert (root / "README.md").read_bytes() == text.encode()
+    assert (root / "HOMELAB.md").exists()
+
+
+def test_a_readme_without_a_final_newline_keeps_every_byte_before_the_link(
+    tmp_path: Path,
+) -> None:
+    root = git_init(tmp_path / "lab")
+    (root / "README.md").write_bytes(b"# Ours\r\nno newline at the end")
+    commit_all(root, "our README")
+    dry = ok(invoke("init", root, "--no-input", "--force", "--dry-run", "--set", f"repo_url={REPO_URL}"))
+    assert (root / "README.md").read_bytes() == b"# Ours\r\nno newline at the end"
+    assert "README.md" in dry.stdout
+    ok(invoke("init", root, "--no-input", "--force", "--set", f"repo_url={REPO_URL}"))
+    text = (root / "README.md").read_bytes()
+    assert text == b"# Ours\r\nno newline at the end\n\n" + LINK_LINE.encode() + b"\n"
 
 
 def test_a_folder_without_a_readme_gets_the_guide_as_its_readme(tmp_path: Path) -> None:
@@ -385,3 +421,60 @@ def test_a_folder_without_a_readme_gets_the_guide_as_its_readme(tmp_path: Path) 
     assert "## Bootstrap (once)" in (root / "README.md").read_text(encoding="utf-8")
     assert not (root / "HOMELAB.md").exists()
     assert "guide" not in json.loads((root / ".scaffold/state.json").read_text())
+
+
+def test_the_bootstrap_checks_name_every_tool_the_preflight_requires() -> None:
+    from homelab_scaffold.cluster.preflight import TOOLS
+
+    bootstrap = " ".join(section(readme({"traefik": {}}), "Bootstrap (once)").split())
+    checks = bootstrap.split("It checks first (", 1)[1].split(" on PATH", 1)[0]
+    assert sorted(re.split(r", | and ", checks)) == sorted(TOOLS)
+
+
+def test_the_login_password_is_printed_on_a_terminal_and_always_stored() -> None:
+    ui = " ".join(section(readme(FULL), "Web UIs").split())
+    assert "printed once" not in ui
+    assert "prints it only when run on a terminal" in ui
+    assert "always stored in `secrets/values.yaml` as `authelia:` -> `admin_password:`" in ui
+    assert "`authelia.admin_password`" in ui
+
+
+def test_the_argocd_cli_logs_in_through_traefik_with_grpc_web_only_with_an_ingress() -> None:
+    stuck = section(readme(FULL), "When a wave is stuck")
+    assert "argocd login argocd.lab.example.com --grpc-web --username admin" in stuck
+    assert "`--insecure`" in stuck and "[Certificates](#certificates)" in stuck
+    production = {
+        **FULL,
+        "cert-manager": {"issuer": "letsencrypt-http01", "acme_server": "production"},
+    }
+    staging = {**FULL, "cert-manager": {"issuer": "letsencrypt-http01", "acme_server": "staging"}}
+    assert "(Let's Encrypt staging): add `--insecure`" in section(
+        readme(staging), "When a wave is stuck"
+    )
+    trusted = section(readme(production), "When a wave is stuck")
+    assert "--grpc-web" in trusted and "--insecure" not in trusted
+    without = section(readme({**FULL, "argocd": {"ingress": False}}), "When a wave is stuck")
+    assert "argocd login" not in without and "argocd app get NAME" in without
+
+
+def test_vaultwardens_first_account_is_an_invitation_from_the_admin_page() -> None:
+    ui = " ".join(section(readme(FULL), "Web UIs").split())
+    assert "**Vaultwarden's first account**" in ui
+    assert "Open <https://vault.lab.example.com/admin> (after the Authelia login)" in ui
+    assert "`vaultwarden:` -> `admin_token:`, the secret `vaultwarden.admin_token`" in ui
+    assert "Invite User" in ui and "<https://vault.lab.example.com/#/signup>" in ui
+    alone = {k: v for k, v in FULL.items() if k != "authelia"}
+    assert "(after the Authelia login)" not in readme(alone)
+    assert "first account" not in readme({k: v for k, v in FULL.items() if k != "vaultwarden"})
+
+
+def test_an_unguarded_ui_without_any_login_says_anyone_can_use_it() -> None:
+    ui = section(readme({**FULL, "longhorn": {"sso": False}}), "Web UIs")
+    row = next(line for line in ui.splitlines() if line.startswith("| Longhorn |"))
+    assert "no login: anyone on your network can delete volumes" in row
+    assert "**Longhorn has no login at all**" in ui
+    alone = {k: v for k, v in FULL.items() if k != "authelia"}
+    note = " ".join(section(readme({**alone, "longhorn": {"sso": False}}), "Web UIs").split())
+    assert "anyone on your network can delete volumes" in note
+    assert "add a single sign-on component" in note
+    assert "has no login at all" not in readme(FULL)

@@ -397,3 +397,177 @@ def test_validate_reports_the_sealed_copy_without_its_later_wave(
     run = invoke("validate", "-C", root, "--offline")
     assert run.exit_code == 1
     assert "SealedSecret 'homelab-repository'" in run.stdout and "[ordering]" in run.stdout
+
+
+def test_the_readme_changes_a_deploy_key_from_its_file(
+    ssh_repo: Generated, token_repo: Generated
+) -> None:
+    """A private key is many lines: the guide names the file option, not a hidden prompt."""
+    ssh_readme = " ".join((ssh_repo.root / "README.md").read_text().split())
+    assert "`scaffold secret set repo_ssh_key --value-from-file KEYFILE`" in ssh_readme
+    assert "repo_token" not in ssh_readme
+    token_readme = " ".join((token_repo.root / "README.md").read_text().split())
+    assert "`scaffold secret set repo_token --value-from-file TOKENFILE`" in token_readme
+
+
+# ---------------------------------------------------------------------------------------------
+# SSH host keys: Argo CD knows a few public hosts; any other server needs its keys given
+
+
+GITEA_URL = "ssh://git@git.lan:2222/alice/homelab.git"
+ARGOCD_VALUES = "kubernetes/system/argocd/values.yaml"
+
+
+def host_key_line(pattern: str) -> str:
+    """A known_hosts line for ``pattern`` with a fresh ed25519 host key."""
+    key = Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    return f"{pattern} {key.decode()}"
+
+
+def test_argocd_ships_keys_for_exactly_the_hosts_scaffold_treats_as_known() -> None:
+    from schema_check import helm_defaults
+
+    from homelab_scaffold.generate.known_hosts import ARGOCD_KNOWN_HOSTS
+
+    defaults = helm_defaults("argo-cd", "10.1.1")
+    if defaults is None:
+        pytest.skip("the argo-cd chart's default values are not held")
+    lines = defaults["configs"]["ssh"]["knownHosts"].splitlines()
+    assert {line.split()[0] for line in lines if line.strip()} == ARGOCD_KNOWN_HOSTS
+    assert defaults["configs"]["ssh"]["extraHosts"] == ""
+
+
+def test_known_hosts_from_a_file_reach_argocds_values(tmp_path: Path, deploy_key: str) -> None:
+    from schema_check import helm_values_problems
+
+    lines = [host_key_line("[git.lan]:2222"), host_key_line("[git.lan]:2222,[10.0.0.7]:2222")]
+    hosts = tmp_path / "known_hosts"
+    hosts.write_text(f"# git.lan:2222 SSH-2.0-OpenSSH\n{lines[0]}\n\n{lines[1]}  \n")
+    root = git_init(tmp_path / "homelab")
+    run = invoke(
+        "init", root, "--no-input", "--set", f"repo_url={GITEA_URL}", "--set", "secrets=manual",
+        "--repo-ssh-key-file", key_file(tmp_path, deploy_key), "--repo-known-hosts-file", hosts,
+    )  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    assert "no SSH host keys" not in run.stderr
+    answers = yaml.safe_load((root / "scaffold.yaml").read_text())
+    assert answers["repo_known_hosts"] == lines
+    values = yaml.safe_load((root / ARGOCD_VALUES).read_text())
+    assert values["configs"]["ssh"]["extraHosts"] == "\n".join(lines) + "\n"
+    assert helm_values_problems("argo-cd", "10.1.1", values) == []
+    readme = " ".join((root / "README.md").read_text().split())
+    assert "with the host keys `repo_known_hosts` lists" in readme
+    assert "ssh-keyscan" not in readme
+    commit_all(root, "init")
+    assert "Nothing to change" in invoke("regenerate", "-C", root).stdout
+
+
+def test_an_unknown_ssh_host_without_keys_warns_and_the_readme_says_how(
+    tmp_path: Path, deploy_key: str
+) -> None:
+    root = git_init(tmp_path / "homelab")
+    run = invoke(
+        "init", root, "--no-input", "--set", f"repo_url={GITEA_URL}", "--set", "secrets=manual",
+        "--repo-ssh-key-file", key_file(tmp_path, deploy_key),
+    )  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    assert "Argo CD has no SSH host keys for [git.lan]:2222" in run.stderr
+    assert "ssh-keyscan -p 2222 git.lan > known_hosts" in run.stderr
+    readme = (root / "README.md").read_text()
+    assert "ssh-keyscan -p 2222 git.lan > known_hosts" in readme
+    assert "`repo_known_hosts:`" in readme and "scaffold regenerate" in readme
+    assert "- '[git.lan]:2222 ssh-ed25519 AAAA...'" in readme
+    assert "extraHosts" not in (root / ARGOCD_VALUES).read_text()
+
+
+def test_a_host_argocd_knows_needs_no_keys(ssh_repo: Generated) -> None:
+    readme = (ssh_repo.root / "README.md").read_text()
+    assert "ssh-keyscan" not in readme and "repo_known_hosts" not in readme
+    assert "repo_known_hosts" not in ssh_repo.answers()
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        (host_key_line("git.lan"), "is not for [git.lan]:2222 (it names git.lan)"),
+        ("|1|c2FsdA==|aGFzaA== ssh-ed25519 AAAA", "hashed host"),
+        ("[git.lan]:2222 ssh-ed25519 not-base64!", "not base64"),
+        (host_key_line("[git.lan]:2222").replace("ssh-ed25519 ", "ssh-rsa ", 1), "not a ssh-rsa key"),
+        ("[git.lan]:2222 ssh-foo AAAA", "key type 'ssh-foo'"),
+        ("# only a comment\n", "expected a list of known_hosts lines"),
+    ],
+)
+def test_bad_known_hosts_are_one_line_and_write_nothing(
+    tmp_path: Path, deploy_key: str, text: str, fragment: str
+) -> None:
+    hosts = tmp_path / "known_hosts"
+    hosts.write_text(text + "\n")
+    root = tmp_path / "homelab"
+    run = invoke(
+        "init", root, "--no-input", "--set", f"repo_url={GITEA_URL}",
+        "--repo-ssh-key-file", key_file(tmp_path, deploy_key), "--repo-known-hosts-file", hosts,
+    )  # fmt: skip
+    assert run.exit_code == 2, run.stderr
+    assert len(run.stderr_lines) == 1, run.stderr
+    line = run.stderr_lines[0]
+    assert line.startswith("Error: --repo-known-hosts-file ") and fragment in line, line
+    assert not root.exists() or not any(root.iterdir())
+
+
+def test_known_hosts_need_an_ssh_repo_url(tmp_path: Path) -> None:
+    hosts = tmp_path / "known_hosts"
+    hosts.write_text(host_key_line("github.com") + "\n")
+    run = invoke(
+        "init", tmp_path / "homelab", "--no-input", "--set", f"repo_url={HTTPS_URL}",
+        "--repo-known-hosts-file", hosts,
+    )  # fmt: skip
+    assert run.exit_code == 2 and len(run.stderr_lines) == 1, run.stderr
+    assert "host keys are for an SSH repo_url" in run.stderr and HTTPS_URL in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "pattern"),
+    [
+        ("git@git.lan:alice/homelab.git", "git.lan"),
+        ("ssh://git@Git.Lan/alice/homelab.git", "git.lan"),
+        ("ssh://git@git.lan:2222/alice/homelab.git", "[git.lan]:2222"),
+        ("ssh://git@git.lan:22/alice/homelab.git", "git.lan"),
+        ("git@ssh.dev.azure.com:v3/org/project/repo", "ssh.dev.azure.com"),
+    ],
+)
+def test_the_ssh_server_of_a_repository_url(url: str, pattern: str) -> None:
+    from homelab_scaffold.generate.known_hosts import ssh_endpoint
+
+    endpoint = ssh_endpoint(url)
+    assert endpoint is not None and endpoint.pattern == pattern
+    assert ssh_endpoint("https://git.lan/alice/homelab.git") is None
+
+
+def test_hand_edited_known_hosts_for_another_host_are_refused(
+    tmp_path: Path, deploy_key: str
+) -> None:
+    root = git_init(tmp_path / "homelab")
+    run = invoke(
+        "init", root, "--no-input", "--set", f"repo_url={GITEA_URL}", "--set", "secrets=manual",
+        "--repo-ssh-key-file", key_file(tmp_path, deploy_key),
+    )  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    commit_all(root, "init")
+    path = root / "scaffold.yaml"
+    text = path.read_text()
+    path.write_text(text + f"repo_known_hosts:\n  - {host_key_line('git.example.org')}\n")
+    commit_all(root, "keys")
+    before = (root / ARGOCD_VALUES).read_text()
+    run = invoke("regenerate", "-C", root)
+    assert run.exit_code == 2 and len(run.stderr_lines) == 1, run.stderr
+    assert "repo_known_hosts: line 1" in run.stderr and "is not for [git.lan]:2222" in run.stderr
+    assert (root / ARGOCD_VALUES).read_text() == before
+    # A line starting with [ must be quoted in YAML; the README says so.
+    path.write_text(text + f"repo_known_hosts:\n  - '{host_key_line('[git.lan]:2222')}'\n")
+    commit_all(root, "right keys")
+    run = invoke("regenerate", "-C", root)
+    assert run.exit_code == 0, run.stderr
+    assert "no SSH host keys" not in run.stderr
+    assert "extraHosts: |" in (root / ARGOCD_VALUES).read_text()

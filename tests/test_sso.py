@@ -345,3 +345,40 @@ def test_an_own_sso_option_clashes_with_the_one_scaffold_adds(tmp_path: Path) ->
     with pytest.raises(CatalogError) as error:
         load_catalog([tmp_path])
     assert str(path) in error.value.message and "options.sso" in error.value.message
+
+
+def test_a_ui_without_any_login_exposed_by_sso_false_is_a_warning() -> None:
+    """Only a `ui.sso.required` UI served unguarded warns, saying what anyone can do with it."""
+    (warning,) = render({"longhorn": {"sso": False}, "traefik": {}}).warnings
+    assert warning.startswith("components.longhorn.sso is false: the Longhorn UI at ")
+    assert "anyone on your network can delete volumes" in warning
+    assert render({**EVERYTHING, "longhorn": {"sso": False}}).warnings == [warning]
+    assert render(EVERYTHING).warnings == []
+    assert render({"longhorn": {}, "traefik": {}}).warnings == []  # no Ingress at all
+    # A UI with a harmless default (homepage, test-app) turned off warns about nothing.
+    assert render({**EVERYTHING, "homepage": {"sso": False}}).warnings == []
+
+
+def test_init_add_and_regenerate_warn_about_an_unguarded_longhorn(tmp_path: Path) -> None:
+    from conftest import REPO_URL, commit_all, git_init, invoke
+
+    warning = "components.longhorn.sso is false"
+    root = git_init(tmp_path / "lab")
+    init = invoke(
+        "init", root, "--no-input", "--set", f"repo_url={REPO_URL}", "--set", "secrets=manual",
+        "--set", "components.traefik=", "--set", "components.longhorn.sso=false",
+    )  # fmt: skip
+    assert init.exit_code == 0, init.stderr
+    assert warning in init.stderr and "delete volumes" in init.stderr
+    commit_all(root, "init")
+    regenerate = invoke("regenerate", "-C", root)
+    assert regenerate.exit_code == 0, regenerate.stderr
+    assert warning in regenerate.stderr
+
+    other = git_init(tmp_path / "other")
+    base = ["--no-input", "--set", f"repo_url={REPO_URL}", "--set", "secrets=manual"]
+    assert invoke("init", other, *base, "--set", "components.traefik=").exit_code == 0
+    commit_all(other, "init")
+    add = invoke("add", "longhorn", "-C", other, "--set", "sso=false")
+    assert add.exit_code == 0, add.stderr
+    assert warning in add.stderr

@@ -49,7 +49,12 @@ from homelab_scaffold.generate.secret_values import (
     needed_provided,
     with_environment,
 )
-from homelab_scaffold.generate.skeleton import GUIDE_ASIDE, GUIDE_FILE, with_guide_at
+from homelab_scaffold.generate.skeleton import (
+    GUIDE_ASIDE,
+    GUIDE_FILE,
+    with_guide_at,
+    with_guide_link,
+)
 from homelab_scaffold.paths import inside, read_bytes, read_text, real_folder
 from homelab_scaffold.repo.answers_file import AnswersDocument
 from homelab_scaffold.repo.changes import Action, Existing, FileChange, decide, decide_secret
@@ -175,6 +180,12 @@ class Outcome:
     def plan(self) -> Plan:
         """The plan the render came from."""
         return self.rendered.plan
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the user should know about the rendered stack (chart versions outside the
+        known range, a UI without any login exposed to the network, ...)."""
+        return self.rendered.warnings
 
     @property
     def writes(self) -> list[FileChange]:
@@ -322,6 +333,7 @@ class Engine:
         rendered = replace(rendered, files=with_guide_at(rendered.files, guide))
         record_selection(document, plan, complete=complete_answers)
         changes = [self._answers_change(repo, document), *self._tracked_changes(repo, rendered)]
+        changes.extend(self._guide_link_change(repo, guide))
         if inputs is not None:
             changes.extend(self._secret_changes(repo, rendered, inputs))
             changes = self._guard_secrets_ignored(changes)
@@ -345,6 +357,19 @@ class Engine:
         if readme in (None, new) or aside not in (None, new):
             return GUIDE_FILE
         return GUIDE_ASIDE
+
+    def _guide_link_change(self, repo: Repo, guide: str) -> list[FileChange]:
+        """At the init that puts the guide beside the user's README: one line appended to that
+        README linking the guide, unless it links it already. Never later: the README stays
+        the user's (it is not in the state)."""
+        state = repo.state if repo.state.recorded else self._state_on_disk()
+        if guide == GUIDE_FILE or state.recorded:
+            return []
+        current = self._read_current(GUIDE_FILE)
+        linked = with_guide_link(current, guide) if current is not None else None
+        if current is None or linked is None:
+            return []
+        return [FileChange(GUIDE_FILE, "update", linked, old_text=current)]
 
     def _state_on_disk(self) -> State:
         """The state a folder ``init --force`` writes into already holds (empty when damaged:

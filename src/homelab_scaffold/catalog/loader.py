@@ -262,7 +262,11 @@ def _load_ui(
         return None
     sso = data.get("sso")
     if sso is not None:
-        sso = SingleSignOn(tuple(sso.get("paths", WHOLE_HOST)), sso.get("required", False))
+        sso = SingleSignOn(
+            tuple(sso.get("paths", WHOLE_HOST)),
+            sso.get("required", False),
+            sso.get("without_login", SingleSignOn.without_login),
+        )
     ui = UserInterface(**{**data, "sso": sso})
     _check_ui_option(where, "host_option", ui.host_option, options, ("hostname", "name"))
     _check_ui_option(where, "ingress_option", ui.ingress_option, options, ("bool",))

@@ -117,11 +117,13 @@ class SingleSignOn:
     exposed without it.
 
     ``required``: the UI has no login at all and can change the cluster, so without forward-auth
-    it gets no Ingress unless the user turns the ``sso`` option off.
+    it gets no Ingress unless the user turns the ``sso`` option off. ``without_login``: what
+    anyone on the network can do with it then (the warning and the README say it).
     """
 
     paths: tuple[str, ...] = WHOLE_HOST
     required: bool = False
+    without_login: str = "use it"
 
 
 @dataclass(frozen=True)
@@ -288,6 +290,10 @@ class Image:
         return f"{self.repository}:{self.tag}"
 
 
+# ``stateful[].created_by``: a StatefulSet's volumeClaimTemplate creates the claim.
+STATEFULSET_CLAIM = "statefulset"
+
+
 @dataclass(frozen=True)
 class StatefulResource:
     """A resource that holds data: it outlives a sync, and removing it loses that data."""
@@ -295,6 +301,13 @@ class StatefulResource:
     kind: str
     name: str
     description: str
+    created_by: str = "manifest"
+
+    @property
+    def outside_git(self) -> bool:
+        """True for a claim a chart's StatefulSet creates (``created_by: statefulset``): no
+        file of the repository holds it, so only the catalog knows it stays."""
+        return self.created_by == STATEFULSET_CLAIM
 
 
 @dataclass(frozen=True)

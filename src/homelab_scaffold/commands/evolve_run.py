@@ -34,7 +34,7 @@ from homelab_scaffold.generate.answers import ANSWERS_FILE, split_secret_sets
 from homelab_scaffold.generate.keymoves import moved_keys
 from homelab_scaffold.generate.plan import ALWAYS_SELECTED, Plan
 from homelab_scaffold.generate.secret_values import given_values
-from homelab_scaffold.generate.stateful import KeptResource, kept_resources
+from homelab_scaffold.generate.stateful import KeptResource, kept_resources, statefulset_claims
 from homelab_scaffold.repo.answers_file import AnswersDocument
 from homelab_scaffold.repo.state import STATE_FILE
 from homelab_scaffold.suggest import unknown
@@ -297,6 +297,7 @@ def remove(
         with ui.progress(_PROGRESS):
             outcome = engine.plan(repo, document)
         kept = kept_resources(c.old_text or "" for c in outcome.changes if c.action == "delete")
+        kept.extend(statefulset_claims(catalog.get(component)))
         folders = [f"kubernetes/{app.path}" for app in catalog.get(component).applications]
         added = engine.added_files(folders)
         if not dry_run and not yes:

@@ -50,6 +50,15 @@ from homelab_scaffold import completion
     ),
 )
 @click.option(
+    "--repo-known-hosts-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help=(
+        "SSH repository on a host Argo CD has no keys for (self-hosted Gitea, ...): a known_hosts "
+        "file with its host keys (ssh-keyscan -p PORT HOST > FILE). Recorded in scaffold.yaml "
+        "(repo_known_hosts; host keys are public)."
+    ),
+)
+@click.option(
     "--force", is_flag=True, help="Render into a non-empty folder (existing files are kept)."
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be written; write nothing.")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from homelab_scaffold import ui
 from homelab_scaffold.catalog.model import SECRET_SSH_PRIVATE_KEY, Catalog, ProvidedSecret
-from homelab_scaffold.catalog.options import url_credentials, without_credentials
+from homelab_scaffold.catalog.options import masked, url_credentials, without_credentials
 from homelab_scaffold.commands.report import announce_secrets, raise_on_conflicts, report_change
 from homelab_scaffold.commands.secret_input import file_problem, read_secret_file
 from homelab_scaffold.engine import (
@@ -24,11 +24,18 @@ from homelab_scaffold.engine import (
 from homelab_scaffold.errors import UsageError
 from homelab_scaffold.generate.answers import (
     ANSWERS_FILE,
+    KNOWN_HOSTS_KEY,
     MANUAL_SECRETS,
+    PLACEHOLDER_REPO_URL,
     apply_sets,
     parse_answers,
     split_secret_sets,
     to_plain,
+)
+from homelab_scaffold.generate.known_hosts import (
+    check_known_hosts,
+    known_hosts_lines,
+    ssh_endpoint,
 )
 from homelab_scaffold.generate.pipeline import load_catalog_for
 from homelab_scaffold.generate.plan import SEALED_SECRETS_COMPONENT, Plan
@@ -49,6 +56,8 @@ if TYPE_CHECKING:
     from homelab_scaffold.prompts import GivenAuth
 
 _KEPT = "exists and differs; left as it is"
+KNOWN_HOSTS_OPTION = "--repo-known-hosts-file"
+MAX_KNOWN_HOSTS_BYTES = 1024 * 1024
 CREDENTIALS_HELP = (
     "Argo CD reads private repositories with credentials from a Secret, not from the URL"
 )
@@ -228,6 +237,36 @@ def progress_message(dest: Path, plan: Plan) -> str:
     return ", ".join(steps)
 
 
+def known_hosts_from_file(path: Path, mapping: Mapping[str, Any]) -> list[str]:
+    """The checked entries of a known_hosts file for the SSH server of the answers' repo_url.
+
+    Raises:
+        UsageError: The file cannot be read, or holds no entry for that host, or a bad one.
+    """
+    option = f"{KNOWN_HOSTS_OPTION} {path}"
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_KNOWN_HOSTS_BYTES + 1)
+        text = raw.decode("utf-8")
+    except OSError as exc:
+        raise UsageError(f"{option}: cannot read it ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{option}: not a text file (expected known_hosts lines)") from None
+    if len(raw) > MAX_KNOWN_HOSTS_BYTES:
+        raise UsageError(f"{option}: larger than {MAX_KNOWN_HOSTS_BYTES} bytes")
+    url = str(mapping.get("repo_url") or PLACEHOLDER_REPO_URL)
+    endpoint = ssh_endpoint(url)
+    if endpoint is None:
+        raise UsageError(
+            f"{option}: host keys are for an SSH repo_url (git@host:path or ssh://host/path), "
+            f"but repo_url is {masked(url)}"
+        )
+    try:
+        return list(check_known_hosts(known_hosts_lines(text), endpoint))
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+
+
 def _prepared_mapping(
     dest: Path,
     config: Path | None,
@@ -265,6 +304,7 @@ def init_repo(
     dry_run: bool,
     environ: Mapping[str, str] | None = None,
     secret_files: Mapping[str, Path] | None = None,
+    known_hosts_file: Path | None = None,
 ) -> tuple[Outcome, list[str]]:
     """Render a new repository into ``dest`` through the engine; nothing is written unless
     everything rendered. Returns the outcome and warnings for the user.
@@ -285,6 +325,8 @@ def init_repo(
         sets, secret_sets = split_secret_sets(sets)
         credentials = Credentials(files=secret_files or {}, environ=options.environ)
         mapping, warnings = _prepared_mapping(dest, config, no_input, sets, credentials)
+        if known_hosts_file is not None:
+            mapping[KNOWN_HOSTS_KEY] = known_hosts_from_file(known_hosts_file, mapping)
         from_files = file_secrets(dest, mapping, secret_files or {})
         source = str(config) if config else "answers"
         document = answers_document(config, mapping)
@@ -312,7 +354,7 @@ def report_init(
             ui.action("would " + change.action, change.path)
         elif verbose or change.action not in _ROUTINE:
             report_change(change, False, _KEPT)
-    ui.warn_all([*plan.warnings, *warnings])
+    ui.warn_all([*outcome.warnings, *warnings])
     if plan.answers.repo_url_is_placeholder:
         ui.warn(
             f"repo_url is a placeholder ({plan.answers.repo_url}); set it in "
@@ -355,10 +397,15 @@ def guide_lines(outcome: Outcome) -> list[str]:
     """Where the guide went when the folder already had a README of the user's own."""
     if outcome.guide == GUIDE_FILE:
         return []
+    linked = any(c.path == GUIDE_FILE and c.writes for c in outcome.changes)
+    link = (
+        f"one line at its end now links it (scaffold never touches {GUIDE_FILE} again)"
+        if linked
+        else f"your {GUIDE_FILE} links it already"
+    )
     return [
         f"{GUIDE_FILE} is your own and stays as it is; the bootstrap guide (DNS, certificates, "
-        f"UIs, backups) is in {outcome.guide}, which scaffold keeps up to date: link it from "
-        f"your {GUIDE_FILE} if you like"
+        f"UIs, backups) is in {outcome.guide}, which scaffold keeps up to date: {link}"
     ]
 
 
@@ -431,6 +478,7 @@ def run_init(
     verbose: bool,
     repo_ssh_key_file: Path | None = None,
     repo_token_file: Path | None = None,
+    repo_known_hosts_file: Path | None = None,
 ) -> None:
     """``scaffold init`` once its options are parsed (see ``commands.init``)."""
     files = {"--repo-ssh-key-file": repo_ssh_key_file, "--repo-token-file": repo_token_file}
@@ -442,5 +490,6 @@ def run_init(
         force=force,
         dry_run=dry_run,
         secret_files={option: path for option, path in files.items() if path is not None},
+        known_hosts_file=repo_known_hosts_file,
     )
     report_init(dest, outcome, warnings, dry_run=dry_run, verbose=verbose)

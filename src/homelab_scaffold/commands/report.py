@@ -81,8 +81,9 @@ def kept_data_lines(kept: Iterable[KeptResource]) -> list[str]:
     if not rows:
         return []
     return [
-        "Data that stays in the cluster (Argo CD neither prunes nor deletes it; back it up, "
-        "then delete it yourself if you really want it gone):",
+        "Data that stays in the cluster (Argo CD neither prunes nor deletes it: scaffold's claims "
+        "carry Prune=false,Delete=false, and the claims a StatefulSet made are not Argo CD's; "
+        "back it up, then delete it yourself if you really want it gone):",
         *rows,
     ]
 
@@ -101,7 +102,7 @@ def report_outcome(
     Raises:
         MergeConflictError: The run left (or would leave) conflict markers.
     """
-    ui.warn_all(outcome.rendered.warnings)
+    ui.warn_all(outcome.warnings)
     for line in outcome.notes:
         ui.note(line)
     if output == JSON:
@@ -176,7 +177,7 @@ def outcome_data(outcome: Outcome, *, dry_run: bool, extras: Extras) -> dict[str
             for r in extras.kept_data
         ],
         "notes": [*outcome.notes, *extras.notes],
-        "warnings": list(outcome.rendered.warnings),
+        "warnings": outcome.warnings,
     }
 
 

@@ -94,3 +94,34 @@ def plan_access(plan: Plan) -> Mapping[str, UiAccess]:
     guard = forward_auth(plan)
     found = {name: ui_access(plan, planned, guard) for name, planned in plan.components.items()}
     return {name: access for name, access in sorted(found.items()) if access is not None}
+
+
+def open_without_login(plan: Plan) -> list[str]:
+    """The selected components whose UI has no login at all (``ui.sso.required``) yet gets an
+    Ingress with nothing guarding it: their ``sso`` option is off."""
+    return [
+        name
+        for name, access in plan_access(plan).items()
+        if access.exposed and not access.middleware and _login_required(plan.components[name])
+    ]
+
+
+def _login_required(planned: PlannedComponent) -> bool:
+    ui = planned.component.ui
+    return ui is not None and ui.sso is not None and ui.sso.required
+
+
+def unguarded_warnings(plan: Plan) -> list[str]:
+    """One warning per UI ``open_without_login`` exposes: what anyone on the network can do."""
+    access = plan_access(plan)
+    warnings = []
+    for name in open_without_login(plan):
+        ui = plan.components[name].component.ui
+        assert ui is not None and ui.sso is not None  # open_without_login checked both
+        warnings.append(
+            f"components.{name}.{SSO_OPTION} is false: the {ui.title} UI at "
+            f"https://{access[name].host}/ has no login at all, so anyone on your network can "
+            f"{ui.sso.without_login}; set it back to true (with a single sign-on component "
+            "selected) to put it behind a login"
+        )
+    return warnings

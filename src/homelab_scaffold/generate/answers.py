@@ -25,6 +25,7 @@ from homelab_scaffold.catalog.options import (
     url_auth,
 )
 from homelab_scaffold.errors import ConfigError, UsageError
+from homelab_scaffold.generate.known_hosts import check_known_hosts, ssh_endpoint
 from homelab_scaffold.suggest import unknown
 
 ANSWERS_FILE = "scaffold.yaml"
@@ -69,7 +70,9 @@ _GLOBAL_CHECKS = {
 }
 # What `--set KEY=VALUE` sets at the top level (the rest goes through components./secrets.).
 GLOBAL_SETTINGS = tuple(_GLOBAL_CHECKS)
-_LIST_KEYS = ("catalog_paths",)
+# Host keys of repo_url's SSH server for Argo CD (known_hosts lines; public, not secrets).
+KNOWN_HOSTS_KEY = "repo_known_hosts"
+_LIST_KEYS = ("catalog_paths", KNOWN_HOSTS_KEY)
 TOP_LEVEL_KEYS = (*_GLOBAL_CHECKS, "components", *_LIST_KEYS)
 
 
@@ -88,6 +91,7 @@ class Answers:
     secrets: str = SEALED_SECRETS
     repo_auth: str = REPO_AUTH_NONE
     repo_username: str = "git"
+    repo_known_hosts: tuple[str, ...] = ()
 
     @property
     def sealed(self) -> bool:
@@ -105,6 +109,7 @@ class Answers:
             "secrets": self.secrets,
             "repo_auth": self.repo_auth,
             "repo_username": self.repo_username,
+            "repo_known_hosts": "\n".join(self.repo_known_hosts),
         }
 
 
@@ -225,6 +230,22 @@ def _check_repo_auth_fits_url(source: str, auth: str, url: str, placeholder: boo
     )
 
 
+def _known_hosts(source: str, raw: Any, url: str) -> tuple[str, ...]:
+    """``repo_known_hosts``: known_hosts lines for the SSH server of ``url``."""
+    if raw is None or raw == []:
+        return ()
+    endpoint = ssh_endpoint(url)
+    if endpoint is None:
+        raise ConfigError(
+            f"{source}: {KNOWN_HOSTS_KEY}: host keys are for an SSH repo_url (git@host:path or "
+            f"ssh://host/path), but repo_url is {masked(url)}; remove {KNOWN_HOSTS_KEY}"
+        )
+    try:
+        return check_known_hosts(raw, endpoint)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {KNOWN_HOSTS_KEY}: {exc}") from None
+
+
 def parse_answers(data: Mapping[str, Any], source: str) -> Answers:
     """Check the answers mapping; unknown keys and bad values are ConfigErrors."""
     plain = to_plain(data)
@@ -244,6 +265,7 @@ def parse_answers(data: Mapping[str, Any], source: str) -> Answers:
     return Answers(
         components=MappingProxyType(_components(source, plain.get("components"))),
         catalog_paths=_catalog_paths(source, plain.get("catalog_paths")),
+        repo_known_hosts=_known_hosts(source, plain.get(KNOWN_HOSTS_KEY), checked["repo_url"]),
         repo_url_is_placeholder=placeholder,
         **checked,
     )

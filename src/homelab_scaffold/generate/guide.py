@@ -10,8 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from homelab_scaffold.catalog.derived import SSO_OPTION, WHOLE_HOST
-from homelab_scaffold.catalog.model import UserInterface
-from homelab_scaffold.generate.access import ForwardAuth, UiAccess, forward_auth, plan_access
+from homelab_scaffold.catalog.model import SecretSpec, UserInterface
+from homelab_scaffold.generate.access import (
+    ForwardAuth,
+    UiAccess,
+    forward_auth,
+    open_without_login,
+    plan_access,
+)
 from homelab_scaffold.generate.plan import Plan, PlannedComponent
 
 
@@ -25,19 +31,34 @@ def guide_facts(plan: Plan) -> dict[str, Any]:
         },
         "uis": ui_rows(plan, guard),
         "login_provider": _login_title(plan, guard),
+        "login_component": guard.component if guard is not None else "",
         "stateful": stateful_rows(plan),
+        "announced": announced_secrets(plan),
     }
+
+
+def announced_secrets(plan: Plan) -> dict[str, list[str]]:
+    """The generated values ``init`` shows on a terminal (``announce``), as ``component.key``
+    by component: the names under which ``secrets/values.yaml`` and ``scaffold secret`` keep
+    them."""
+    found: dict[str, list[str]] = {}
+    for name, planned in sorted(plan.components.items()):
+        for spec in planned.component.secrets:
+            if isinstance(spec, SecretSpec) and spec.announce:
+                found.setdefault(name, []).append(f"{name}.{spec.key}")
+    return found
 
 
 def ui_rows(plan: Plan, guard: ForwardAuth | None) -> list[dict[str, Any]]:
     """Every selected web UI: its title, host and URL, and what single sign-on guards of it."""
     routed = any(c.component.provides.ingress_class for c in plan.components.values())
+    unguarded = open_without_login(plan)
     rows = []
     for name, access in plan_access(plan).items():
         planned = plan.components[name]
         ui = planned.component.ui
         if ui is not None:
-            rows.append(_ui_row(planned, ui, access, guard, routed=routed))
+            rows.append(_ui_row(planned, ui, access, guard, routed=routed, unguarded=unguarded))
     return sorted(rows, key=lambda row: (str(row["title"]).lower(), str(row["host"])))
 
 
@@ -48,6 +69,7 @@ def _ui_row(
     guard: ForwardAuth | None,
     *,
     routed: bool,
+    unguarded: list[str],
 ) -> dict[str, Any]:
     # Traefik redirects HTTP to HTTPS, and serves a certificate on every host.
     return {
@@ -62,6 +84,8 @@ def _ui_row(
         "is_login": guard is not None and guard.component == planned.name,
         "sso_off": ui.sso is not None and not planned.options.get(SSO_OPTION, True),
         "needs_login": ui.sso is not None and ui.sso.required,
+        "open_without_login": planned.name in unguarded,
+        "without_login": ui.sso.without_login if ui.sso is not None else "",
     }
 
 
@@ -73,7 +97,7 @@ def _login_title(plan: Plan, guard: ForwardAuth | None) -> str:
     return ui.title if ui is not None else guard.component
 
 
-def stateful_rows(plan: Plan) -> list[dict[str, str]]:
+def stateful_rows(plan: Plan) -> list[dict[str, Any]]:
     """The resources of the selected components that hold data (``stateful``)."""
     return [
         {
@@ -82,6 +106,7 @@ def stateful_rows(plan: Plan) -> list[dict[str, str]]:
             "kind": resource.kind,
             "name": resource.name,
             "description": resource.description,
+            "outside_git": resource.outside_git,
         }
         for name, planned in sorted(plan.components.items())
         for resource in planned.component.stateful

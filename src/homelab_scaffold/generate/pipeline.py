@@ -16,9 +16,15 @@ from homelab_scaffold.catalog.derived import image_tag_option
 from homelab_scaffold.catalog.loader import load_catalog
 from homelab_scaffold.catalog.model import Catalog, ProvidedSecret, SecretSpec
 from homelab_scaffold.errors import CatalogError
+from homelab_scaffold.generate.access import unguarded_warnings
 from homelab_scaffold.generate.answers import Answers, parse_answers
 from homelab_scaffold.generate.appgraph import app_graph, graph_mermaid
 from homelab_scaffold.generate.guide import guide_facts
+from homelab_scaffold.generate.known_hosts import (
+    ssh_endpoint,
+    unknown_endpoint,
+    unknown_host_warning,
+)
 from homelab_scaffold.generate.plan import Plan, build_plan
 from homelab_scaffold.generate.render import (
     render_plan,
@@ -84,8 +90,14 @@ class Rendered:
 
     @property
     def warnings(self) -> list[str]:
-        """Things the user should know (versions outside the known range, ...)."""
-        return list(self.plan.warnings)
+        """Things the user should know (versions outside the known range, a UI without any
+        login exposed to the network, ...)."""
+        answers = self.plan.answers
+        unknown = unknown_endpoint(
+            answers.repo_url, answers.repo_known_hosts, answers.repo_url_is_placeholder
+        )
+        hosts = [unknown_host_warning(unknown)] if unknown is not None else []
+        return [*self.plan.warnings, *unguarded_warnings(self.plan), *hosts]
 
 
 def load_catalog_for(answers: Answers, base: Path | None) -> Catalog:
@@ -203,8 +215,23 @@ def skeleton_variables(plan: Plan) -> dict[str, Any]:
             "image_groups": image_groups(images),
             "graph_mermaid": graph_mermaid(app_graph(plan)),
             "repo_url_is_placeholder": answers.repo_url_is_placeholder,
+            "known_hosts": known_hosts_facts(answers),
             **guide_facts(plan),
         },
+    }
+
+
+def known_hosts_facts(answers: Answers) -> dict[str, Any]:
+    """What the guide says about the SSH host keys Argo CD checks the repository with."""
+    unknown = unknown_endpoint(
+        answers.repo_url, answers.repo_known_hosts, answers.repo_url_is_placeholder
+    )
+    endpoint = ssh_endpoint(answers.repo_url)
+    return {
+        "given": len(answers.repo_known_hosts),
+        "host": endpoint.pattern if endpoint else "",
+        "missing": unknown is not None,
+        "keyscan": unknown.keyscan if unknown is not None else "",
     }
 
 

@@ -11,6 +11,7 @@ each template compiled once per process: no temporary folder per render.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -103,6 +104,27 @@ def render_skeleton(variables: Mapping[str, Any]) -> dict[str, str]:
     except jinja2.TemplateError as exc:
         raise RenderError(f"repository skeleton: {exc}") from exc
     return dict(sorted(files.items()))
+
+
+# The one line ``init`` appends to a README of the user's own, so the guide beside it is found.
+GUIDE_LINK = (
+    "> **Bootstrap guide** (DNS, certificates, web UIs, backups; kept up to date by scaffold): "
+    "[{path}]({path})"
+)
+_LINK_TARGET = r"\]\(\s*<?(?:\./)?{path}[)#>\s]"
+
+
+def with_guide_link(readme: str, path: str) -> str | None:
+    """``readme`` with one marked line linking the guide at ``path`` appended (every byte of it
+    kept before the line), or None when it already links ``path``."""
+    if re.search(_LINK_TARGET.format(path=re.escape(path)), readme):
+        return None
+    line = GUIDE_LINK.format(path=path)
+    if line in readme:
+        return None
+    ending = "" if readme.endswith("\n") or not readme else "\n"
+    separator = "\n" if readme.strip() else ""
+    return f"{readme}{ending}{separator}{line}\n"
 
 
 def with_guide_at(files: Mapping[str, str], path: str) -> dict[str, str]:

@@ -1,7 +1,11 @@
 """Resources that hold data and outlive Git: what ``remove`` leaves in the cluster, and how.
 
 A manifest that carries Argo CD's ``Prune=false,Delete=false`` sync options stays in the cluster
-when its file leaves the repository or its Application is deleted.
+when its file leaves the repository or its Application is deleted. A claim a chart's StatefulSet
+creates from a volumeClaimTemplate is in no file at all: it carries no tracking annotation, so
+Argo CD neither prunes it nor deletes it with the Application, and the StatefulSet's default claim
+retention (Retain) keeps it when the StatefulSet goes. Only the catalog (``stateful`` entries
+with ``created_by: statefulset``) knows it.
 """
 
 from __future__ import annotations
@@ -9,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from homelab_scaffold.catalog.model import Component
 
 SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
 KEEP_OPTIONS = frozenset({"Prune=false", "Delete=false"})
@@ -64,3 +70,12 @@ def _kept(document: Any) -> list[KeptResource]:
     if kind == "PersistentVolumeClaim" and keeps_data(document):
         return [KeptResource(kind, namespace, str(metadata.get("name")))]
     return []
+
+
+def statefulset_claims(component: Component) -> list[KeptResource]:
+    """The claims ``component``'s chart StatefulSets create, which stay when it is removed."""
+    return [
+        KeptResource(resource.kind, component.namespace, resource.name)
+        for resource in component.stateful
+        if resource.outside_git
+    ]

@@ -20,7 +20,13 @@ from ruamel.yaml.tokens import CommentToken
 
 from homelab_scaffold.catalog.options import REPO_AUTH_HTTPS, REPO_AUTH_NONE
 from homelab_scaffold.errors import ConfigError
-from homelab_scaffold.generate.answers import ANSWERS_FILE, Answers, parse_answers, to_plain
+from homelab_scaffold.generate.answers import (
+    ANSWERS_FILE,
+    KNOWN_HOSTS_KEY,
+    Answers,
+    parse_answers,
+    to_plain,
+)
 from homelab_scaffold.generate.yamltext import dump_yaml, load_yaml_text
 from homelab_scaffold.usercache import cached_result, remember
 
@@ -40,6 +46,7 @@ GLOBAL_ORDER = (
     "repo_url",
     "repo_auth",
     "repo_username",
+    KNOWN_HOSTS_KEY,
     "target_revision",
     "domain",
     "email",
@@ -54,6 +61,8 @@ def _stated_in_fresh(answers: Answers, key: str) -> bool:
         return answers.repo_auth != REPO_AUTH_NONE
     if key == "repo_username":
         return answers.repo_auth == REPO_AUTH_HTTPS
+    if key == KNOWN_HOSTS_KEY:
+        return bool(answers.repo_known_hosts)
     return True
 
 
@@ -148,7 +157,8 @@ class AnswersDocument:
             doc.yaml_add_eol_comment(_PLACEHOLDER_COMMENT, "repo_url")
         for key in GLOBAL_ORDER[1:]:
             if _stated_in_fresh(answers, key):
-                doc[key] = getattr(answers, key)
+                value = getattr(answers, key)
+                doc[key] = list(value) if isinstance(value, tuple) else value
         _mark_not_a_secret(doc, SECRETS_KEY)
         if answers.catalog_paths:
             doc["catalog_paths"] = list(answers.catalog_paths)
