@@ -115,6 +115,58 @@ def test_rotate_all_is_the_explicit_way_to_make_lost_values_anew(sealed: Path) -
     assert all(p.read_text() != before[p] for p in sealed_files)
 
 
+def _drop_value(root: Path, component: str, key: str) -> str:
+    """Delete one line of secrets/values.yaml; returns the value it held."""
+    path = root / "secrets/values.yaml"
+    values = yaml.safe_load(path.read_text())
+    old = values[component][key]
+    lines = [ln for ln in path.read_text().splitlines(keepends=True) if f"{key}:" not in ln]
+    path.write_text("".join(lines))
+    return str(old)
+
+
+def test_one_missing_value_is_refused_not_generated_anew(sealed: Path) -> None:
+    old = _drop_value(sealed, "authelia", "storage_encryption_key")
+    before = snapshot(sealed)
+    run = invoke("regenerate", "-C", sealed)
+    assert run.exit_code == 2, run.stdout
+    message = run.stderr
+    assert "authelia.storage_encryption_key" in message and "backup" in message
+    assert "scaffold secret rotate authelia.storage_encryption_key` --force" in message
+    assert old not in run.stdout + message
+    assert len(message.strip().splitlines()) == 1
+    assert snapshot(sealed) == before
+    # Making a new one is a deliberate step.
+    rotated = invoke("secret", "rotate", "authelia.storage_encryption_key", "--force", "-C", sealed)
+    assert rotated.exit_code == 0, rotated.stderr
+    values = yaml.safe_load((sealed / "secrets/values.yaml").read_text())
+    assert values["authelia"]["storage_encryption_key"] not in ("", old)
+
+
+def test_one_missing_value_is_refused_in_manual_mode(tmp_path: Path) -> None:
+    config = tmp_path / "manual.yaml"
+    config.write_text(SEALED + "secrets: manual\n")
+    root = tmp_path / "homelab"
+    assert invoke("init", root, "--config", config).exit_code == 0
+    _committed(root)
+    _drop_value(root, "vaultwarden", "admin_token")
+    before = snapshot(root)
+    run = invoke("regenerate", "-C", root)
+    assert run.exit_code == 2, run.stdout
+    assert "vaultwarden.admin_token" in run.stderr and "secrets/vaultwarden/" in run.stderr
+    assert snapshot(root) == before
+    (root / "secrets/values.yaml").unlink()
+    run = invoke("regenerate", "-C", root)
+    assert run.exit_code == 2 and "backup" in run.stderr
+
+
+def test_a_value_of_a_newly_added_component_is_generated(sealed: Path) -> None:
+    run = invoke("add", "kube-prometheus-stack", "-C", sealed)
+    assert run.exit_code == 0, run.stderr
+    values = yaml.safe_load((sealed / "secrets/values.yaml").read_text())
+    assert values["kube-prometheus-stack"]
+
+
 def test_a_damaged_values_file_is_refused(sealed: Path) -> None:
     (sealed / "secrets/values.yaml").write_text("authelia: [not, a, mapping]\n")
     run = invoke("regenerate", "-C", sealed)

@@ -360,6 +360,8 @@ class Engine:
         fresh = request.fresh
         if request.regenerate_all and stored is None:
             fresh = fresh | generated_secret_names(plan)
+        if not request.regenerate_all:
+            store.refuse_lost_values(plan, given, fresh, sealed_files)
         render = SecretInputs(given, fresh, sealing, repo.state.argon2_cache)
         return _SecretInputs(render, stored, request.new_key)
 
