@@ -225,25 +225,56 @@ def test_the_generated_gitignore_covers_virtualenvs_and_editor_files(sealed: Pat
 # Credentials never reach scaffold.yaml
 
 
+@pytest.mark.parametrize("where", ["--set", "config"])
 @pytest.mark.parametrize(
-    "where",
-    ["--set", "config"],
+    "url",
+    [
+        "https://alice:ghp_secret123@github.com/alice/homelab.git",
+        "https://ghp_secret123@github.com/alice/homelab.git",
+        "https://github.com/alice/homelab.git?token=ghp_secret123",
+        "https://github.com/alice/homelab.git?access_token=ghp_secret123",
+        "https://gitlab.com/alice/homelab.git?private_token=ghp_secret123",
+        "ssh://git:ghp_secret123@github.com/alice/homelab.git",
+    ],
 )
-def test_a_repo_url_with_credentials_is_refused(tmp_path: Path, where: str) -> None:
-    url = "https://alice:ghp_secret123@github.com/alice/homelab.git"
+def test_a_repo_url_with_credentials_is_refused(tmp_path: Path, where: str, url: str) -> None:
     config = tmp_path / "c.yaml"
     config.write_text(f"repo_url: {url}\ncomponents: {{}}\n" if where == "config" else "components: {}\n")
     args = ["--set", f"repo_url={url}"] if where == "--set" else []
     before = snapshot(tmp_path)
     run = invoke("init", tmp_path / "homelab", "--config", config, *args)
     assert run.exit_code == 2
-    assert "credentials" in run.stderr and "Secret" in run.stderr
+    assert "repo_url" in run.stderr and "Secret" in run.stderr
+    assert "credentials" in run.stderr or "query string" in run.stderr
     assert "ghp_secret123" not in run.stderr + run.stdout
     assert snapshot(tmp_path) == before
 
 
-def test_credentials_in_the_git_origin_are_stripped_with_a_warning(tmp_path: Path) -> None:
-    dest = git_init(tmp_path / "homelab", "https://x-access-token:ghp_secret123@github.com/a/h.git")
+@pytest.mark.parametrize(
+    "url",
+    ["ssh://git@github.com/alice/homelab.git", "git@github.com:alice/homelab.git",
+     "https://github.com/alice/homelab.git"],
+)
+def test_an_ssh_login_name_is_not_a_credential(tmp_path: Path, url: str) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(f"repo_url: {url}\nsecrets: manual\ncomponents: {{}}\n")
+    run = invoke("init", tmp_path / "homelab", "--config", config)
+    assert run.exit_code == 0, run.stderr
+    assert f"repo_url: {url}" in (tmp_path / "homelab/scaffold.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://x-access-token:ghp_secret123@github.com/a/h.git",
+        "https://ghp_secret123@github.com/a/h.git",
+        "https://github.com/a/h.git?access_token=ghp_secret123",
+    ],
+)
+def test_credentials_in_the_git_origin_are_stripped_with_a_warning(
+    tmp_path: Path, origin: str
+) -> None:
+    dest = git_init(tmp_path / "homelab", origin)
     run = invoke("init", dest, "--no-input", "--set", "secrets=manual")
     assert run.exit_code == 0, run.stderr
     answers = (dest / "scaffold.yaml").read_text()
