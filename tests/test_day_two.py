@@ -206,6 +206,31 @@ def test_an_existing_gitignore_gets_the_secrets_rule(tmp_path: Path) -> None:
     assert ignored.returncode == 0
 
 
+@pytest.mark.parametrize("commit", [True, False], ids=["committed", "uncommitted"])
+@pytest.mark.parametrize(
+    "new", ["", "/secrets/*\n!/secrets/values.yaml\n"], ids=["rule-deleted", "rule-negated"]
+)
+def test_every_writing_command_restores_the_secrets_rule(
+    sealed: Path, new: str, commit: bool
+) -> None:
+    gitignore = sealed / ".gitignore"
+    gitignore.write_text(gitignore.read_text().replace("/secrets/\n", new))
+    if commit:
+        identity = ("-c", "user.name=T", "-c", "user.email=t@example.invalid")
+        git(sealed, *identity, "commit", "-qm", "drop the rule", "--", ".gitignore")
+        assert git(sealed, "status", "--porcelain", ".gitignore").stdout == ""
+    assert git(sealed, "check-ignore", "-q", "secrets/values.yaml").returncode == 1
+    run = invoke("regenerate", "-C", sealed)
+    assert run.exit_code == 0, run.stderr
+    assert "Nothing to change" not in run.stdout
+    assert "added /secrets/ to .gitignore" in run.stdout + run.stderr
+    for probe in ("secrets/values.yaml", "secrets/sealing-key/tls.key", "secrets/x/y.yaml"):
+        assert git(sealed, "check-ignore", "-q", probe).returncode == 0, probe
+    assert gitignore.read_text().startswith(gitignore.read_text().split("# Added by")[0])
+    again = invoke("regenerate", "-C", sealed)
+    assert again.exit_code == 0 and "Nothing to change" in again.stdout
+
+
 def test_secrets_tracked_by_git_are_refused(sealed: Path) -> None:
     assert git(sealed, "add", "-f", "secrets/values.yaml").returncode == 0
     commit_all(sealed, "oops")

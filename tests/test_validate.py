@@ -572,3 +572,29 @@ def test_kustomize_root_deploys_what_its_kustomization_lists(scaffold, tmp_path)
 
     kustomization.write_text(kustomization.read_text() + "  - ./extra/../extra/traefik.yaml\n")
     assert problems_of(scaffold, root) == (0, [])
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [("/secrets/\n", ""), ("/secrets/\n", "/secrets/*\n!/secrets/values.yaml\n")],
+    ids=["rule-deleted", "rule-negated"],
+)
+def test_drift_reports_a_secrets_folder_git_does_not_ignore(scaffold, tmp_path, old, new):
+    root = generate(tmp_path / "repo", "--no-input", "--set", f"repo_url={REPO_URL}").root
+    git_init(root)
+    gitignore = root / ".gitignore"
+    assert old in gitignore.read_text()
+    gitignore.write_text(gitignore.read_text().replace(old, new))
+
+    run = scaffold("validate", "-C", root, "--offline", "--output", "json", "--drift")
+
+    assert run.exit_code == 1
+    problems = json.loads(run.stdout)["problems"]
+    found = {(p["file"], p["check"]): p["message"] for p in problems}
+    assert "git does not ignore the secrets/ folder" in found[("secrets/", "secrets")]
+    assert "would add the rule back" in found[(".gitignore", "drift")]
+    # One problem for the folder, not one per key or value it holds.
+    assert [p for p in problems if p["file"].startswith("secrets/") and p["file"] != "secrets/"] == []
+    assert scaffold("regenerate", "-C", root, "--force").exit_code == 0
+    assert git(root, "check-ignore", "-q", "secrets/values.yaml").returncode == 0
+    assert drift_of(scaffold, root) == {}
