@@ -269,22 +269,31 @@ def test_a_killed_rotation_with_a_new_key_leaves_a_whole_key_pair(
     sealed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reference = shutil.copytree(sealed, tmp_path / "reference", symlinks=True)
-    total = count_steps(monkeypatch, "secret", "rotate", "--all", "--new-key", "-C", reference)
+    old = _pair(sealed)
+    rotate = ("secret", "rotate", "--all", "--new-key", "--yes")
+    total = count_steps(monkeypatch, *rotate, "-C", reference)
     for step in range(1, total + 1, max(1, total // 8)):
         root = shutil.copytree(sealed, tmp_path / f"killed-{step}", symlinks=True)
-        killed = run_killed(step, "secret", "rotate", "--all", "--new-key", "-C", root)
+        killed = run_killed(step, *rotate, "-C", root)
         assert killed.returncode == -signal.SIGKILL
         assert invoke("regenerate", "--force", "-C", root).exit_code == 0, step
         pair = _pair(root)
         assert check_key_pair(pair) == pair, f"half a key pair after a kill at step {step}"
+        # The old pair is kept exactly when it was replaced: never lost, never half kept.
+        kept = list((root / "secrets").glob("sealing-key.old-*"))
+        if pair == old:
+            assert kept == [], step
+        else:
+            assert len(kept) == 1, step
+            assert _pair(root, kept[0].name) == old, step
         # Every SealedSecret decrypts with the pair now on disk: old and new never mix.
         assert invoke("secret", "rotate", "--all", "--force", "-C", root).exit_code == 0
         assert leftovers(root) == [] and not (root / JOURNAL_FILE).exists(), step
         assert not [p for p in root.rglob("*.scaffold-tmp")], "a private key left in a temp file"
 
 
-def _pair(root: Path) -> KeyPair:
-    folder = root / "secrets/sealing-key"
+def _pair(root: Path, name: str = "sealing-key") -> KeyPair:
+    folder = root / "secrets" / name
     return KeyPair((folder / "tls.key").read_bytes(), (folder / "tls.crt").read_bytes())
 
 

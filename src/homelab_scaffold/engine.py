@@ -127,6 +127,8 @@ class SecretRequest:
         new_key: A new sealing key pair to seal with and write (implies ``reseal_all``).
         regenerate_all: With ``values.yaml`` lost, make every generated value anew instead of
             refusing (``secret rotate --all``); with values present it changes nothing.
+        old_key_dir: With ``new_key``, the folder under ``secrets/`` that keeps the key pair it
+            replaces (written in the same transaction as the new pair).
     """
 
     overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
@@ -134,6 +136,7 @@ class SecretRequest:
     reseal_all: bool = False
     new_key: KeyPair | None = None
     regenerate_all: bool = False
+    old_key_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -373,7 +376,7 @@ class Engine:
         if not request.regenerate_all:
             store.refuse_lost_values(plan, given, fresh, sealed_files)
         render = SecretInputs(given, fresh, sealing, repo.state.argon2_cache)
-        return _SecretInputs(render, stored, request.new_key)
+        return _SecretInputs(render, stored, request.new_key, request.old_key_dir)
 
     def _given_secrets(
         self, plan: Plan, stored: Mapping[str, Mapping[str, str]], request: SecretRequest
@@ -466,6 +469,10 @@ class Engine:
             for path, text in key_files(key_pair).items():
                 current = self._read_current(path)
                 changes.append(FileChange(path, rewrite(current, text), text, SECRET_MODE))
+                if current is not None and current != text and inputs.old_key_dir:
+                    # The replaced pair, kept in the same transaction as the new one.
+                    old = f"{inputs.old_key_dir}/{path.rsplit('/', 1)[-1]}"
+                    changes.append(FileChange(old, "create", current, SECRET_MODE))
         return [*changes, *self._secret_state_change(repo, rendered, changes)]
 
     def _secret_state_change(
@@ -675,6 +682,7 @@ class _SecretInputs:
     render: SecretInputs
     stored: Mapping[str, Mapping[str, str]] | None
     new_key: KeyPair | None
+    old_key_dir: str | None = None
 
 
 def generated_secret_names(plan: Plan) -> frozenset[str]:

@@ -110,6 +110,10 @@ class SecretStore:
         except RepoError as exc:
             raise RepoError(f"{inside(self.root, KEY_DIR)}: {exc.message}; {_RESTORE}") from None
 
+    def has_key_files(self) -> bool:
+        """True when the key folder holds either file of the key pair."""
+        return any(inside(self.root, path).exists() for path in KEY_PATHS)
+
     def values_for_sealing(
         self, existing_sealed: Mapping[str, str], *, regenerate: bool
     ) -> Values | None:
