@@ -287,6 +287,19 @@ def test_binary_empty_and_non_utf8_files(scaffold, clean_copy):
     ]
 
 
+def test_a_manifest_over_the_size_cap_is_a_problem_like_non_utf8(scaffold, clean_copy):
+    big = "# " + "x" * 1022 + "\n"
+    (clean_copy / "manifests" / "web" / "huge.yaml").write_text(big * (4 * 1024 + 1))
+    (clean_copy / "huge.txt").write_text(big * (4 * 1024 + 1))  # not a manifest: a note
+
+    exit_code, problems = problems_of(scaffold, clean_copy)
+
+    assert exit_code == 1
+    assert [(p["file"], p["message"]) for p in problems] == [
+        ("manifests/web/huge.yaml", "is larger than 4 MiB, too large to check as YAML"),
+    ]
+
+
 @pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
 def test_symbolic_links_are_reported_never_followed(scaffold, clean_copy, tmp_path):
     outside = tmp_path / "outside.yaml"

@@ -258,6 +258,10 @@ def _load_file(
     data, problem, note = _read_bytes(root / path, path)
     if problem is not None:
         return None, [problem], ""
+    if data is None and note and (is_yaml or is_json):
+        # A manifest validate cannot check is a problem, like one that is not UTF-8 text.
+        reason = f"is larger than {MAX_BYTES // (1024 * 1024)} MiB, too large to check"
+        return None, [Problem(path, CHECK, f"{reason} as {_format(path)}")], ""
     if data is None:
         return None, [], note
     text, reason = _decode(data)
