@@ -6,12 +6,15 @@ Every scenario runs the real CLI on real temp folders and git repositories.
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -196,6 +199,61 @@ def test_a_lock_left_by_a_killed_process_is_taken_over(small: Path) -> None:
     assert run.exit_code == 0, run.stderr
     assert not (small / LOCK_FILE).exists()
     assert "longhorn" in (small / "scaffold.yaml").read_text()
+
+
+def test_two_writers_finding_the_same_dead_lock_do_not_both_take_it_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from homelab_scaffold.repo import lock as lock_module
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True, text=True, check=True,
+    )
+    (tmp_path / ".scaffold").mkdir()
+    (tmp_path / LOCK_FILE).write_text(Owner(int(dead.stdout), Owner.me().host, "1").text())
+    # The racy interleaving: both writers judge the dead lock stale; the first takes it over,
+    # and only then does the second go on with its (now outdated) verdict.
+    both_judged = threading.Barrier(2, timeout=10)
+    judged = threading.local()
+    stale = lock_module._stale
+
+    def judge_then_wait(path: Path, owner: Owner | None) -> bool:
+        verdict = stale(path, owner)
+        if getattr(judged, "once", False):
+            return verdict
+        judged.once = True
+        if both_judged.wait() == 0:
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                current = lock_module._read_owner(path)
+                if current is not None and current.pid == os.getpid():
+                    break  # the other writer holds it now
+                time.sleep(0.01)
+        return verdict
+
+    monkeypatch.setattr(lock_module, "_stale", judge_then_wait)
+    holding = threading.Barrier(2, timeout=10)
+    results: list[str] = []
+
+    def writer() -> None:
+        try:
+            with lock_module.locked(tmp_path):
+                results.append("held")
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    holding.wait(timeout=2)  # hold it while the other one tries
+        except lock_module.RepositoryLocked:
+            results.append("refused")
+            holding.abort()
+
+    threads = [threading.Thread(target=writer) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(results) == ["held", "refused"]
 
 
 def test_the_lock_is_gone_after_every_run_even_a_failed_one(small: Path) -> None:
