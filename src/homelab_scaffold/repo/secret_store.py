@@ -39,6 +39,8 @@ _RESTORE = (
 )
 
 Values = dict[str, dict[str, str]]
+# What secrets/values.yaml holds, for the message about an empty one.
+_VALUES_SHAPE = "a mapping of component names to their secret values (component: {key: value})"
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ class SecretStore:
         if raw is None:
             return None
         try:
-            data = parse_answers_text(raw, VALUES_FILE)
+            data = parse_answers_text(raw, VALUES_FILE, _VALUES_SHAPE)
         except ConfigError as exc:
             raise RepoError(f"{exc.message}; {_RESTORE}") from None
         values: Values = {}
