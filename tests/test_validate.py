@@ -611,3 +611,17 @@ def test_drift_reports_a_secrets_folder_git_does_not_ignore(scaffold, tmp_path, 
     assert scaffold("regenerate", "-C", root, "--force").exit_code == 0
     assert git(root, "check-ignore", "-q", "secrets/values.yaml").returncode == 0
     assert drift_of(scaffold, root) == {}
+
+
+def test_a_non_utf8_helm_value_file_is_reported_once_not_as_missing(scaffold, tmp_path):
+    root = generate(tmp_path / "repo", "--no-input", "--set", f"repo_url={REPO_URL}").root
+    values = root / "kubernetes" / "system" / "traefik" / "values.yaml"
+    values.write_bytes(values.read_bytes() + b"# caf\xe9\n")
+
+    exit_code, problems = problems_of(scaffold, root)
+
+    assert exit_code == 1
+    assert [(p["file"], p["message"]) for p in problems] == [
+        ("kubernetes/system/traefik/values.yaml",
+         f"is not UTF-8 (bad byte at offset {len(values.read_bytes()) - 2}), not YAML text"),
+    ]
