@@ -115,6 +115,58 @@ def test_rotate_all_is_the_explicit_way_to_make_lost_values_anew(sealed: Path) -
     assert all(p.read_text() != before[p] for p in sealed_files)
 
 
+def _drop_value(root: Path, component: str, key: str) -> str:
+    """Delete one line of secrets/values.yaml; returns the value it held."""
+    path = root / "secrets/values.yaml"
+    values = yaml.safe_load(path.read_text())
+    old = values[component][key]
+    lines = [ln for ln in path.read_text().splitlines(keepends=True) if f"{key}:" not in ln]
+    path.write_text("".join(lines))
+    return str(old)
+
+
+def test_one_missing_value_is_refused_not_generated_anew(sealed: Path) -> None:
+    old = _drop_value(sealed, "authelia", "storage_encryption_key")
+    before = snapshot(sealed)
+    run = invoke("regenerate", "-C", sealed)
+    assert run.exit_code == 2, run.stdout
+    message = run.stderr
+    assert "authelia.storage_encryption_key" in message and "backup" in message
+    assert "scaffold secret rotate authelia.storage_encryption_key` --force" in message
+    assert old not in run.stdout + message
+    assert len(message.strip().splitlines()) == 1
+    assert snapshot(sealed) == before
+    # Making a new one is a deliberate step.
+    rotated = invoke("secret", "rotate", "authelia.storage_encryption_key", "--force", "-C", sealed)
+    assert rotated.exit_code == 0, rotated.stderr
+    values = yaml.safe_load((sealed / "secrets/values.yaml").read_text())
+    assert values["authelia"]["storage_encryption_key"] not in ("", old)
+
+
+def test_one_missing_value_is_refused_in_manual_mode(tmp_path: Path) -> None:
+    config = tmp_path / "manual.yaml"
+    config.write_text(SEALED + "secrets: manual\n")
+    root = tmp_path / "homelab"
+    assert invoke("init", root, "--config", config).exit_code == 0
+    _committed(root)
+    _drop_value(root, "vaultwarden", "admin_token")
+    before = snapshot(root)
+    run = invoke("regenerate", "-C", root)
+    assert run.exit_code == 2, run.stdout
+    assert "vaultwarden.admin_token" in run.stderr and "secrets/vaultwarden/" in run.stderr
+    assert snapshot(root) == before
+    (root / "secrets/values.yaml").unlink()
+    run = invoke("regenerate", "-C", root)
+    assert run.exit_code == 2 and "backup" in run.stderr
+
+
+def test_a_value_of_a_newly_added_component_is_generated(sealed: Path) -> None:
+    run = invoke("add", "kube-prometheus-stack", "-C", sealed)
+    assert run.exit_code == 0, run.stderr
+    values = yaml.safe_load((sealed / "secrets/values.yaml").read_text())
+    assert values["kube-prometheus-stack"]
+
+
 def test_a_damaged_values_file_is_refused(sealed: Path) -> None:
     (sealed / "secrets/values.yaml").write_text("authelia: [not, a, mapping]\n")
     run = invoke("regenerate", "-C", sealed)
@@ -154,6 +206,31 @@ def test_an_existing_gitignore_gets_the_secrets_rule(tmp_path: Path) -> None:
     assert ignored.returncode == 0
 
 
+@pytest.mark.parametrize("commit", [True, False], ids=["committed", "uncommitted"])
+@pytest.mark.parametrize(
+    "new", ["", "/secrets/*\n!/secrets/values.yaml\n"], ids=["rule-deleted", "rule-negated"]
+)
+def test_every_writing_command_restores_the_secrets_rule(
+    sealed: Path, new: str, commit: bool
+) -> None:
+    gitignore = sealed / ".gitignore"
+    gitignore.write_text(gitignore.read_text().replace("/secrets/\n", new))
+    if commit:
+        identity = ("-c", "user.name=T", "-c", "user.email=t@example.invalid")
+        git(sealed, *identity, "commit", "-qm", "drop the rule", "--", ".gitignore")
+        assert git(sealed, "status", "--porcelain", ".gitignore").stdout == ""
+    assert git(sealed, "check-ignore", "-q", "secrets/values.yaml").returncode == 1
+    run = invoke("regenerate", "-C", sealed)
+    assert run.exit_code == 0, run.stderr
+    assert "Nothing to change" not in run.stdout
+    assert "added /secrets/ to .gitignore" in run.stdout + run.stderr
+    for probe in ("secrets/values.yaml", "secrets/sealing-key/tls.key", "secrets/x/y.yaml"):
+        assert git(sealed, "check-ignore", "-q", probe).returncode == 0, probe
+    assert gitignore.read_text().startswith(gitignore.read_text().split("# Added by")[0])
+    again = invoke("regenerate", "-C", sealed)
+    assert again.exit_code == 0 and "Nothing to change" in again.stdout
+
+
 def test_secrets_tracked_by_git_are_refused(sealed: Path) -> None:
     assert git(sealed, "add", "-f", "secrets/values.yaml").returncode == 0
     commit_all(sealed, "oops")
@@ -173,25 +250,56 @@ def test_the_generated_gitignore_covers_virtualenvs_and_editor_files(sealed: Pat
 # Credentials never reach scaffold.yaml
 
 
+@pytest.mark.parametrize("where", ["--set", "config"])
 @pytest.mark.parametrize(
-    "where",
-    ["--set", "config"],
+    "url",
+    [
+        "https://alice:ghp_secret123@github.com/alice/homelab.git",
+        "https://ghp_secret123@github.com/alice/homelab.git",
+        "https://github.com/alice/homelab.git?token=ghp_secret123",
+        "https://github.com/alice/homelab.git?access_token=ghp_secret123",
+        "https://gitlab.com/alice/homelab.git?private_token=ghp_secret123",
+        "ssh://git:ghp_secret123@github.com/alice/homelab.git",
+    ],
 )
-def test_a_repo_url_with_credentials_is_refused(tmp_path: Path, where: str) -> None:
-    url = "https://alice:ghp_secret123@github.com/alice/homelab.git"
+def test_a_repo_url_with_credentials_is_refused(tmp_path: Path, where: str, url: str) -> None:
     config = tmp_path / "c.yaml"
     config.write_text(f"repo_url: {url}\ncomponents: {{}}\n" if where == "config" else "components: {}\n")
     args = ["--set", f"repo_url={url}"] if where == "--set" else []
     before = snapshot(tmp_path)
     run = invoke("init", tmp_path / "homelab", "--config", config, *args)
     assert run.exit_code == 2
-    assert "credentials" in run.stderr and "Secret" in run.stderr
+    assert "repo_url" in run.stderr and "Secret" in run.stderr
+    assert "credentials" in run.stderr or "query string" in run.stderr
     assert "ghp_secret123" not in run.stderr + run.stdout
     assert snapshot(tmp_path) == before
 
 
-def test_credentials_in_the_git_origin_are_stripped_with_a_warning(tmp_path: Path) -> None:
-    dest = git_init(tmp_path / "homelab", "https://x-access-token:ghp_secret123@github.com/a/h.git")
+@pytest.mark.parametrize(
+    "url",
+    ["ssh://git@github.com/alice/homelab.git", "git@github.com:alice/homelab.git",
+     "https://github.com/alice/homelab.git"],
+)
+def test_an_ssh_login_name_is_not_a_credential(tmp_path: Path, url: str) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(f"repo_url: {url}\nsecrets: manual\ncomponents: {{}}\n")
+    run = invoke("init", tmp_path / "homelab", "--config", config)
+    assert run.exit_code == 0, run.stderr
+    assert f"repo_url: {url}" in (tmp_path / "homelab/scaffold.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://x-access-token:ghp_secret123@github.com/a/h.git",
+        "https://ghp_secret123@github.com/a/h.git",
+        "https://github.com/a/h.git?access_token=ghp_secret123",
+    ],
+)
+def test_credentials_in_the_git_origin_are_stripped_with_a_warning(
+    tmp_path: Path, origin: str
+) -> None:
+    dest = git_init(tmp_path / "homelab", origin)
     run = invoke("init", dest, "--no-input", "--set", "secrets=manual")
     assert run.exit_code == 0, run.stderr
     answers = (dest / "scaffold.yaml").read_text()

@@ -6,12 +6,15 @@ Every scenario runs the real CLI on real temp folders and git repositories.
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -198,6 +201,61 @@ def test_a_lock_left_by_a_killed_process_is_taken_over(small: Path) -> None:
     assert "longhorn" in (small / "scaffold.yaml").read_text()
 
 
+def test_two_writers_finding_the_same_dead_lock_do_not_both_take_it_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from homelab_scaffold.repo import lock as lock_module
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True, text=True, check=True,
+    )
+    (tmp_path / ".scaffold").mkdir()
+    (tmp_path / LOCK_FILE).write_text(Owner(int(dead.stdout), Owner.me().host, "1").text())
+    # The racy interleaving: both writers judge the dead lock stale; the first takes it over,
+    # and only then does the second go on with its (now outdated) verdict.
+    both_judged = threading.Barrier(2, timeout=10)
+    judged = threading.local()
+    stale = lock_module._stale
+
+    def judge_then_wait(path: Path, owner: Owner | None) -> bool:
+        verdict = stale(path, owner)
+        if getattr(judged, "once", False):
+            return verdict
+        judged.once = True
+        if both_judged.wait() == 0:
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                current = lock_module._read_owner(path)
+                if current is not None and current.pid == os.getpid():
+                    break  # the other writer holds it now
+                time.sleep(0.01)
+        return verdict
+
+    monkeypatch.setattr(lock_module, "_stale", judge_then_wait)
+    holding = threading.Barrier(2, timeout=10)
+    results: list[str] = []
+
+    def writer() -> None:
+        try:
+            with lock_module.locked(tmp_path):
+                results.append("held")
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    holding.wait(timeout=2)  # hold it while the other one tries
+        except lock_module.RepositoryLocked:
+            results.append("refused")
+            holding.abort()
+
+    threads = [threading.Thread(target=writer) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(results) == ["held", "refused"]
+
+
 def test_the_lock_is_gone_after_every_run_even_a_failed_one(small: Path) -> None:
     assert invoke("add", "nonexistent", "-C", small).exit_code == 2
     assert invoke("regenerate", "-C", small).exit_code == 0
@@ -269,22 +327,31 @@ def test_a_killed_rotation_with_a_new_key_leaves_a_whole_key_pair(
     sealed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reference = shutil.copytree(sealed, tmp_path / "reference", symlinks=True)
-    total = count_steps(monkeypatch, "secret", "rotate", "--all", "--new-key", "-C", reference)
+    old = _pair(sealed)
+    rotate = ("secret", "rotate", "--all", "--new-key", "--yes")
+    total = count_steps(monkeypatch, *rotate, "-C", reference)
     for step in range(1, total + 1, max(1, total // 8)):
         root = shutil.copytree(sealed, tmp_path / f"killed-{step}", symlinks=True)
-        killed = run_killed(step, "secret", "rotate", "--all", "--new-key", "-C", root)
+        killed = run_killed(step, *rotate, "-C", root)
         assert killed.returncode == -signal.SIGKILL
         assert invoke("regenerate", "--force", "-C", root).exit_code == 0, step
         pair = _pair(root)
         assert check_key_pair(pair) == pair, f"half a key pair after a kill at step {step}"
+        # The old pair is kept exactly when it was replaced: never lost, never half kept.
+        kept = list((root / "secrets").glob("sealing-key.old-*"))
+        if pair == old:
+            assert kept == [], step
+        else:
+            assert len(kept) == 1, step
+            assert _pair(root, kept[0].name) == old, step
         # Every SealedSecret decrypts with the pair now on disk: old and new never mix.
         assert invoke("secret", "rotate", "--all", "--force", "-C", root).exit_code == 0
         assert leftovers(root) == [] and not (root / JOURNAL_FILE).exists(), step
         assert not [p for p in root.rglob("*.scaffold-tmp")], "a private key left in a temp file"
 
 
-def _pair(root: Path) -> KeyPair:
-    folder = root / "secrets/sealing-key"
+def _pair(root: Path, name: str = "sealing-key") -> KeyPair:
+    folder = root / "secrets" / name
     return KeyPair((folder / "tls.key").read_bytes(), (folder / "tls.crt").read_bytes())
 
 

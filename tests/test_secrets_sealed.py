@@ -552,6 +552,44 @@ def test_the_first_change_that_needs_sealing_creates_the_key(tmp_path: Path) -> 
     assert tree_bytes(dest) == before
 
 
+def test_a_new_key_asks_first_and_a_script_must_say_yes(
+    repo_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import snapshot
+
+    from homelab_scaffold import prompts
+
+    before = snapshot(repo_copy)
+    run = scaffold_in(repo_copy, "secret", "rotate", "--all", "--new-key")
+    assert run.exit_code == 2
+    assert "pass --yes" in run.stderr and "sealing key" in run.stderr
+    assert snapshot(repo_copy) == before
+    monkeypatch.setattr(prompts, "terminal_available", lambda: True)
+    asked: list[str] = []
+    monkeypatch.setattr(prompts, "confirm", lambda message: asked.append(message) or False)
+    run = scaffold_in(repo_copy, "secret", "rotate", "--all", "--new-key")
+    assert run.exit_code != 0 and asked and "replaces the sealing key" in asked[0]
+    assert snapshot(repo_copy) == before
+
+
+def test_a_new_key_keeps_the_old_pair_beside_it(repo_copy: Path) -> None:
+    old_key = key_pair_of(repo_copy)
+    run = scaffold_in(repo_copy, "secret", "rotate", "--all", "--new-key", "--yes")
+    assert run.exit_code == 0, run.stderr
+    kept = sorted((repo_copy / "secrets").glob("sealing-key.old-*"))
+    assert len(kept) == 1 and re.fullmatch(r"sealing-key\.old-\d{8}T\d{6}Z", kept[0].name)
+    assert stat.S_IMODE(kept[0].stat().st_mode) == 0o700
+    for name, pem in (("tls.key", old_key.private_key_pem), ("tls.crt", old_key.certificate_pem)):
+        assert (kept[0] / name).read_bytes() == pem
+        assert stat.S_IMODE((kept[0] / name).stat().st_mode) == 0o600
+        relative = f"secrets/{kept[0].name}/{name}"
+        assert git(repo_copy, "check-ignore", "-q", relative).returncode == 0
+    assert key_pair_of(repo_copy).private_key_pem != old_key.private_key_pem
+    assert f"secrets/{kept[0].name}/" in run.stdout
+    assert "still decrypts the SealedSecrets the cluster holds" in run.stdout
+    assert "PRIVATE KEY" not in run.stdout + run.stderr
+
+
 def test_new_key_needs_all(sealed_repo: Generated) -> None:
     run = scaffold_in(sealed_repo.root, "secret", "rotate", "authelia.jwt_secret", "--new-key")
     assert run.exit_code == 2

@@ -287,6 +287,19 @@ def test_binary_empty_and_non_utf8_files(scaffold, clean_copy):
     ]
 
 
+def test_a_manifest_over_the_size_cap_is_a_problem_like_non_utf8(scaffold, clean_copy):
+    big = "# " + "x" * 1022 + "\n"
+    (clean_copy / "manifests" / "web" / "huge.yaml").write_text(big * (4 * 1024 + 1))
+    (clean_copy / "huge.txt").write_text(big * (4 * 1024 + 1))  # not a manifest: a note
+
+    exit_code, problems = problems_of(scaffold, clean_copy)
+
+    assert exit_code == 1
+    assert [(p["file"], p["message"]) for p in problems] == [
+        ("manifests/web/huge.yaml", "is larger than 4 MiB, too large to check as YAML"),
+    ]
+
+
 @pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
 def test_symbolic_links_are_reported_never_followed(scaffold, clean_copy, tmp_path):
     outside = tmp_path / "outside.yaml"
@@ -572,3 +585,43 @@ def test_kustomize_root_deploys_what_its_kustomization_lists(scaffold, tmp_path)
 
     kustomization.write_text(kustomization.read_text() + "  - ./extra/../extra/traefik.yaml\n")
     assert problems_of(scaffold, root) == (0, [])
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [("/secrets/\n", ""), ("/secrets/\n", "/secrets/*\n!/secrets/values.yaml\n")],
+    ids=["rule-deleted", "rule-negated"],
+)
+def test_drift_reports_a_secrets_folder_git_does_not_ignore(scaffold, tmp_path, old, new):
+    root = generate(tmp_path / "repo", "--no-input", "--set", f"repo_url={REPO_URL}").root
+    git_init(root)
+    gitignore = root / ".gitignore"
+    assert old in gitignore.read_text()
+    gitignore.write_text(gitignore.read_text().replace(old, new))
+
+    run = scaffold("validate", "-C", root, "--offline", "--output", "json", "--drift")
+
+    assert run.exit_code == 1
+    problems = json.loads(run.stdout)["problems"]
+    found = {(p["file"], p["check"]): p["message"] for p in problems}
+    assert "git does not ignore the secrets/ folder" in found[("secrets/", "secrets")]
+    assert "would add the rule back" in found[(".gitignore", "drift")]
+    # One problem for the folder, not one per key or value it holds.
+    assert [p for p in problems if p["file"].startswith("secrets/") and p["file"] != "secrets/"] == []
+    assert scaffold("regenerate", "-C", root, "--force").exit_code == 0
+    assert git(root, "check-ignore", "-q", "secrets/values.yaml").returncode == 0
+    assert drift_of(scaffold, root) == {}
+
+
+def test_a_non_utf8_helm_value_file_is_reported_once_not_as_missing(scaffold, tmp_path):
+    root = generate(tmp_path / "repo", "--no-input", "--set", f"repo_url={REPO_URL}").root
+    values = root / "kubernetes" / "system" / "traefik" / "values.yaml"
+    values.write_bytes(values.read_bytes() + b"# caf\xe9\n")
+
+    exit_code, problems = problems_of(scaffold, root)
+
+    assert exit_code == 1
+    assert [(p["file"], p["message"]) for p in problems] == [
+        ("kubernetes/system/traefik/values.yaml",
+         f"is not UTF-8 (bad byte at offset {len(values.read_bytes()) - 2}), not YAML text"),
+    ]

@@ -58,7 +58,7 @@ from homelab_scaffold.generate.skeleton import (
 from homelab_scaffold.paths import inside, read_bytes, read_text, real_folder
 from homelab_scaffold.repo.answers_file import AnswersDocument
 from homelab_scaffold.repo.changes import Action, Existing, FileChange, decide, decide_secret
-from homelab_scaffold.repo.git import dirty_paths, tracked_under
+from homelab_scaffold.repo.git import dirty_paths, not_ignored, tracked_under
 from homelab_scaffold.repo.lock import locked
 from homelab_scaffold.repo.merge import conflict_marker_lines
 from homelab_scaffold.repo.secret_store import SECRET_MODE, SecretStore, key_files, values_text
@@ -80,6 +80,14 @@ CHART_VERSION = "version"
 GITIGNORE = ".gitignore"
 SECRETS_IGNORE_RULE = "/secrets/"
 _IGNORE_RULES = {"secrets", "secrets/", "/secrets", "/secrets/", "/secrets/*", "/secrets/**"}
+# Files that stand for everything scaffold keeps in secrets/: git must ignore each of them.
+SECRET_PROBES = (
+    f"{SECRETS_DIR}/values.yaml",
+    f"{SECRETS_DIR}/.scaffold-hashes.json",
+    f"{SECRETS_DIR}/sealing-key/tls.key",
+    f"{SECRETS_DIR}/sealing-key.yaml",
+    f"{SECRETS_DIR}/component/secret.yaml",
+)
 # scaffold.yaml and the state file change with every command; the user cannot lose work there.
 _NOT_CHECKED_FOR_DIRT = frozenset({ANSWERS_FILE, STATE_FILE})
 # Where Argo CD reads manifests from, and the files there that can hold a SealedSecret.
@@ -125,6 +133,8 @@ class SecretRequest:
         new_key: A new sealing key pair to seal with and write (implies ``reseal_all``).
         regenerate_all: With ``values.yaml`` lost, make every generated value anew instead of
             refusing (``secret rotate --all``); with values present it changes nothing.
+        old_key_dir: With ``new_key``, the folder under ``secrets/`` that keeps the key pair it
+            replaces (written in the same transaction as the new pair).
     """
 
     overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
@@ -132,6 +142,7 @@ class SecretRequest:
     reseal_all: bool = False
     new_key: KeyPair | None = None
     regenerate_all: bool = False
+    old_key_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -215,6 +226,7 @@ class Engine:
         self._locked = False
         self._repo: Repo | None = None
         self._own_sealed: tuple[str, ...] | None = None
+        self._appended_only: set[str] = set()
 
     # -- the lock ------------------------------------------------------------------------------
 
@@ -336,7 +348,8 @@ class Engine:
         changes.extend(self._guide_link_change(repo, guide))
         if inputs is not None:
             changes.extend(self._secret_changes(repo, rendered, inputs))
-            changes = self._guard_secrets_ignored(changes)
+            self._refuse_tracked_secrets()
+        changes = self._guard_secrets_ignored(changes)
         state = self._state_change(repo, rendered, guide)
         restated = _restated(repo.state, rendered, changes) if state.writes else ()
         changes.append(state)
@@ -393,8 +406,10 @@ class Engine:
         fresh = request.fresh
         if request.regenerate_all and stored is None:
             fresh = fresh | generated_secret_names(plan)
+        if not request.regenerate_all:
+            store.refuse_lost_values(plan, given, fresh, sealed_files)
         render = SecretInputs(given, fresh, sealing, repo.state.argon2_cache)
-        return _SecretInputs(render, stored, request.new_key)
+        return _SecretInputs(render, stored, request.new_key, request.old_key_dir)
 
     def _given_secrets(
         self, plan: Plan, stored: Mapping[str, Mapping[str, str]], request: SecretRequest
@@ -487,6 +502,10 @@ class Engine:
             for path, text in key_files(key_pair).items():
                 current = self._read_current(path)
                 changes.append(FileChange(path, rewrite(current, text), text, SECRET_MODE))
+                if current is not None and current != text and inputs.old_key_dir:
+                    # The replaced pair, kept in the same transaction as the new one.
+                    old = f"{inputs.old_key_dir}/{path.rsplit('/', 1)[-1]}"
+                    changes.append(FileChange(old, "create", current, SECRET_MODE))
         return [*changes, *self._secret_state_change(repo, rendered, changes)]
 
     def _secret_state_change(
@@ -504,34 +523,49 @@ class Engine:
         text = dump_secret_state(State({}, hashes, rendered.hash_cache))
         return [FileChange(SECRET_STATE_FILE, rewrite(current, text), text, SECRET_STATE_MODE)]
 
-    def _guard_secrets_ignored(self, changes: list[FileChange]) -> list[FileChange]:
-        """``secrets/`` must never become committable: add the ignore rule to a .gitignore
-        that lacks it (a kept user file), refuse when Git already tracks files in it."""
-        writes_secrets = any(c.path.startswith(f"{SECRETS_DIR}/") and c.writes for c in changes)
-        if not writes_secrets:
-            return changes
-        tracked = tracked_under(self.root, SECRETS_DIR)
+    def _refuse_tracked_secrets(self) -> None:
+        """Secret values git already tracks must be dealt with by the user, not written again."""
+        tracked = tracked_under(self.root, SECRETS_DIR) if self.root.is_dir() else []
         if tracked:
             raise RepoError(
                 f"git tracks {tracked[0]}: secret values must never be committed. Run "
                 f"`git rm -r --cached {SECRETS_DIR}`, rotate the exposed secrets "
                 "(`scaffold secret rotate --all --new-key`) and rewrite the history that holds them"
             )
+
+    def _guard_secrets_ignored(self, changes: list[FileChange]) -> list[FileChange]:
+        """``secrets/`` must never become committable, whatever the command: a .gitignore that
+        does not ignore it (the rule deleted or negated, a kept user file) gets the rule back,
+        appended, through the same change as the rest of the file."""
         index = next((i for i, c in enumerate(changes) if c.path == GITIGNORE), None)
         change = changes[index] if index is not None else None
+        current = self._read_current(GITIGNORE)
         text = change.text if change is not None and change.text is not None else None
         if text is None:
-            text = self._read_current(GITIGNORE) or ""
-        if ignores_secrets(text):
+            text = current or ""
+        if ignores_secrets(text) and not (text == (current or "") and self._git_exposes()):
             return changes
+        if text.rstrip("\n").endswith(SECRETS_IGNORE_RULE):
+            raise RepoError(
+                f"git does not ignore {SECRETS_DIR}/ although {GITIGNORE} ends with "
+                f"{SECRETS_IGNORE_RULE}; check `git check-ignore -v {SECRET_PROBES[0]}` "
+                "and fix the rule that re-includes it (nothing was written)"
+            )
         fixed = with_secrets_rule(text)
-        new = FileChange(GITIGNORE, rewrite(text or None, fixed), fixed, old_text=text or None)
+        new = FileChange(GITIGNORE, rewrite(current, fixed), fixed, old_text=current)
+        if text == (current or ""):
+            self._appended_only.add(GITIGNORE)  # nothing of the user's is changed: no dirt check
         self._notes.append(
             f"added {SECRETS_IGNORE_RULE} to {GITIGNORE}: secrets/ must never be committed"
         )
         if index is None:
             return [*changes, new]
         return [*changes[:index], new, *changes[index + 1 :]]
+
+    def _git_exposes(self) -> bool:
+        """True when git (its own rules) would not ignore a file scaffold keeps in secrets/."""
+        exposed = not_ignored(self.root, SECRET_PROBES) if self.root.is_dir() else None
+        return bool(exposed)
 
     def _state_change(self, repo: Repo, rendered: Rendered, guide: str) -> FileChange:
         files = dict(rendered.files)
@@ -619,7 +653,8 @@ class Engine:
 
     def _check_clean(self, writes: Iterable[FileChange]) -> None:
         """Refuse to touch files with uncommitted changes (the user could not undo with git)."""
-        paths = [c.path for c in writes if c.path not in _NOT_CHECKED_FOR_DIRT]
+        skipped = _NOT_CHECKED_FOR_DIRT | self._appended_only
+        paths = [c.path for c in writes if c.path not in skipped]
         dirty = dirty_paths(self.root, paths) if self.root.is_dir() else []
         if dirty:
             has = agreeing(len(dirty), "has", "have")
@@ -680,6 +715,7 @@ class _SecretInputs:
     render: SecretInputs
     stored: Mapping[str, Mapping[str, str]] | None
     new_key: KeyPair | None
+    old_key_dir: str | None = None
 
 
 def generated_secret_names(plan: Plan) -> frozenset[str]:

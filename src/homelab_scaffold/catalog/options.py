@@ -83,8 +83,15 @@ def check_url(value: Any) -> str:
         raise ValueError("expected a repository URL such as https://github.com/you/homelab.git")
     if url_credentials(value):
         raise ValueError(
-            "the URL holds credentials (user:token@); they would be written to Git. Give the URL "
-            "without them: Argo CD reads repository credentials from a Secret, not from the URL"
+            "the URL holds credentials (user:token@ or token@); they would be written to Git. "
+            "Give the URL without them: Argo CD reads repository credentials from a Secret, not "
+            "from the URL"
+        )
+    if url_query(value):
+        raise ValueError(
+            "an https:// repository URL has no query string or fragment (?token=..., #...); "
+            "it would be written to Git. Give the URL without it: Argo CD reads repository "
+            "credentials from a Secret, not from the URL"
         )
     return value
 
@@ -116,31 +123,67 @@ CONFIG_CONDITIONS: dict[str, Callable[[Any], Any]] = {"repo_auth": check_repo_au
 CONFIG_PREFIX = "config."
 
 
-def url_credentials(url: str) -> str:
-    """The ``user:password`` part of a URL ("" when there is none; a user name alone, as in
-    ``ssh://git@host``, is not a credential)."""
-    _, sep, rest = url.partition("://")
+_HTTP_SCHEMES = ("http", "https")
+
+
+def _authority_userinfo(url: str) -> tuple[str, str]:
+    """A ``scheme://`` URL's scheme (lowercase) and the user info of its authority ("" when
+    there is none, or no scheme)."""
+    scheme, sep, rest = url.partition("://")
     if not sep:
+        return "", ""
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    userinfo, at, _ = authority.rpartition("@")
+    return scheme.lower(), userinfo if at else ""
+
+
+def url_credentials(url: str) -> str:
+    """The user info of a URL that is a credential ("" when there is none). Over http(s) any
+    user info is one: a token alone as the user name (``https://ghp_xxx@github.com/...``)
+    authenticates; over ssh a user name alone (``ssh://git@host``, ``git@host:path``) is the
+    login, only ``user:password`` is a credential."""
+    scheme, userinfo = _authority_userinfo(url)
+    if scheme in _HTTP_SCHEMES or ":" in userinfo:
+        return userinfo
+    return ""
+
+
+def url_query(url: str) -> str:
+    """An http(s) URL's query string and fragment (``?access_token=...``), "" when none: a
+    repository URL has neither, and a token there would be written to Git."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in _HTTP_SCHEMES:
         return ""
-    userinfo, at, _ = rest.partition("/")[0].rpartition("@")
-    return userinfo if at and ":" in userinfo else ""
+    found = [i for i in (rest.find("?"), rest.find("#")) if i >= 0]
+    return rest[min(found):] if found else ""
 
 
 def masked(value: Any) -> Any:
-    """``value`` fit for a message: a URL's password replaced by ``***``."""
+    """``value`` fit for a message: a URL's credentials (user info over http(s), a password over
+    ssh) and query string replaced by ``***``."""
     if not isinstance(value, str):
         return value
-    userinfo = url_credentials(value)
-    if not userinfo:
-        return value
-    user = userinfo.split(":", 1)[0]
-    return value.replace(userinfo + "@", f"{user}:***@", 1)
+    userinfo, query = url_credentials(value), url_query(value)
+    if userinfo:
+        user = f"{userinfo.split(':', 1)[0]}:" if url_auth(value) == REPO_AUTH_SSH else ""
+        value = value.replace(userinfo + "@", f"{user}***@", 1)
+    if query:
+        value = value[: -len(query)] + f"{query[0]}***"
+    return value
 
 
 def without_credentials(url: str) -> str:
-    """``url`` with any ``user:password@`` removed."""
-    userinfo = url_credentials(url)
+    """``url`` without its credentials (see :func:`url_credentials`) and, over http(s), its
+    query string and fragment."""
+    userinfo, query = url_credentials(url), url_query(url)
+    if query:
+        url = url[: -len(query)]
     return url.replace(userinfo + "@", "", 1) if userinfo else url
+
+
+def has_credentials(url: str) -> bool:
+    """True when ``url`` holds something :func:`without_credentials` removes."""
+    return bool(url_credentials(url) or url_query(url))
 
 
 def check_relative_path(value: Any) -> str:

@@ -11,7 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from homelab_scaffold import ui
 from homelab_scaffold.catalog.model import SECRET_SSH_PRIVATE_KEY, Catalog, ProvidedSecret
-from homelab_scaffold.catalog.options import masked, url_credentials, without_credentials
+from homelab_scaffold.catalog.options import (
+    has_credentials,
+    masked,
+    without_credentials,
+)
 from homelab_scaffold.commands.report import announce_secrets, raise_on_conflicts, report_change
 from homelab_scaffold.commands.secret_input import file_problem, read_secret_file
 from homelab_scaffold.engine import (
@@ -144,7 +148,7 @@ def _origin(dest: Path) -> tuple[str | None, bool]:
     remote = origin_url(dest)
     if remote is None:
         return None, False
-    return without_credentials(remote), bool(url_credentials(remote))
+    return without_credentials(remote), has_credentials(remote)
 
 
 def answers_document(config: Path | None, mapping: Mapping[str, Any]) -> AnswersDocument:

@@ -77,6 +77,10 @@ def set_command(**options: Any) -> None:
 @click.option(
     "--new-key", is_flag=True, help="With --all: make a new sealing key pair first (lost key)."
 )
+@click.option(
+    "-y", "--yes", is_flag=True,
+    help="Do not ask before --new-key replaces the sealing key (for scripts).",
+)
 @_directory
 @_writing
 def rotate_command(**options: Any) -> None:

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import click
 
 from homelab_scaffold import ui
 from homelab_scaffold.catalog.model import SECRET_SSH_PRIVATE_KEY, ProvidedSecret, SecretSpec
@@ -212,6 +215,36 @@ def _own_sealed_notice(engine: Engine) -> list[str]:
     ]
 
 
+def _old_key_dir() -> str:
+    """Where the replaced key pair is kept: ``secrets/sealing-key.old-<UTC time>``."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{KEY_DIR}.old-{stamp}"
+
+
+def _old_key_notice(folder: str) -> str:
+    return (
+        f"The old key pair is kept in {folder}/: the old key still decrypts the SealedSecrets "
+        "the cluster holds until you apply the new one; delete it once the cluster runs with "
+        "the new key"
+    )
+
+
+def _confirm_new_key(engine: Engine) -> None:
+    """Replacing the sealing key asks first on a terminal; a script must say --yes."""
+    from homelab_scaffold.prompts import confirm, terminal_available
+
+    if not SecretStore(engine.root).has_key_files():
+        return  # the key is lost: nothing is replaced
+    what = (
+        f"--new-key replaces the sealing key in {KEY_DIR}/ (the old pair is kept beside it) "
+        "and seals every value with the new one"
+    )
+    if not terminal_available():
+        raise UsageError(f"{what}. No terminal to confirm on: pass --yes")
+    if not confirm(f"{what[0].upper()}{what[1:]}. Go on?"):
+        raise click.exceptions.Abort
+
+
 def rotate_secrets(
     name: str | None,
     everything: bool,
@@ -219,6 +252,7 @@ def rotate_secrets(
     directory: Path,
     force: bool,
     dry_run: bool,
+    yes: bool = False,
 ) -> None:
     """``scaffold secret rotate`` once its options are parsed (see ``commands.secret``)."""
     if bool(name) == everything:
@@ -234,12 +268,19 @@ def rotate_secrets(
             )
         notes = [_new_key_notice(planned), *_own_sealed_notice(engine)] if new_key else []
         if everything:
-            key_pair = None
+            key_pair, old_key_dir = None, None
             if new_key:
+                if not dry_run and not yes:
+                    _confirm_new_key(engine)
+                if SecretStore(engine.root).has_key_files():
+                    old_key_dir = _old_key_dir()
+                    notes.append(_old_key_notice(old_key_dir))
                 with ui.progress("Generating a new RSA-4096 sealing key"):
                     key_pair = generate_key_pair()
             # With values.yaml lost, --all is the explicit way to make every value anew.
-            request = SecretRequest(reseal_all=True, new_key=key_pair, regenerate_all=True)
+            request = SecretRequest(
+                reseal_all=True, new_key=key_pair, regenerate_all=True, old_key_dir=old_key_dir
+            )
         else:
             specs = secret_specs(planned)
             request = SecretRequest(fresh=rotatable(str(name), specs))

@@ -157,13 +157,27 @@ def _set_path(target: dict[str, Any], dotted: str, value: str) -> None:
     target[parts[0]] = value
 
 
+def _shown(item: str) -> str:
+    """A ``--set`` item fit for a message: what follows ``secrets.`` may be a secret value
+    typed without its name (``--set secrets.ghp_...``), so it is never shown."""
+    if item.strip().startswith(SECRET_SET_PREFIX):
+        return repr(f"{SECRET_SET_PREFIX}***")
+    return repr(item)
+
+
+def _example(item: str) -> str:
+    if item.strip().startswith(SECRET_SET_PREFIX):
+        return "e.g. secrets.NAME=VALUE (`scaffold secret list` names them)"
+    return "e.g. domain=lab.example.org"
+
+
 def apply_sets(data: dict[str, Any], sets: Iterable[str]) -> dict[str, Any]:
     """Apply ``--set key=value`` overrides (dotted keys) onto a plain copy of the answers."""
     result: dict[str, Any] = to_plain(data)
     for item in sets:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise UsageError(f"--set {item!r}: expected KEY=VALUE, e.g. domain=lab.example.org")
+            raise UsageError(f"--set {_shown(item)}: expected KEY=VALUE, {_example(item)}")
         _set_path(result, key.strip(), value.strip())
     return result
 

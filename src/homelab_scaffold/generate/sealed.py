@@ -184,6 +184,25 @@ def _existing_document(text: str | None) -> Mapping[str, Any]:
     return doc
 
 
+def carried_data_keys(text: str) -> frozenset[str]:
+    """The data keys a file's Secrets or SealedSecrets carry (``data``, ``stringData``,
+    ``spec.encryptedData``); none when it is not readable YAML."""
+    try:
+        docs = list(_safe_yaml().load_all(text))
+    except YAMLError:
+        return frozenset()
+    keys: set[str] = set()
+    for doc in docs:
+        if not isinstance(doc, dict):
+            continue
+        spec = doc.get("spec")
+        encrypted = spec.get("encryptedData") if isinstance(spec, dict) else None
+        for part in (doc.get("data"), doc.get("stringData"), encrypted):
+            if isinstance(part, dict):
+                keys.update(str(k) for k in part)
+    return frozenset(keys)
+
+
 def root_synced_annotations(plan: Plan) -> dict[str, str]:
     """What a SealedSecret the root Application syncs needs: a sync wave after the sealing
     controller's Application (the root syncs its children wave by wave, each Healthy before the

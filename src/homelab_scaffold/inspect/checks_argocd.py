@@ -213,7 +213,8 @@ def _value_file_reasons(inventory: Inventory, app: Application, source: AppSourc
             reasons.append(f"{label} refers to no source of this Application with ref '{ref}'")
             continue
         target = local_value_file(inventory, app, source, value_file)
-        if target is not None and target not in inventory.repo.paths():
+        exists = inventory.repo.paths() | inventory.repo.unreadable
+        if target is not None and target not in exists:
             reasons.append(f"{label} does not exist in this repository")
     return reasons
 

@@ -33,9 +33,27 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
+SECRETS_DIR = "secrets/"
+EXPOSED_SECRETS = (
+    "git does not ignore the secrets/ folder ({example}): scaffold keeps secret values and the "
+    "sealing key there, so they could be committed. Add /secrets/ to .gitignore (`scaffold "
+    "regenerate` adds the rule back); if any was committed, `git rm -r --cached secrets`, "
+    "rotate the secrets (`scaffold secret rotate --all --new-key`) and rewrite that history"
+)
+
+
 def check_secrets(inventory: Inventory) -> list[Problem]:
-    """Secrets with values in manifests, and secret-looking text in any file."""
-    return [*_secret_objects(inventory), *_secret_text(inventory)]
+    """Secrets with values in manifests, and secret-looking text in any file; a secrets/
+    folder git does not ignore is one problem (not one per value it holds)."""
+    return [*_exposed_folder(inventory), *_secret_objects(inventory), *_secret_text(inventory)]
+
+
+def _exposed_folder(inventory: Inventory) -> list[Problem]:
+    """Files in secrets/ are listed only when git tracks them or would not ignore them."""
+    listed = sorted(f.path for f in inventory.repo.files if f.path.startswith(SECRETS_DIR))
+    if not listed:
+        return []
+    return [Problem(SECRETS_DIR, CHECK, EXPOSED_SECRETS.format(example=listed[0]))]
 
 
 def _secret_objects(inventory: Inventory) -> list[Problem]:
@@ -43,6 +61,8 @@ def _secret_objects(inventory: Inventory) -> list[Problem]:
     for doc in inventory.manifests:
         if not doc.is_kind("", "Secret") or not isinstance(doc.body, dict):
             continue
+        if doc.file.startswith(SECRETS_DIR):
+            continue  # reported once, as the folder
         filled = [key for key in ("data", "stringData") if doc.body.get(key)]
         if filled:
             problems.append(doc.problem(CHECK, (
@@ -56,7 +76,7 @@ def _secret_objects(inventory: Inventory) -> list[Problem]:
 def _secret_text(inventory: Inventory) -> list[Problem]:
     problems = []
     for source in inventory.repo.files:
-        if source.text is None:
+        if source.text is None or source.path.startswith(SECRETS_DIR):
             continue
         for line_number, line in enumerate(source.text.splitlines(), start=1):
             for what, pattern in PATTERNS:

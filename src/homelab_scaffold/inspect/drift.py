@@ -32,6 +32,13 @@ _REASONS = {
     ),
     "delete": "is no longer generated from scaffold.yaml; `scaffold regenerate` would delete it",
 }
+GITIGNORE = ".gitignore"
+# The engine's note when a .gitignore does not ignore secrets/ (the rule deleted or negated).
+SECRETS_RULE_NOTE = "secrets/ must never be committed"
+_EXPOSED_REASON = (
+    "does not make git ignore secrets/ (the /secrets/ rule is missing or negated), so secret "
+    "values and the sealing key could be committed; `scaffold regenerate` would add the rule back"
+)
 _ANSWERS_REASON = (
     "lacks components the selection needs, or the pinned values (chart versions, image tags, "
     "an address taken from a pool) "
@@ -55,10 +62,17 @@ def check_drift(root: Path) -> list[Problem]:
             outcome = engine.plan(repo, repo.document(), secrets=None)
     except ScaffoldError as exc:
         return [Problem(ANSWERS_FILE, CHECK, f"cannot compute drift: {exc.message}")]
-    return [_problem(change) for change in outcome.writes if change.path != ".scaffold/state.json"]
+    exposed = any(SECRETS_RULE_NOTE in note for note in outcome.notes)
+    return [
+        _problem(change, exposed)
+        for change in outcome.writes
+        if change.path != ".scaffold/state.json"
+    ]
 
 
-def _problem(change: FileChange) -> Problem:
+def _problem(change: FileChange, secrets_exposed: bool) -> Problem:
     if change.path == ANSWERS_FILE:
         return Problem(change.path, CHECK, _ANSWERS_REASON)
+    if change.path == GITIGNORE and secrets_exposed:
+        return Problem(change.path, CHECK, _EXPOSED_REASON)
     return Problem(change.path, CHECK, _REASONS[change.action])

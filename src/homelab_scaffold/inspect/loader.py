@@ -61,6 +61,7 @@ def load_repo(root: Path) -> Loaded:
     files: list[SourceFile] = []
     problems: list[Problem] = []
     notes: list[str] = []
+    unreadable: list[str] = []
     parsed = ParsedCache.load()
     for path in paths:
         if any(path.startswith(prefix) for prefix in chart_templates):
@@ -68,11 +69,14 @@ def load_repo(root: Path) -> Loaded:
         source, found, note = _load_file(root, path, parsed)
         if source is not None:
             files.append(source)
+        elif found:
+            unreadable.append(path)
         problems.extend(found)
         if note:
             notes.append(note)
     parsed.save()
-    return Loaded(Repo(root, tuple(files)), tuple(problems), tuple(notes))
+    repo = Repo(root, tuple(files), frozenset(unreadable))
+    return Loaded(repo, tuple(problems), tuple(notes))
 
 
 class ParsedCache:
@@ -258,6 +262,10 @@ def _load_file(
     data, problem, note = _read_bytes(root / path, path)
     if problem is not None:
         return None, [problem], ""
+    if data is None and note and (is_yaml or is_json):
+        # A manifest validate cannot check is a problem, like one that is not UTF-8 text.
+        reason = f"is larger than {MAX_BYTES // (1024 * 1024)} MiB, too large to check"
+        return None, [Problem(path, CHECK, f"{reason} as {_format(path)}")], ""
     if data is None:
         return None, [], note
     text, reason = _decode(data)

@@ -130,10 +130,12 @@ class SourceFile:
 
 @dataclass(frozen=True)
 class Repo:
-    """Every file scaffold validate looks at, sorted by path."""
+    """Every file scaffold validate looks at, sorted by path; ``unreadable`` are the files it
+    lists but could not read (each already a problem: not UTF-8, too large, a link)."""
 
     root: Path
     files: tuple[SourceFile, ...]
+    unreadable: frozenset[str] = frozenset()
 
     def documents(self) -> Iterator[Document]:
         """Every parsed document of every file, in file then document order."""

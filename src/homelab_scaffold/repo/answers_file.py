@@ -76,17 +76,23 @@ def _answers_text(raw: bytes, source: str) -> str:
     return text
 
 
-def parse_answers_text(raw: bytes, source: str) -> Any:
+ANSWERS_SHAPE = "a mapping with a 'components' key"
+
+
+def parse_answers_text(raw: bytes, source: str, shape: str = ANSWERS_SHAPE) -> Any:
     """The round-trip mapping of an answers file's bytes.
+
+    Args:
+        raw: The file's bytes.
+        source: Its name in messages.
+        shape: What the file holds, for the message about an empty one.
 
     Raises:
         ConfigError: Not UTF-8 text, not YAML, over the caps, empty, or not a mapping.
     """
     data = load_yaml_text(_answers_text(raw, source), source)
     if data is None:
-        raise ConfigError(
-            f"{source}: the file is empty; expected a mapping with a 'components' key"
-        )
+        raise ConfigError(f"{source}: the file is empty; expected {shape}")
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping of settings at the top level")
     return data

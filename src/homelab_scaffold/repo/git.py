@@ -58,3 +58,17 @@ def tracked_under(root: Path, folder: str) -> list[str]:
     if result.returncode != 0:
         return []
     return sorted(name for name in result.stdout.split("\0") if name)
+
+
+def not_ignored(root: Path, paths: Iterable[str]) -> list[str] | None:
+    """Those of ``paths`` that git would not ignore, by ``git check-ignore`` (its rules: every
+    .gitignore, ``.git/info/exclude``, negations, and that a file in an ignored folder cannot be
+    re-included), whether tracked or not; None outside a work tree."""
+    wanted = list(paths)
+    if not is_work_tree(root):
+        return None
+    result = _git(root, "check-ignore", "--no-index", "-z", "--", *wanted)
+    if result.returncode not in (0, 1):
+        return None
+    ignored = set(result.stdout.split("\0"))
+    return [path for path in wanted if path not in ignored]

@@ -8,6 +8,7 @@ that started later) is taken over; a lock of another machine is never guessed ab
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import socket
@@ -100,6 +101,28 @@ def _create(path: Path, owner: Owner) -> bool:
     return True
 
 
+def _take_over(root: Path, folder: Path, path: Path, me: Owner) -> None:
+    """Replace a killed run's lock with ours. Two processes can find the same dead lock: the
+    takeover runs under an exclusive ``flock`` of the lock folder (the kernel drops it when its
+    process dies, so it can never be left behind), and looks again under it, so the second one
+    finds the first one's live lock instead of deleting it.
+
+    Raises:
+        RepositoryLocked: Another process took the lock over first.
+    """
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        owner = _read_owner(path)
+        if path.exists() and not _stale(path, owner):
+            raise _refusal(root, owner)
+        path.unlink(missing_ok=True)
+        if not _create(path, me):
+            raise _refusal(root, _read_owner(path))
+    finally:
+        os.close(fd)  # releases the flock
+
+
 def _refusal(root: Path, owner: Owner | None) -> RepositoryLocked:
     who = f"process {owner.pid} on {owner.host}" if owner else "another scaffold command"
     return RepositoryLocked(
@@ -128,9 +151,7 @@ def locked(root: Path) -> Iterator[None]:
             owner = _read_owner(path)
             if not _stale(path, owner):
                 raise _refusal(root, owner)
-            path.unlink(missing_ok=True)  # a killed run's lock: take it over
-            if not _create(path, me):
-                raise _refusal(root, _read_owner(path))
+            _take_over(root, folder, path, me)
     except OSError as exc:
         _remove_if_empty(folder, made)
         raise RepoError(

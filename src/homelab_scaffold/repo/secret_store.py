@@ -13,10 +13,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from homelab_scaffold.catalog.model import SecretSpec
 from homelab_scaffold.errors import ConfigError, RepoError
-from homelab_scaffold.generate.sealed import KEY_DIR, KEY_PATHS, SEALED_SUFFIX, Sealing
+from homelab_scaffold.generate.plan import Plan
+from homelab_scaffold.generate.sealed import (
+    KEY_DIR,
+    KEY_PATHS,
+    SEALED_SUFFIX,
+    Sealing,
+    carried_data_keys,
+    secret_holders,
+)
 from homelab_scaffold.generate.sealing_crypto import KeyPair, check_key_pair
-from homelab_scaffold.generate.secret_values import SECRETS_DIR, VALUES_FILE
+from homelab_scaffold.generate.secret_values import SECRETS_DIR, VALUES_FILE, secret_specs
 from homelab_scaffold.generate.yamltext import dump_yaml
 from homelab_scaffold.paths import inside, read_bytes, read_text, real_folder
 from homelab_scaffold.repo.answers_file import parse_answers_text
@@ -30,6 +39,8 @@ _RESTORE = (
 )
 
 Values = dict[str, dict[str, str]]
+# What secrets/values.yaml holds, for the message about an empty one.
+_VALUES_SHAPE = "a mapping of component names to their secret values (component: {key: value})"
 
 
 @dataclass(frozen=True)
@@ -56,11 +67,12 @@ class SecretStore:
         if raw is None:
             return None
         try:
-            data = parse_answers_text(raw, VALUES_FILE)
+            data = parse_answers_text(raw, VALUES_FILE, _VALUES_SHAPE)
         except ConfigError as exc:
             raise RepoError(f"{exc.message}; {_RESTORE}") from None
         values: Values = {}
         for component, entries in data.items():
+            entries = {} if entries is None else entries  # its last line deleted: no values
             if not isinstance(entries, dict) or not all(
                 isinstance(v, str | int) for v in entries.values()
             ):
@@ -100,6 +112,10 @@ class SecretStore:
         except RepoError as exc:
             raise RepoError(f"{inside(self.root, KEY_DIR)}: {exc.message}; {_RESTORE}") from None
 
+    def has_key_files(self) -> bool:
+        """True when the key folder holds either file of the key pair."""
+        return any(inside(self.root, path).exists() for path in KEY_PATHS)
+
     def values_for_sealing(
         self, existing_sealed: Mapping[str, str], *, regenerate: bool
     ) -> Values | None:
@@ -120,6 +136,54 @@ class SecretStore:
             first = next(iter(existing_sealed))
             raise RepoError(f"{VALUES_FILE} is missing but {first} is sealed from it; {_RESTORE}")
         return None
+
+    def refuse_lost_values(
+        self,
+        plan: Plan,
+        known: Mapping[str, Mapping[str, str]],
+        fresh: frozenset[str],
+        existing_sealed: Mapping[str, str],
+    ) -> None:
+        """Refuse to generate a value anew that the repository already carries: a generated
+        value with no value in ``known`` (a line deleted from ``values.yaml``) whose SealedSecret
+        (sealed) or Secret manifest in ``secrets/`` (manual) already holds its key. A value of a
+        newly added component, or a key new to a component's Secret, is generated as usual.
+
+        Args:
+            plan: The plan.
+            known: The values this run starts from (stored, and any the user gives now).
+            fresh: ``component.key`` values the user asked to make anew (``secret rotate``).
+            existing_sealed: The SealedSecret files now in the repository.
+
+        Raises:
+            RepoError: A value is missing but carried; the message names it and how to go on.
+        """
+        missing = [
+            name
+            for name, spec in secret_specs(plan).items()
+            if isinstance(spec, SecretSpec) and name not in fresh
+            and not known.get(spec_component(name), {}).get(spec.key)
+        ]
+        if not missing or not self._may_carry(plan, missing, existing_sealed):
+            return
+        holders = secret_holders(plan)
+        for name in missing:
+            for holder in holders[name]:
+                text = (
+                    existing_sealed.get(holder.path) if plan.sealed
+                    else read_text(self.root, holder.path)
+                )
+                if text is not None and holder.data_key in carried_data_keys(text):
+                    raise RepoError(_lost_value_message(name, holder.path, plan))
+
+    def _may_carry(
+        self, plan: Plan, missing: list[str], existing_sealed: Mapping[str, str]
+    ) -> bool:
+        """Cheap first look: is there any file that could carry a missing value?"""
+        if plan.sealed:
+            return bool(existing_sealed)
+        folders = {spec_component(name) for name in missing}
+        return any(real_folder(self.root, f"{SECRETS_DIR}/{f}") is not None for f in folders)
 
     def sealing(
         self, existing_sealed: Mapping[str, str], *, new_key: KeyPair | None, reseal_all: bool
@@ -148,6 +212,24 @@ class SecretStore:
         except FileNotFoundError:
             return True
         return not mode & 0o077 and stat.S_ISREG(mode)
+
+
+def spec_component(name: str) -> str:
+    """The component of a ``component.key`` secret name."""
+    return name.partition(".")[0]
+
+
+def _lost_value_message(name: str, path: str, plan: Plan) -> str:
+    spec = secret_specs(plan)[name]
+    force = (
+        " --force (it encrypts data the application keeps: the old data stays locked "
+        "until you migrate it)" if isinstance(spec, SecretSpec) and spec.encrypts_data else ""
+    )
+    return (
+        f"{VALUES_FILE} has no value for {name}, but {path} already carries it; "
+        f"restore {VALUES_FILE} from your backup (nothing was written), or make a new value "
+        f"deliberately with `scaffold secret rotate {name}`{force}"
+    )
 
 
 def values_text(values: Mapping[str, Mapping[str, str]]) -> str:
