@@ -82,3 +82,15 @@ def download_timeout_option(default: float, what: str) -> Callable[..., Any]:
         show_default=True,
         help=f"Seconds for each download ({what}), start to end.",
     )
+
+
+def confirm_or_refuse(what: str, question: str, *, script_hint: str = "pass --yes") -> None:
+    """Ask "<What>. <question>" on a terminal (no: abort); without one, refuse (exit 2) saying
+    what the command would do and how a script says yes."""
+    from homelab_scaffold.errors import UsageError
+    from homelab_scaffold.prompts import confirm, terminal_available
+
+    if not terminal_available():
+        raise UsageError(f"{what}. No terminal to confirm on: {script_hint}")
+    if not confirm(f"{what[0].upper()}{what[1:]}. {question}"):
+        raise click.exceptions.Abort

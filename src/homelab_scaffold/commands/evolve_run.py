@@ -20,6 +20,7 @@ from homelab_scaffold.catalog.instances import GENERIC_KEY
 from homelab_scaffold.catalog.model import Catalog, Component
 from homelab_scaffold.catalog.options import check_version, partial_version
 from homelab_scaffold.catalog.versions import require_version
+from homelab_scaffold.commands.common import confirm_or_refuse
 from homelab_scaffold.commands.report import (
     JSON,
     REQUESTED,
@@ -321,17 +322,12 @@ def _added_notes(added: list[str]) -> tuple[str, ...]:
 
 def _confirm_removal(component: str, kept: list[KeptResource]) -> None:
     """Ask before removing (on a terminal); a script must say --yes."""
-    from homelab_scaffold.prompts import confirm, terminal_available
-
     data = f"; its data stays ({', '.join(_names(kept))})" if kept else ""
     what = (
         f"remove {component}: Argo CD deletes its Application and resources on the next sync "
         f"after you push{data}"
     )
-    if not terminal_available():
-        raise UsageError(f"{what}. No terminal to confirm on: pass --yes")
-    if not confirm(f"{what[0].upper()}{what[1:]}. Remove it?"):
-        raise click.exceptions.Abort
+    confirm_or_refuse(what, "Remove it?")
 
 
 def _names(kept: list[KeptResource]) -> list[str]:
@@ -485,16 +481,11 @@ def _confirm_downgrade(component: str, current: str, version: str) -> None:
     to downgrade (CRDs, stored data and migrations only move forward)."""
     if require_version(version) >= require_version(current):
         return
-    from homelab_scaffold.prompts import confirm, terminal_available
-
     what = (
         f"{component} {current} -> {version} is a downgrade; charts rarely support going back "
         "(CRDs, stored data and migrations move forward only)"
     )
-    if not terminal_available():
-        raise UsageError(f"{what}. No terminal to confirm on: pass --yes to downgrade anyway")
-    if not confirm(f"{what[0].upper()}{what[1:]}. Downgrade?"):
-        raise click.exceptions.Abort
+    confirm_or_refuse(what, "Downgrade?", script_hint="pass --yes to downgrade anyway")
 
 
 def regenerate(directory: Path, dry_run: bool, force: bool, output: str) -> None:

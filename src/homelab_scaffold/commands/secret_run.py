@@ -14,10 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import click
-
 from homelab_scaffold import ui
 from homelab_scaffold.catalog.model import SECRET_SSH_PRIVATE_KEY, ProvidedSecret, SecretSpec
+from homelab_scaffold.commands.common import confirm_or_refuse
 from homelab_scaffold.commands.report import Extras, report_outcome
 from homelab_scaffold.commands.secret_input import file_problem, read_secret_file
 from homelab_scaffold.engine import Engine, RunOptions, SecretRequest
@@ -231,18 +230,13 @@ def _old_key_notice(folder: str) -> str:
 
 def _confirm_new_key(engine: Engine) -> None:
     """Replacing the sealing key asks first on a terminal; a script must say --yes."""
-    from homelab_scaffold.prompts import confirm, terminal_available
-
     if not SecretStore(engine.root).has_key_files():
         return  # the key is lost: nothing is replaced
     what = (
         f"--new-key replaces the sealing key in {KEY_DIR}/ (the old pair is kept beside it) "
         "and seals every value with the new one"
     )
-    if not terminal_available():
-        raise UsageError(f"{what}. No terminal to confirm on: pass --yes")
-    if not confirm(f"{what[0].upper()}{what[1:]}. Go on?"):
-        raise click.exceptions.Abort
+    confirm_or_refuse(what, "Go on?")
 
 
 def rotate_secrets(
