@@ -224,6 +224,34 @@ def test_json_output_names_path_and_keys(repo: Path) -> None:
                               "scope": "strict", "keys": ["password"]}
 
 
+def test_secret_list_shows_your_own_sealed_secrets_never_a_value(repo: Path) -> None:
+    import json
+
+    assert seal(repo, "db", "-n", "photos", "--scope", "namespace-wide",
+                "--from-literal", f"password={PASSWORD}", "--from-literal", "user=u").exit_code == 0
+    commit_all(repo)
+
+    text = invoke("secret", "list", "-C", repo)
+    as_json = invoke("secret", "list", "--output", "json", "-C", repo)
+
+    assert text.exit_code == 0 and as_json.exit_code == 0, text.stderr + as_json.stderr
+    assert (
+        f"photos/db (sealed by you, namespace-wide scope): SealedSecret with keys password, user "
+        f"in {DB_FILE}"
+    ) in text.stdout.splitlines()
+    rows = json.loads(as_json.stdout)["secrets"]
+    yours = [r for r in rows if r["origin"] == "yours"]
+    assert yours == [{"name": "db", "origin": "yours", "namespace": "photos",
+                      "scope": "namespace-wide", "type": "Opaque", "keys": ["password", "user"],
+                      "path": DB_FILE}]
+    theirs = [r for r in rows if r["origin"] != "yours"]
+    assert theirs and all(set(r) == {"name", "component", "key", "origin", "alias", "has_value",
+                                     "carried_by"} for r in theirs)
+    ciphertext = document(repo)["spec"]["encryptedData"]["password"]
+    for out in (text.stdout, as_json.stdout):
+        assert PASSWORD not in out and ciphertext not in out
+
+
 # ---------------------------------------------------------------------------------------------
 # Where the file goes
 

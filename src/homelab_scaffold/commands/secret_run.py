@@ -21,6 +21,7 @@ from homelab_scaffold.commands.report import Extras, report_outcome
 from homelab_scaffold.commands.secret_input import file_problem, read_secret_file
 from homelab_scaffold.engine import Engine, RunOptions, SecretRequest
 from homelab_scaffold.errors import UsageError
+from homelab_scaffold.generate.own_secrets import sealed_summaries
 from homelab_scaffold.generate.plan import Plan
 from homelab_scaffold.generate.sealed import (
     BOOTSTRAP_FILE,
@@ -36,7 +37,11 @@ from homelab_scaffold.generate.secret_values import (
     secret_names_for,
     secret_specs,
 )
+from homelab_scaffold.paths import read_text
 from homelab_scaffold.repo.secret_store import SecretStore
+
+# The ``origin`` of a SealedSecret of the user's own in ``secret list``.
+YOURS = "yours"
 
 
 def plan_of(engine: Engine) -> Plan:
@@ -81,6 +86,35 @@ def secret_rows(engine: Engine) -> list[dict[str, Any]]:
     return rows
 
 
+def own_sealed_rows(engine: Engine) -> list[dict[str, Any]]:
+    """One row per SealedSecret of the user's own (``secret seal``, kubeseal) under
+    ``kubernetes/``: name, namespace, scope, type, keys and file; never a value."""
+    rows = []
+    for path in engine.own_sealed_files():
+        for found in sealed_summaries(path, read_text(engine.root, path, "manifest") or ""):
+            rows.append(
+                {
+                    "name": found.name,
+                    "origin": YOURS,
+                    "namespace": found.namespace,
+                    "scope": found.scope,
+                    "type": found.type,
+                    "keys": list(found.keys),
+                    "path": found.path,
+                }
+            )
+    return rows
+
+
+def describe_own_sealed(row: dict[str, Any]) -> str:
+    """One line: ``namespace/name (sealed by you, scope): keys in file``."""
+    keys = ", ".join(row["keys"]) or "no keys"
+    return (
+        f"{row['namespace']}/{row['name']} (sealed by you, {row['scope']} scope): "
+        f"SealedSecret with keys {keys} in {row['path']}"
+    )
+
+
 def describe_secret(row: dict[str, Any]) -> str:
     """One line: ``name (origin[, no value yet]): where it is carried``."""
     origin = "generated" if row["origin"] == "generated" else "provided by you"
@@ -95,12 +129,15 @@ def list_secrets(directory: Path, output: str) -> None:
     """``scaffold secret list`` once its options are parsed (see ``commands.secret``)."""
     with Engine(directory, RunOptions(dry_run=True)) as engine:
         rows = secret_rows(engine)
+        yours = own_sealed_rows(engine)
     if output == "json":
-        ui.json_document({"secrets": rows})
+        ui.json_document({"secrets": rows + yours})
         return
     for row in rows:
         ui.info(describe_secret(row))
-    if not rows:
+    for row in yours:
+        ui.info(describe_own_sealed(row))
+    if not rows and not yours:
         ui.info("No selected component has secret values.")
 
 

@@ -399,3 +399,45 @@ def _merged_values(old: Mapping[str, Any], secret: OwnSecret, scope: Scope) -> d
     }
 
 
+
+
+@dataclass(frozen=True)
+class SealedSummary:
+    """What a SealedSecret of the user's says about itself: never a value (not even a
+    ciphertext)."""
+
+    path: str
+    name: str
+    namespace: str
+    scope: Scope
+    type: str
+    keys: tuple[str, ...]
+
+
+def sealed_summaries(path: str, text: str) -> list[SealedSummary]:
+    """Every SealedSecret in a manifest file (``secret seal``'s or kubeseal's): its name,
+    namespace, scope, Secret type and keys. Unreadable YAML gives none."""
+    try:
+        documents = list(YAML(typ="safe", pure=True).load_all(text))
+    except YAMLError:
+        return []
+    found = []
+    for doc in documents:
+        if not isinstance(doc, dict) or doc.get("kind") != "SealedSecret":
+            continue
+        metadata = doc.get("metadata")
+        metadata = metadata if isinstance(metadata, dict) else {}
+        spec = doc.get("spec")
+        template = spec.get("template") if isinstance(spec, dict) else None
+        secret_type = template.get("type") if isinstance(template, dict) else None
+        found.append(
+            SealedSummary(
+                path=path,
+                name=str(metadata.get("name") or ""),
+                namespace=str(metadata.get("namespace") or ""),
+                scope=document_scope(doc),
+                type=secret_type if isinstance(secret_type, str) else DEFAULT_TYPE,
+                keys=tuple(sorted(str(k) for k in _encrypted(doc))),
+            )
+        )
+    return found
