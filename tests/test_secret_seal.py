@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import REPO_URL, Run, commit_all, invoke, snapshot
+from conftest import REPO_URL, Run, commit_all, git, invoke, snapshot
 from schema_check import shared_available, validate_document
 from test_completion import complete, values
 
@@ -250,6 +250,40 @@ def test_secret_list_shows_your_own_sealed_secrets_never_a_value(repo: Path) -> 
     ciphertext = document(repo)["spec"]["encryptedData"]["password"]
     for out in (text.stdout, as_json.stdout):
         assert PASSWORD not in out and ciphertext not in out
+
+
+@pytest.mark.parametrize("commit", [True, False], ids=["committed", "uncommitted"])
+@pytest.mark.parametrize(
+    "new", ["", "/secrets/*\n!/secrets/values.yaml\n"], ids=["rule-deleted", "rule-negated"]
+)
+def test_sealing_restores_the_secrets_rule_like_every_writing_command(
+    repo: Path, new: str, commit: bool
+) -> None:
+    import json
+
+    gitignore = repo / ".gitignore"
+    gitignore.write_text(gitignore.read_text().replace("/secrets/\n", new))
+    if commit:
+        identity = ("-c", "user.name=T", "-c", "user.email=t@example.invalid")
+        git(repo, *identity, "commit", "-qm", "drop the rule", "--", ".gitignore")
+        assert git(repo, "status", "--porcelain", ".gitignore").stdout == ""
+    assert git(repo, "check-ignore", "-q", "secrets/values.yaml").returncode == 1
+
+    dry = seal(repo, "db", "-n", "photos", "--from-literal", "k=v", "--dry-run")
+    assert dry.exit_code == 0, dry.stderr
+    assert not (repo / DB_FILE).exists()
+    assert git(repo, "check-ignore", "-q", "secrets/values.yaml").returncode == 1
+
+    run = seal(repo, "db", "-n", "photos", "--from-literal", "k=v", "--output", "json")
+
+    assert run.exit_code == 0, run.stderr
+    notes = json.loads(run.stdout)["notes"]
+    assert "added /secrets/ to .gitignore: secrets/ must never be committed" in notes
+    for probe in ("secrets/values.yaml", "secrets/sealing-key/tls.key", "secrets/x/y.yaml"):
+        assert git(repo, "check-ignore", "-q", probe).returncode == 0, probe
+    assert (repo / DB_FILE).is_file()
+    again = seal(repo, "db", "-n", "photos", "--from-literal", "k=v")
+    assert again.exit_code == 0 and "added /secrets/" not in again.stdout + again.stderr
 
 
 # ---------------------------------------------------------------------------------------------

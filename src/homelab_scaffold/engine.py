@@ -615,11 +615,14 @@ class Engine:
             check_clean: Refuse uncommitted changes to it (unless ``force``).
 
         Returns:
-            The change (create, update or unchanged), applied unless it is a dry run.
+            The change (create, update or unchanged), applied unless it is a dry run. A
+            .gitignore that does not ignore ``secrets/`` gets the rule back in the same
+            transaction, as with every writing command (said in :attr:`notes`).
 
         Raises:
             RepoError: The path is a file scaffold generates or keeps its state in, a link,
-                has uncommitted changes, or cannot be written.
+                has uncommitted changes, or cannot be written; or git does not ignore
+                ``secrets/`` although the rule is there.
         """
         repo = self.open_repo()
         if path in repo.state.files or path in _NOT_CHECKED_FOR_DIRT or path.startswith(
@@ -628,13 +631,21 @@ class Engine:
             raise RepoError(f"{path} is a file scaffold generates or keeps; choose another path")
         current = self._read_current(path)
         change = FileChange(path, rewrite(current, text), text, old_text=current)
-        if self.options.dry_run or not change.writes:
+        # As every other writing command: secrets/ never becomes committable.
+        guarded = self._guard_secrets_ignored([change])
+        writes = [c for c in guarded if c.writes]
+        if self.options.dry_run or not writes:
             return change
-        if check_clean and not self.options.force:
-            self._check_clean([change])
+        if not self.options.force:
+            self._check_clean(c for c in writes if c is not change or check_clean)
         with self._root_for_writing():
-            apply_changes(self.root, [change])
+            apply_changes(self.root, writes)
         return change
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What this run did on the side (a recovered transaction, the /secrets/ rule added)."""
+        return tuple(self._notes)
 
     def sync(
         self,

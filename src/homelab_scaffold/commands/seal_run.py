@@ -81,7 +81,7 @@ def seal_secret(
             secret, key_pair, scope=request.scope, existing=current_text, merge=request.merge
         )
         change = engine.write_file(path, text, check_clean=not replacing)
-    notes = _notes(engine.root, plan, secret, app, change, replacing)
+    notes = [*engine.notes, *_notes(engine.root, plan, secret, app, change, replacing)]
     _report(change, secret, request, app, notes, dry_run=dry_run, output=output)
 
 
