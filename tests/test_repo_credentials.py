@@ -231,8 +231,63 @@ def test_no_credential_reaches_git_or_the_terminal(
         assert piece not in printed
 
 
+@pytest.mark.parametrize("which", ["ssh", "token"])
+def test_a_credential_in_the_environment_sets_repo_auth_like_a_file(
+    tmp_path: Path, deploy_key: str, which: str
+) -> None:
+    url, env, auth = (SSH_URL, KEY_ENV, "ssh") if which == "ssh" else (HTTPS_URL, TOKEN_ENV, "https")
+    value = deploy_key if which == "ssh" else TOKEN
+    generated = generate(
+        tmp_path / "homelab", "--no-input", "--set", f"repo_url={url}", "--set", "secrets=manual",
+        env={env: value},
+    )  # fmt: skip
+    assert generated.answers()["repo_auth"] == auth
+    data = secret_doc(generated.root)["stringData"]
+    assert data["url"] == url and value in data.values()
+    for piece in fragments(value):
+        assert piece not in generated.run.stdout + generated.run.stderr
+
+
+def test_a_stated_repo_auth_wins_over_the_environment(tmp_path: Path, deploy_key: str) -> None:
+    generated = generate(
+        tmp_path / "homelab", "--no-input", "--set", f"repo_url={SSH_URL}",
+        "--set", "repo_auth=none", "--set", "secrets=manual", env={KEY_ENV: deploy_key},
+    )  # fmt: skip
+    assert "repo_auth" not in generated.answers()
+    assert not (generated.root / "secrets" / "argocd").exists()
+
+
+def test_the_interactive_init_takes_repo_auth_from_the_environment(tmp_path: Path) -> None:
+    from homelab_scaffold.catalog.loader import load_catalog
+    from homelab_scaffold.commands.init_run import Credentials, given_auth
+
+    given = given_auth(load_catalog(), Credentials(files={}, environ={TOKEN_ENV: TOKEN}))
+    assert given is not None and (given.repo_auth, given.source) == ("https", TOKEN_ENV)
+
+
 # ---------------------------------------------------------------------------------------------
 # What init refuses (exit 2, one line, nothing written)
+
+
+def test_credentials_in_the_environment_that_disagree_are_refused(
+    tmp_path: Path, deploy_key: str
+) -> None:
+    dest = tmp_path / "homelab"
+    run = invoke("init", dest, "--no-input", "--set", f"repo_url={SSH_URL}",
+                 env={KEY_ENV: deploy_key, TOKEN_ENV: TOKEN})  # fmt: skip
+    line = refused(run, dest)
+    assert KEY_ENV in line and TOKEN_ENV in line and "drop one of them" in line
+    assert TOKEN not in run.stdout + run.stderr
+
+
+def test_a_credential_in_the_environment_that_does_not_fit_the_url_is_refused(
+    tmp_path: Path, deploy_key: str
+) -> None:
+    dest = tmp_path / "homelab"
+    run = invoke("init", dest, "--no-input", "--set", f"repo_url={HTTPS_URL}",
+                 env={KEY_ENV: deploy_key})  # fmt: skip
+    line = refused(run, dest)
+    assert KEY_ENV in line and "repo_auth: ssh" in line and HTTPS_URL in line
 
 
 def refused(run: Any, dest: Path) -> str:

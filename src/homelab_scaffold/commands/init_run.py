@@ -14,6 +14,7 @@ from homelab_scaffold.catalog.model import SECRET_SSH_PRIVATE_KEY, Catalog, Prov
 from homelab_scaffold.catalog.options import (
     has_credentials,
     masked,
+    url_auth,
     without_credentials,
 )
 from homelab_scaffold.commands.report import announce_secrets, raise_on_conflicts, report_change
@@ -215,6 +216,40 @@ def file_secrets(
     return found
 
 
+def env_conditions(dest: Path, mapping: dict[str, Any], environ: Mapping[str, str]) -> None:
+    """Set in ``mapping`` the global answers a provided secret given in the environment means,
+    where the answers (and the file options) leave them unset, as the file options do
+    (``SCAFFOLD_REPO_SSH_KEY`` means ``repo_auth: ssh``).
+
+    Raises:
+        UsageError: Two variables that mean different answers, or one whose answer the
+            repository URL cannot carry.
+    """
+    paths = {k: v for k, v in mapping.items() if k == "catalog_paths"}
+    catalog = load_catalog_for(parse_answers(paths, "answers"), dest)
+    meant: dict[str, tuple[Any, str]] = {}
+    for provided in sorted(catalog.provided_secrets, key=lambda p: p.env):
+        if not provided.config_conditions or not environ.get(provided.env, "").strip():
+            continue
+        for key, value in provided.config_conditions.items():
+            if key in mapping:
+                continue
+            first = meant.setdefault(key, (value, provided.env))
+            if first[0] != value:
+                raise UsageError(
+                    f"{provided.env} is for {key}: {value}, but {first[1]} is for {key}: "
+                    f"{first[0]}; drop one of them, or state {key} (nothing was written)"
+                )
+    for key, (value, env) in meant.items():
+        url = mapping.get("repo_url")
+        if key == "repo_auth" and isinstance(url, str) and url and url_auth(url) != value:
+            raise UsageError(
+                f"{env} is for {key}: {value}, but repo_url {without_credentials(url)} is not "
+                f"an {value} URL; unset {env}, or change repo_url (nothing was written)"
+            )
+        mapping[key] = value
+
+
 def with_file_values(
     plan: Plan, overrides: dict[str, dict[str, str]], files: Mapping[ProvidedSecret, Path]
 ) -> dict[str, dict[str, str]]:
@@ -332,6 +367,7 @@ def init_repo(
         if known_hosts_file is not None:
             mapping[KNOWN_HOSTS_KEY] = known_hosts_from_file(known_hosts_file, mapping)
         from_files = file_secrets(dest, mapping, secret_files or {})
+        env_conditions(dest, mapping, options.environ)
         source = str(config) if config else "answers"
         document = answers_document(config, mapping)
         plan = engine.catalog_plan(document.answers(source), source)
