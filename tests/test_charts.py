@@ -4,6 +4,7 @@ Chart.yaml, values.yaml, values.schema.json; the cache; the one URL fetcher's li
 from __future__ import annotations
 
 import gzip
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -395,6 +396,62 @@ def test_https_is_read_and_bounded_by_the_same_deadline(
             http.fetch(f"{url}/slow", 1.0)
         with pytest.raises(NetworkError, match="from https to plain http"):
             http.fetch(f"{url}/down", 5.0)
+
+
+def slow_lookup(monkeypatch: pytest.MonkeyPatch, delay: float) -> list[str]:
+    """socket.getaddrinfo that waits ``delay`` seconds, then finds localhost at 127.0.0.1;
+    returns the names looked up."""
+    import socket
+
+    real = socket.getaddrinfo
+    looked_up: list[str] = []
+
+    def lookup(host: str, port: int, *args: object, **kwargs: object) -> object:
+        looked_up.append(host)
+        time.sleep(delay)
+        return real("127.0.0.1" if host == "localhost" else host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    return looked_up
+
+
+def test_a_slow_host_name_lookup_ends_at_the_deadline_naming_the_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    slow_lookup(monkeypatch, 5.0)
+    started = time.monotonic()
+
+    with pytest.raises(NetworkError) as caught:
+        http.fetch("https://charts.example.invalid/index.yaml", 0.5)
+
+    assert time.monotonic() - started < 2.0
+    message = caught.value.message
+    assert message == (
+        "cannot reach https://charts.example.invalid/index.yaml: the host name lookup of "
+        "charts.example.invalid did not finish within 0.5 s"
+    )
+
+
+def test_a_looked_up_name_keeps_the_host_header_and_the_certificate_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "ok.txt").write_text("found")
+    with serve_directory(tmp_path) as url:
+        port = url.rsplit(":", 1)[1]
+        looked_up = slow_lookup(monkeypatch, 0.1)
+        assert http.fetch(f"http://localhost:{port}/ok.txt", 5.0) == b"found"
+    assert looked_up == ["localhost"]
+
+    # The certificate names 127.0.0.1 only: reached as localhost, it must not be trusted,
+    # though the socket connects to 127.0.0.1.
+    tls = self_signed_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls[0]))
+    with serve_directory(tmp_path, tls=tls) as url, pytest.raises(NetworkError) as caught:
+        port = url.rsplit(":", 1)[1]
+        assert http.fetch(f"{url}/ok.txt", 5.0) == b"found"  # by address: trusted
+        http.fetch(f"https://localhost:{port}/ok.txt", 5.0)
+    assert "CERTIFICATE_VERIFY_FAILED" in caught.value.message
+    assert "localhost" in caught.value.message
 
 
 def test_untrusted_certificate_is_one_line(tmp_path: Path) -> None:

@@ -2,11 +2,14 @@
 followed within limits, and every failure as one NetworkError line.
 
 urllib's ``timeout`` bounds each socket operation, not the request: a server that sends a byte
-every few seconds keeps a plain ``urlopen(...).read()`` busy for as long as it likes. Here every
-connect, send and receive is given only the time left until the request's deadline (through
-the connection classes below, which wrap the socket urllib's handlers open), so the whole
-request, redirects included, ends by then. urllib still does the rest: proxies from the
-environment, TLS, chunked bodies.
+every few seconds keeps a plain ``urlopen(...).read()`` busy for as long as it likes, and the
+host name lookup (``getaddrinfo``) has no timeout at all. Here the lookup (in a daemon thread,
+waited for only until the deadline), every connect, send and receive is given only the time
+left until the request's deadline (through the connection classes below, which wrap the socket
+urllib's handlers open), so the whole request, redirects included, ends by then. The socket
+connects to the address looked up, while the connection keeps the host name: the Host header,
+TLS's server name and the certificate check are all for the name, as without the lookup.
+urllib still does the rest: proxies from the environment, TLS, chunked bodies.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ from __future__ import annotations
 import functools
 import http.client
 import io
+import ipaddress
+import socket
 import ssl
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -66,6 +72,9 @@ def describe_error(exc: BaseException, timeout: float | None = None) -> str:
     reason = getattr(exc, "reason", None)
     if isinstance(reason, BaseException):
         return describe_error(reason, timeout)
+    if isinstance(exc, _LookupTimeout):
+        within = f" within {timeout:g} s" if timeout is not None else ""
+        return f"the host name lookup of {exc.host} did not finish{within}"
     if isinstance(exc, TimeoutError) or "timed out" in str(reason or exc):
         return f"timed out after {timeout:g} s" if timeout is not None else "timed out"
     if isinstance(exc, http.client.IncompleteRead):
@@ -117,6 +126,69 @@ class _Deadline:
         if left <= 0:
             raise TimeoutError("timed out")
         return left
+
+
+class _LookupTimeout(TimeoutError):
+    """The host name lookup did not finish before the request's deadline."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(f"looking up {host} timed out")
+        self.host = host
+
+
+def _resolve(host: str, port: int, deadline: _Deadline) -> list[Any]:
+    """``getaddrinfo`` of ``host``, waited for at most until the deadline (a lookup can hang
+    far longer than any socket timeout). An address literal needs no lookup.
+
+    Raises:
+        _LookupTimeout: The lookup did not finish in time (its daemon thread is left behind).
+        OSError: The lookup failed.
+    """
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
+    found: list[Any] = []
+    failed: list[BaseException] = []
+
+    def lookup() -> None:
+        try:
+            found.extend(socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM))
+        except BaseException as exc:  # handed to the waiting thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=lookup, name=f"scaffold-lookup-{host}", daemon=True)
+    thread.start()
+    thread.join(deadline.remaining())
+    if thread.is_alive():
+        raise _LookupTimeout(host)
+    if failed:
+        raise failed[0]
+    return found
+
+
+def _connect_in_time(
+    host: str, port: int, deadline: _Deadline, source_address: Any = None
+) -> socket.socket:
+    """A socket connected to ``host`` (looked up within the deadline), each address tried in
+    turn with the time left, as ``socket.create_connection`` does."""
+    error: OSError | None = None
+    for family, kind, proto, _name, address in _resolve(host, port, deadline):
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(deadline.remaining())
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(address)
+            return sock
+        except OSError as exc:
+            sock.close()
+            if isinstance(exc, TimeoutError):
+                raise
+            error = exc
+    raise error if error is not None else OSError(f"no address found for {host}")
 
 
 class _DeadlineReader(io.RawIOBase):
@@ -175,6 +247,17 @@ class _DeadlineConnection:
     def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.deadline = deadline
+        # http.client connects through this attribute with (host, port): the lookup and the
+        # connect keep to the deadline, and self.host (Host header, TLS server name and
+        # certificate check) stays the name.
+        connection: Any = self
+        connection._create_connection = self._create_connection_in_time
+
+    def _create_connection_in_time(
+        self, address: tuple[str, int], _timeout: Any = None, source_address: Any = None
+    ) -> socket.socket:
+        host, port = address
+        return _connect_in_time(host, port, self.deadline, source_address)
 
     def connect(self) -> None:
         connection: Any = self
