@@ -28,7 +28,7 @@ from ruamel.yaml.error import YAMLError
 
 from homelab_scaffold.errors import UsageError
 from homelab_scaffold.generate.plan import Plan, PlannedApp
-from homelab_scaffold.generate.sealed import SEALED_SUFFIX
+from homelab_scaffold.generate.sealed import SEALED_SUFFIX, SKIP_DRY_RUN
 from homelab_scaffold.generate.sealing_crypto import (
     KeyPair,
     Scope,
@@ -40,12 +40,11 @@ from homelab_scaffold.generate.sealing_crypto import (
     seal_values,
     sealed_secret_document,
 )
+from homelab_scaffold.generate.stateful import SYNC_OPTIONS
 from homelab_scaffold.generate.yamltext import dump_yaml
 from homelab_scaffold.suggest import unknown
 from homelab_scaffold.yamlio import YAMLLimitError, check_yaml_limits
 
-SYNC_OPTIONS_ANNOTATION = "argocd.argoproj.io/sync-options"
-SKIP_DRY_RUN = "SkipDryRunOnMissingResource=true"
 DEFAULT_TYPE = "Opaque"
 # Annotations kubectl adds that must not travel into the sealed Secret.
 _DROPPED_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
@@ -367,10 +366,7 @@ def sealed_text(
         scope=scope,
         annotations=secret.annotations,
         immutable=secret.immutable,
-    )
-    metadata = document["metadata"]
-    metadata["annotations"] = dict(
-        sorted({**metadata.get("annotations", {}), SYNC_OPTIONS_ANNOTATION: SKIP_DRY_RUN}.items())
+        document_annotations={SYNC_OPTIONS: SKIP_DRY_RUN},
     )
     header = _HEADER.format(namespace=secret.namespace, name=secret.name, scope=scope)
     return header + dump_yaml(document)

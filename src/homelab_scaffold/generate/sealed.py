@@ -34,6 +34,7 @@ from homelab_scaffold.generate.sealing_crypto import (
     sealed_secret_document,
 )
 from homelab_scaffold.generate.secret_values import SECRETS_DIR, VALUES_FILE, secret_specs
+from homelab_scaffold.generate.stateful import SYNC_OPTIONS
 from homelab_scaffold.generate.yamltext import dump_yaml
 
 SEALED_SUFFIX = ".sealedsecret.yaml"
@@ -42,7 +43,6 @@ KEY_PATHS = (f"{KEY_DIR}/{KEY_FILE}", f"{KEY_DIR}/{CERTIFICATE_FILE}")
 BOOTSTRAP_FILE = f"{SECRETS_DIR}/sealing-key.yaml"
 SCOPE: Scope = "strict"
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
-SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
 SKIP_DRY_RUN = "SkipDryRunOnMissingResource=true"
 
 _SEALED_HEADER = """\
