@@ -37,6 +37,7 @@ from homelab_scaffold.generate.sealing_crypto import (
     check_secret_key,
     check_secret_name,
     document_scope,
+    encrypted_data,
     seal_values,
     sealed_secret_document,
 )
@@ -372,12 +373,6 @@ def sealed_text(
     return header + dump_yaml(document)
 
 
-def _encrypted(doc: Mapping[str, Any]) -> Mapping[str, Any]:
-    spec = doc.get("spec")
-    encrypted = spec.get("encryptedData") if isinstance(spec, dict) else None
-    return encrypted if isinstance(encrypted, dict) else {}
-
-
 def _merged_values(old: Mapping[str, Any], secret: OwnSecret, scope: Scope) -> dict[str, str]:
     """The sealed values of the existing file that ``secret`` does not give anew."""
     if not old:
@@ -390,11 +385,8 @@ def _merged_values(old: Mapping[str, Any], secret: OwnSecret, scope: Scope) -> d
             f"{document_scope(old)} scope, not {secret.namespace}/{secret.name} with {scope} "
             "scope; seal without --merge to replace it"
         )
-    return {
-        str(k): v for k, v in _encrypted(old).items() if isinstance(v, str) and k not in secret.data
-    }
-
-
+    kept = encrypted_data(old)
+    return {str(k): v for k, v in kept.items() if isinstance(v, str) and k not in secret.data}
 
 
 @dataclass(frozen=True)
@@ -433,7 +425,7 @@ def sealed_summaries(path: str, text: str) -> list[SealedSummary]:
                 namespace=str(metadata.get("namespace") or ""),
                 scope=document_scope(doc),
                 type=secret_type if isinstance(secret_type, str) else DEFAULT_TYPE,
-                keys=tuple(sorted(str(k) for k in _encrypted(doc))),
+                keys=tuple(sorted(str(k) for k in encrypted_data(doc))),
             )
         )
     return found

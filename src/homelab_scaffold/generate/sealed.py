@@ -30,6 +30,7 @@ from homelab_scaffold.generate.sealing_crypto import (
     KeyPair,
     Scope,
     bootstrap_secret_document,
+    encrypted_data,
     seal_values,
     sealed_secret_document,
 )
@@ -195,9 +196,7 @@ def carried_data_keys(text: str) -> frozenset[str]:
     for doc in docs:
         if not isinstance(doc, dict):
             continue
-        spec = doc.get("spec")
-        encrypted = spec.get("encryptedData") if isinstance(spec, dict) else None
-        for part in (doc.get("data"), doc.get("stringData"), encrypted):
+        for part in (doc.get("data"), doc.get("stringData"), encrypted_data(doc)):
             if isinstance(part, dict):
                 keys.update(str(k) for k in part)
     return frozenset(keys)

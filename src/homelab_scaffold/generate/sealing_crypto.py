@@ -228,6 +228,13 @@ def unseal(
         ) from e
 
 
+def encrypted_data(document: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The ``spec.encryptedData`` of a SealedSecret document; empty when it has none."""
+    spec = document.get("spec")
+    encrypted = spec.get("encryptedData") if isinstance(spec, dict) else None
+    return encrypted if isinstance(encrypted, dict) else {}
+
+
 def seal_values(
     data: Mapping[str, bytes],
     *,
@@ -254,9 +261,7 @@ def seal_values(
     """
     old: Mapping[str, Any] = {}
     if existing is not None and document_scope(existing) == scope:
-        spec = existing.get("spec")
-        encrypted = spec.get("encryptedData") if isinstance(spec, dict) else None
-        old = encrypted if isinstance(encrypted, dict) else {}
+        old = encrypted_data(existing)
     sealed: dict[str, str] = {}
     for key, value in sorted(data.items()):
         kept = old.get(key)
