@@ -458,6 +458,20 @@ def test_rotate_new_key_names_your_own_sealed_files(repo: Path) -> None:
     )
 
 
+def test_rotate_new_key_names_your_own_sealed_files_of_any_name(repo: Path) -> None:
+    other = f"{PHOTOS}/api-creds.yaml"
+    assert seal(repo, "api", "-n", "photos", "--from-literal", "k=v",
+                "--output-file", repo / other).exit_code == 0
+    commit_all(repo)
+
+    run = invoke("secret", "rotate", "--all", "--new-key", "--dry-run", "-C", repo)
+
+    assert run.exit_code == 0, run.stderr
+    assert f"Seal your own SealedSecrets again with the new key (`scaffold secret seal`): {other}" in (
+        run.stdout
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Refusals and the certificate
 

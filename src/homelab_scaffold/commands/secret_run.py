@@ -241,8 +241,7 @@ def _new_key_notice(plan: Plan) -> str:
 def _own_sealed_notice(engine: Engine) -> list[str]:
     """SealedSecrets scaffold did not seal itself (``secret seal``): the new key cannot
     decrypt them, and scaffold does not hold their values."""
-    generated = engine.open_repo().state.files
-    own = [p for p in SecretStore(engine.root).sealed_files() if p not in generated]
+    own = engine.own_sealed_files()
     if not own:
         return []
     return [
