@@ -513,7 +513,21 @@ def test_a_file_value_is_read_as_bytes_and_the_size_capped(repo: Path, tmp_path:
 
     run = seal(repo, "db", "-n", "photos", "--from-file", f"blob={big}")
 
-    assert run.exit_code == 2 and "at most 1048576" in run.stderr
+    assert run.exit_code == 2 and "1048576" in run.stderr
+    assert len(run.stderr_lines) == 1, run.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+@pytest.mark.parametrize("option", ["--from-file", "-f"])
+def test_an_endless_file_is_refused_after_the_cap(repo: Path, option: str) -> None:
+    before = snapshot(repo)
+    given = ("--from-file", "blob=/dev/zero") if option == "--from-file" else ("-f", "/dev/zero")
+
+    run = seal(repo, "db", "-n", "photos", *given)
+
+    assert run.exit_code == 2 and "larger than" in run.stderr
+    assert len(run.stderr_lines) == 1, run.stderr
+    assert snapshot(repo) == before
 
 
 # ---------------------------------------------------------------------------------------------

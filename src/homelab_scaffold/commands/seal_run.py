@@ -18,6 +18,7 @@ from typing import Any
 
 from homelab_scaffold import ui
 from homelab_scaffold.commands.report import JSON
+from homelab_scaffold.commands.secret_input import read_capped
 from homelab_scaffold.engine import Engine, RunOptions
 from homelab_scaffold.errors import UsageError
 from homelab_scaffold.generate.own_secrets import (
@@ -41,6 +42,7 @@ from homelab_scaffold.inspect.apps import KUSTOMIZATION_FILES
 from homelab_scaffold.paths import check_relative, read_bytes
 from homelab_scaffold.repo.changes import FileChange, unified_diff
 from homelab_scaffold.repo.secret_store import SecretStore
+from homelab_scaffold.yamlio import MAX_BYTES as MAX_YAML_BYTES
 
 # What the API server accepts for one Secret's data.
 MAX_SECRET_BYTES = 1024 * 1024
@@ -138,7 +140,8 @@ def _literal(text: str) -> tuple[str, bytes]:
 
 def _file_value(text: str) -> tuple[str, bytes]:
     key, path = file_key(text)
-    return key, _read_file(path, f"--from-file {path}", "give one file per key")
+    named = f"--from-file {path}"
+    return key, read_capped(Path(path), MAX_SECRET_BYTES, named, "give one file per key")
 
 
 def _from_manifest(request: SealRequest) -> OwnSecret:
@@ -170,21 +173,12 @@ def _from_manifest(request: SealRequest) -> OwnSecret:
 
 
 def _read_manifest(path: str, source: str) -> bytes:
-    if path == _STDIN:
-        return sys.stdin.buffer.read()
-    return _read_file(path, f"-f {source}", "give one Secret manifest")
-
-
-def _read_file(path: str, named: str, one: str) -> bytes:
-    """The bytes of a file the user named; ``named`` is how messages name it."""
-    try:
-        return Path(path).read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"{named}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{named} is a folder; {one}") from None
-    except OSError as exc:
-        raise UsageError(f"{named}: cannot read it ({exc.strerror})") from None
+    if path != _STDIN:
+        return read_capped(Path(path), MAX_YAML_BYTES, f"-f {source}", "give one Secret manifest")
+    raw: bytes = sys.stdin.buffer.read(MAX_YAML_BYTES + 1)
+    if len(raw) > MAX_YAML_BYTES:
+        raise UsageError(f"{source}: larger than {MAX_YAML_BYTES} bytes")
+    return raw
 
 
 def _agreeing(stated: str, given: str | None, option: str, field: str, source: str) -> str:

@@ -13,19 +13,35 @@ from homelab_scaffold.generate.secret_values import check_secret_value
 MAX_SECRET_FILE_BYTES = 64 * 1024
 
 
+def read_capped(path: Path, cap: int, named: str, one: str = "give a file") -> bytes:
+    """The bytes of a file the user named, reading no more than ``cap`` + 1 bytes (a huge file
+    or a device such as /dev/zero costs one line, not the memory); ``named`` is how messages
+    name it, ``one`` what to give instead of a folder.
+
+    Raises:
+        UsageError: No such file, a folder, unreadable, or larger than ``cap`` bytes.
+    """
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(cap + 1)
+    except FileNotFoundError:
+        raise UsageError(f"{named}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{named} is a folder; {one}") from None
+    except OSError as exc:
+        raise UsageError(f"{named}: cannot read it ({exc.strerror})") from None
+    if len(raw) > cap:
+        raise UsageError(f"{named}: larger than {cap} bytes")
+    return raw
+
+
 def read_secret_file(path: Path, provided: ProvidedSecret, what: str) -> str:
     """The checked value of a provided secret read from a file (never shown in a message).
 
     Raises:
         UsageError: The file cannot be read, is too large, not text, or not a valid value.
     """
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_SECRET_FILE_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"{what} {path}: cannot read it ({exc.strerror})") from None
-    if len(raw) > MAX_SECRET_FILE_BYTES:
-        raise UsageError(f"{what} {path}: larger than {MAX_SECRET_FILE_BYTES} bytes")
+    raw = read_capped(path, MAX_SECRET_FILE_BYTES, f"{what} {path}")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
