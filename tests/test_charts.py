@@ -246,7 +246,6 @@ def test_subcharts_are_read_from_folders_and_nested_archives() -> None:
     assert subcharts["cache"].values == {"auth": {"enabled": True}}
     assert subcharts["cache"].schema == SCHEMA
     assert chart.unbundled == (("crds", "crds"),)
-    assert chart.dependency_keys == {"grafana", "cache", "crds"}
 
 
 def test_a_nested_archive_is_held_to_the_same_traversal_rule() -> None:

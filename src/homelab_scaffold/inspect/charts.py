@@ -88,11 +88,6 @@ class ChartFiles:
             return ()
         return parse_changes(annotations.get("artifacthub.io/changes"))
 
-    @property
-    def dependency_keys(self) -> frozenset[str]:
-        """Value keys that belong to subcharts, bundled or not."""
-        return frozenset(key for key, _ in (*self.subcharts, *self.unbundled))
-
 
 class ChartFetcher:
     """Reads chart versions from Helm repositories, through the cache; one per run."""
