@@ -206,25 +206,15 @@ def _entry(name: str, version: str, details: EntryDetails | None) -> str:
 # Real chart archives
 
 
-def chart_archive(
-    name: str,
-    version: str,
-    *,
-    values: Mapping[str, Any] | str = "",
-    schema: Mapping[str, Any] | None = None,
-    changes: Sequence[Any] = (),
-    extra: Mapping[str, bytes] | None = None,
-    folder: str | None = None,
-    dependencies: Sequence[Mapping[str, Any]] = (),
-) -> bytes:
-    """A chart ``.tgz`` as ``helm package`` lays it out (``<name>/Chart.yaml`` ...), byte-stable.
+def chart_archive(name: str, version: str, **chart: Any) -> bytes:
+    """A chart ``.tgz`` as ``helm package`` lays it out (``<name>/Chart.yaml`` ...), byte-stable;
+    ``chart`` is ``chart_members``'s keyword arguments.
 
     ``extra`` adds members by their exact archive name (``../evil`` to test path traversal);
     ``dependencies`` is Chart.yaml's list (bundle them with ``extra``: ``subchart_folder`` or
     a nested ``chart_archive`` as ``<name>/charts/<dep>-<version>.tgz``).
     """
-    return _tgz(chart_members(name, version, values=values, schema=schema, changes=changes,
-                              extra=extra, folder=folder, dependencies=dependencies))
+    return _tgz(chart_members(name, version, **chart))
 
 
 def subchart_folder(parent: str, name: str, version: str, **chart: Any) -> dict[str, bytes]:

@@ -188,25 +188,20 @@ def make_cluster(tmp_path: Path, source: Path) -> Cluster:
     return cluster
 
 
-@pytest.fixture
-def sealed(tmp_path: Path, rendered: dict[str, Path]) -> Cluster:
-    return make_cluster(tmp_path, rendered["sealed"])
+def cluster_of(kind: str) -> Any:
+    """A fixture: a Cluster around a copy of the ``rendered[kind]`` repository."""
+
+    @pytest.fixture
+    def cluster(tmp_path: Path, rendered: dict[str, Path]) -> Cluster:
+        return make_cluster(tmp_path, rendered[kind])
+
+    return cluster
 
 
-@pytest.fixture
-def manual(tmp_path: Path, rendered: dict[str, Path]) -> Cluster:
-    return make_cluster(tmp_path, rendered["manual"])
-
-
-@pytest.fixture
-def private(tmp_path: Path, rendered: dict[str, Path]) -> Cluster:
-    """A sealed repository Argo CD reads with a token (repo_auth: https)."""
-    return make_cluster(tmp_path, rendered["private"])
-
-
-@pytest.fixture
-def private_manual(tmp_path: Path, rendered: dict[str, Path]) -> Cluster:
-    return make_cluster(tmp_path, rendered["private-manual"])
+sealed = cluster_of("sealed")
+manual = cluster_of("manual")
+private = cluster_of("private")  # sealed, Argo CD reads it with a token (repo_auth: https)
+private_manual = cluster_of("private-manual")
 
 
 def argocd_source(repo: Path) -> dict[str, Any]:

@@ -246,7 +246,6 @@ def test_subcharts_are_read_from_folders_and_nested_archives() -> None:
     assert subcharts["cache"].values == {"auth": {"enabled": True}}
     assert subcharts["cache"].schema == SCHEMA
     assert chart.unbundled == (("crds", "crds"),)
-    assert chart.dependency_keys == {"grafana", "cache", "crds"}
 
 
 def test_a_nested_archive_is_held_to_the_same_traversal_rule() -> None:
@@ -274,6 +273,27 @@ def test_a_nested_archive_shares_the_unpacked_cap(monkeypatch: pytest.MonkeyPatc
 
     with pytest.raises(ChartError, match="unpacks to more than"):
         read_chart_archive(archive, "stack", "stack-70.0.0.tgz")
+
+
+def nested_charts(count: int) -> bytes:
+    """``count`` charts, each bundling the next as a nested archive."""
+    archive = chart_archive(f"c{count - 1}", "1.0.0")
+    for level in reversed(range(count - 1)):
+        inner = f"c{level}/charts/c{level + 1}-1.0.0.tgz"
+        archive = chart_archive(f"c{level}", "1.0.0", extra={inner: archive})
+    return archive
+
+
+def test_subcharts_nested_too_deep_are_refused() -> None:
+    from homelab_scaffold.inspect.charts import SUBCHART_MAX_DEPTH
+
+    deepest = read_chart_archive(nested_charts(SUBCHART_MAX_DEPTH + 1), "c0", "c0.tgz")
+    for _ in range(SUBCHART_MAX_DEPTH):
+        deepest = dict(deepest.subcharts)[f"c{int(deepest.name[1:]) + 1}"]
+    assert deepest.name == f"c{SUBCHART_MAX_DEPTH}"
+
+    with pytest.raises(ChartError, match=f"nested more than {SUBCHART_MAX_DEPTH} deep"):
+        read_chart_archive(nested_charts(SUBCHART_MAX_DEPTH + 2), "c0", "c0.tgz")
 
 
 def test_index_entries_carry_urls_digests_and_change_notes(repo: HelmRepo) -> None:

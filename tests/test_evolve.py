@@ -711,13 +711,18 @@ def test_add_names_the_real_reason_a_component_was_added(tmp_path: Path) -> None
     assert "metallb: needed by longhorn" not in run.stdout
 
 
-def test_regenerate_after_a_renovate_image_bump_says_it_records_the_state(repo: Path) -> None:
-    # Renovate's group bumps the tag in scaffold.yaml and in the manifest in one commit.
+def _renovate_image_bump(repo: Path) -> str:
+    """Renovate's group bumps the tag in scaffold.yaml and in the manifest in one commit."""
     tag = answers(repo)["components"]["test-app"]["nginx_image_tag"]
     replace_in(repo / "scaffold.yaml", f"nginx_image_tag: {tag}", "nginx_image_tag: 9.9.10")
-    manifest = repo / "kubernetes/system/test-app/test-app.yml"
-    replace_in(manifest, f"nginx-unprivileged:{tag}", "nginx-unprivileged:9.9.10")
+    manifest = "kubernetes/system/test-app/test-app.yml"
+    replace_in(repo / manifest, f"nginx-unprivileged:{tag}", "nginx-unprivileged:9.9.10")
     commit(repo, "Update docker.io/nginxinc/nginx-unprivileged to 9.9.10")
+    return manifest
+
+
+def test_regenerate_after_a_renovate_image_bump_says_it_records_the_state(repo: Path) -> None:
+    _renovate_image_bump(repo)
     run = ok(invoke("regenerate", "-C", repo))
     status = git(repo, "status", "--porcelain").stdout.splitlines()
     # What git shows is what scaffold said: the state file, and only it.
@@ -733,3 +738,18 @@ def test_regenerate_after_a_renovate_image_bump_says_it_records_the_state(repo: 
     assert file_stats(repo) == before
     assert "No changes" in ok(invoke("diff", "-C", repo)).stdout
     ok(invoke("validate", "--drift", "--offline", "-C", repo))
+
+
+def test_a_dry_run_after_a_renovate_image_bump_says_it_would_record_the_state(
+    repo: Path,
+) -> None:
+    manifest = _renovate_image_bump(repo)
+    before = file_stats(repo)
+    run = ok(invoke("regenerate", "-C", repo, "--dry-run"))
+    assert "Would record in .scaffold/state.json" in run.stdout
+    assert manifest in run.stdout
+    json_run = ok(invoke("regenerate", "-C", repo, "--dry-run", "--output", "json"))
+    as_json = yaml.safe_load(json_run.stdout)
+    assert (as_json["changed"], as_json["state_updated"]) == (False, True)
+    assert as_json["restated"] == [manifest]
+    assert file_stats(repo) == before

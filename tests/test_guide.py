@@ -107,12 +107,12 @@ def test_init_refuses_an_address_outside_the_pool_and_writes_nothing(
     assert snapshot(tmp_path) == before
 
 
-@pytest.fixture
-def small(tmp_path: Path) -> Path:
+def committed_lab(tmp_path: Path, components: str) -> Path:
+    """A repository made by init from ``components`` (scaffold.yaml's text), committed."""
     config = tmp_path / "answers.yaml"
     config.write_text(
         f"repo_url: {REPO_URL}\ndomain: lab.example.com\nsecrets: manual\n"
-        "components:\n  traefik: {}\n  test-app: {}\n",
+        f"components:\n{components}",
         encoding="utf-8",
     )
     root = tmp_path / "lab"
@@ -120,6 +120,11 @@ def small(tmp_path: Path) -> Path:
     git_init(root)
     commit_all(root, "init")
     return root
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> Path:
+    return committed_lab(tmp_path, "  traefik: {}\n  test-app: {}\n")
 
 
 def test_regenerate_refuses_a_hand_edited_address_outside_the_pool(small: Path) -> None:
@@ -133,16 +138,7 @@ def test_regenerate_refuses_a_hand_edited_address_outside_the_pool(small: Path) 
 
 
 def test_add_refuses_an_address_outside_the_pool(tmp_path: Path) -> None:
-    config = tmp_path / "answers.yaml"
-    config.write_text(
-        f"repo_url: {REPO_URL}\ndomain: lab.example.com\nsecrets: manual\n"
-        "components:\n  metallb:\n    addresses: [10.0.20.0/28]\n",
-        encoding="utf-8",
-    )
-    root = tmp_path / "lab"
-    ok(invoke("init", root, "--config", config))
-    git_init(root)
-    commit_all(root, "init")
+    root = committed_lab(tmp_path, "  metallb:\n    addresses: [10.0.20.0/28]\n")
     before = snapshot(root)
     run = invoke("add", "traefik", "-C", root, "--set", "load_balancer_ip=10.0.20.16")
     one_line_error(run, "10.0.20.16", "10.0.20.0/28", "10.0.20.1)")

@@ -35,8 +35,9 @@ DEFAULTS: dict[str, Any] = {
 
 
 def chart(defaults: dict[str, Any] | None = None, schema: dict[str, Any] | None = None,
-          label: str = "demo 2.0.0", subcharts: frozenset[str] = frozenset()) -> ChartValues:
-    return ChartValues(label, DEFAULTS if defaults is None else defaults, schema, subcharts)
+          label: str = "demo 2.0.0", unbundled: dict[str, str] | None = None) -> ChartValues:
+    return ChartValues(label, DEFAULTS if defaults is None else defaults, schema,
+                       unbundled=unbundled or {})
 
 
 def kinds(values: dict[str, Any], target: ChartValues,
@@ -76,7 +77,7 @@ def test_keys_charts_accept_without_declaring_them(values: dict[str, Any]) -> No
 def test_subchart_values_belong_to_the_subchart() -> None:
     values = {"redis": {"auth": {"enabled": False}}}
 
-    assert check_values(values, chart(subcharts=frozenset({"redis"}))).clean
+    assert check_values(values, chart(unbundled={"redis": "redis"})).clean
     assert kinds(values, chart()) == {"redis.auth.enabled": UNKNOWN}
 
 

@@ -410,7 +410,7 @@ class ChartUpgrade:
     dry_run: bool
     ignore_findings: bool
     output: str
-    timeout: float = 20.0
+    timeout: float
 
     def check(self, outcome: Outcome) -> list[str]:
         """Warn of each finding; refuse (exit 2) on any, unless --ignore-findings (or --force).

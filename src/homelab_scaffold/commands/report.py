@@ -133,7 +133,7 @@ def _report_text(
 def state_only_line(outcome: Outcome, dry_run: bool) -> str | None:
     """What a run that writes only the state file did (None when it does not write it): the
     file is tracked, so ``git status`` shows it and the report must say so."""
-    if not any(c.path == STATE_FILE and c.writes for c in outcome.changes):
+    if not state_updated(outcome):
         return None
     verb = "Would record" if dry_run else "Recorded"
     if not outcome.restated:
@@ -144,6 +144,11 @@ def state_only_line(outcome: Outcome, dry_run: bool) -> str | None:
         "scaffold.yaml says (a Renovate bump or an edit by hand); no other file changes. "
         f"Commit {STATE_FILE}: it is the base of the next three-way merge."
     )
+
+
+def state_updated(outcome: Outcome) -> bool:
+    """True when the run writes (or would write) the state file."""
+    return any(c.path == STATE_FILE for c in outcome.writes)
 
 
 def files_by_action(changes: Iterable[FileChange]) -> dict[str, list[str]]:
@@ -162,7 +167,7 @@ def outcome_data(outcome: Outcome, *, dry_run: bool, extras: Extras) -> dict[str
         "written": outcome.written,
         "changed": outcome.changes_anything,
         "files": files_by_action(outcome.changes),
-        "state_updated": any(c.path == STATE_FILE and c.writes for c in outcome.changes),
+        "state_updated": state_updated(outcome),
         "restated": list(outcome.restated),
         "added_components": [{"name": n, "reason": why} for n, why in extras.added.items()],
         "removed_components": list(extras.removed),

@@ -88,11 +88,6 @@ class ChartFiles:
             return ()
         return parse_changes(annotations.get("artifacthub.io/changes"))
 
-    @property
-    def dependency_keys(self) -> frozenset[str]:
-        """Value keys that belong to subcharts, bundled or not."""
-        return frozenset(key for key, _ in (*self.subcharts, *self.unbundled))
-
 
 class ChartFetcher:
     """Reads chart versions from Helm repositories, through the cache; one per run."""
@@ -137,10 +132,12 @@ class ChartFetcher:
 
     def _read(self, repository: str, chart: str, version: str) -> ChartFiles:
         folder = self._folder(repository, chart, version)
-        cached = cached_archive(folder, self._listed_digest(repository, chart, version))
+        entry = self._listed_entry(repository, chart, version)
+        cached = cached_archive(folder, entry.sha256 if entry is not None else "")
         if cached is not None:
             return read_chart_archive(cached, chart, str(folder))
-        entry = find_entry(self.entries(repository, chart), version)
+        if entry is None:
+            entry = find_entry(self.entries(repository, chart), version)
         if entry is None:
             raise ChartError(f"{index_url(repository)} does not list {chart} {version}")
         data, url = self._download(repository, entry)
@@ -148,16 +145,16 @@ class ChartFetcher:
         write_atomically(folder / f"{sha256(data)}.tgz", data)
         return files
 
-    def _listed_digest(self, repository: str, chart: str, version: str) -> str:
-        """The digest the index lists for the version, when this run already read the index
-        ("" otherwise: the cache is trusted without asking the repository)."""
+    def _listed_entry(self, repository: str, chart: str, version: str) -> ChartEntry | None:
+        """The version's entry when this run already read the index, so that the cache must
+        hold the digest it lists (None otherwise: the cache is trusted without asking the
+        repository)."""
         if not isinstance(self._indexes.get(repository), str):
-            return ""
+            return None
         try:
-            entry = find_entry(self.entries(repository, chart), version)
+            return find_entry(self.entries(repository, chart), version)
         except ChartError:
-            return ""
-        return entry.digest.lower().removeprefix("sha256:") if entry is not None else ""
+            return None
 
     def _download(self, repository: str, entry: ChartEntry) -> tuple[bytes, str]:
         if not entry.urls:
@@ -211,7 +208,7 @@ def sha256(data: bytes) -> str:
 
 def check_digest(data: bytes, entry: ChartEntry, url: str) -> None:
     """Refuse an archive whose sha256 is not the digest the index lists for it."""
-    expected = entry.digest.lower().removeprefix("sha256:")
+    expected = entry.sha256
     if not expected:
         return  # an index without digests (rare; helm writes them) cannot be checked
     actual = sha256(data)

@@ -172,24 +172,24 @@ def _revision_problem(source: AppSource) -> str:
 def check_git_paths(inventory: Inventory) -> list[Problem]:
     """Git paths into this repository exist and hold files; Helm value files exist."""
     problems: list[Problem] = []
+    paths = inventory.repo.paths()
     for app in inventory.apps:
         for source in app.sources:
             reasons = [
-                *_path_reasons(inventory, source),
-                *_value_file_reasons(inventory, app, source),
+                *_path_reasons(inventory, source, paths),
+                *_value_file_reasons(inventory, app, source, paths),
             ]
             problems.extend(app.doc.problem(CHECK, r) for r in reasons)
     return problems
 
 
-def _path_reasons(inventory: Inventory, source: AppSource) -> list[str]:
+def _path_reasons(inventory: Inventory, source: AppSource, paths: frozenset[str]) -> list[str]:
     if source.path is None or not inventory.local_source(source):
         return []
     path = normalize_path(source.path)
     label = f"{source.where} path '{source.path}'"
     if path is None:
         return [f"{label} leaves the repository ('..')"]
-    paths = inventory.repo.paths()
     if not files_under(path, paths):
         if (inventory.repo.root / path).is_dir():
             return [f"{label} holds no tracked files, so the Application deploys nothing"]
@@ -201,7 +201,10 @@ def _path_reasons(inventory: Inventory, source: AppSource) -> list[str]:
     return []
 
 
-def _value_file_reasons(inventory: Inventory, app: Application, source: AppSource) -> list[str]:
+def _value_file_reasons(
+    inventory: Inventory, app: Application, source: AppSource, paths: frozenset[str]
+) -> list[str]:
+    """Value files that are missing (one that exists but cannot be read is already a problem)."""
     if source.ignore_missing_value_files:
         return []
     reasons = []
@@ -213,8 +216,7 @@ def _value_file_reasons(inventory: Inventory, app: Application, source: AppSourc
             reasons.append(f"{label} refers to no source of this Application with ref '{ref}'")
             continue
         target = local_value_file(inventory, app, source, value_file)
-        exists = inventory.repo.paths() | inventory.repo.unreadable
-        if target is not None and target not in exists:
+        if target is not None and target not in paths and target not in inventory.repo.unreadable:
             reasons.append(f"{label} does not exist in this repository")
     return reasons
 

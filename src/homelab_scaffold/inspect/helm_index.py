@@ -49,6 +49,11 @@ class ChartEntry:
     digest: str
     changes: tuple[Change, ...] = ()
 
+    @property
+    def sha256(self) -> str:
+        """The listed digest as lowercase hex ("" when the index lists none)."""
+        return self.digest.lower().removeprefix("sha256:")
+
 
 def index_url(repository: str) -> str:
     """Where a Helm repository keeps its index."""

@@ -52,14 +52,20 @@ class VersionCheck:
     the current major version (``NEWEST_IN_MAJOR``).
 
     ``skipped`` lists the newer versions tried first whose archive could not be read, with why;
-    ``version`` is the one checked ("" when none could be read, ``error`` then says why).
+    ``version`` is the one checked ("" when none could be read, ``error`` then says so).
     """
 
     scope: str
     version: str
     check: UpgradeCheck | None = None
     skipped: tuple[tuple[str, str], ...] = ()
-    error: str = ""
+
+    @property
+    def error(self) -> str:
+        """Why no version was checked ("" when one was)."""
+        if self.version:
+            return ""
+        return f"no archive could be read (tried {', '.join(v for v, _ in self.skipped)})"
 
     @property
     def tried(self) -> str:
@@ -99,11 +105,6 @@ class ChartStatus:
     def latest(self) -> str:
         """The newest listed version ("" when up to date or not checked)."""
         return self.newer[-1] if self.newer else ""
-
-    @property
-    def upgrade(self) -> UpgradeCheck | None:
-        """The check against the newest version that could be read (None without one)."""
-        return self.upgrades[0].check if self.upgrades else None
 
     @property
     def upgrade_summary(self) -> str:
@@ -227,9 +228,7 @@ def _first_readable(
             else:
                 return VersionCheck(scope, version, check, tuple(skipped))
         skipped.append((version, failures[version]))
-    tried = ", ".join(v for v, _ in skipped)
-    return VersionCheck(scope, "", skipped=tuple(skipped),
-                        error=f"no archive could be read (tried {tried})")
+    return VersionCheck(scope, "", skipped=tuple(skipped))
 
 
 def newer_versions(

@@ -67,8 +67,6 @@ class ChartValues:
     label: str
     defaults: Mapping[str, Any]
     schema: Mapping[str, Any] | None = None
-    subchart_keys: frozenset[str] = frozenset()
-    """Keys of subcharts that cannot be checked: their values are left alone."""
     subcharts: Mapping[str, ChartValues] = field(default_factory=dict)
     """Values key -> the subchart bundled for it (its defaults as packaged)."""
     unbundled: Mapping[str, str] = field(default_factory=dict)
@@ -77,7 +75,7 @@ class ChartValues:
     @property
     def skipped_keys(self) -> frozenset[str]:
         """Top-level keys the chart's own check leaves alone: global, and subcharts'."""
-        return frozenset({"global", *self.subchart_keys, *self.unbundled, *self.subcharts})
+        return frozenset({"global", *self.unbundled, *self.subcharts})
 
 
 @dataclass(frozen=True)
@@ -184,8 +182,7 @@ def subchart_values(parent: ChartValues, key: str, sub: ChartValues) -> ChartVal
         own_global = defaults.get("global")
         defaults["global"] = coalesce(own_global if isinstance(own_global, dict) else {},
                                       parent_global)
-    return ChartValues(sub.label, defaults, sub.schema, sub.subchart_keys, sub.subcharts,
-                       sub.unbundled)
+    return ChartValues(sub.label, defaults, sub.schema, sub.subcharts, sub.unbundled)
 
 
 def _subchart_layers(
