@@ -342,6 +342,23 @@ def test_another_file_sealing_the_same_secret_is_refused(repo: Path) -> None:
     )
 
 
+def test_a_kubeseal_file_of_any_name_sealing_the_same_secret_is_refused(repo: Path) -> None:
+    # kubeseal's output is named as its user likes: the clash check reads every SealedSecret.
+    first = seal(repo, "db", "-n", "shared", "--app", "shared-a", "--from-literal", "k=v")
+    assert first.exit_code == 0, first.stderr
+    sealed = repo / "kubernetes/apps/shared-a/db.sealedsecret.yaml"
+    sealed.rename(sealed.with_name("from-kubeseal.yaml"))
+    commit_all(repo)
+
+    run = seal(repo, "db", "-n", "shared", "--app", "shared-b", "--from-literal", "k=v")
+
+    assert run.exit_code == 2
+    assert "kubernetes/apps/shared-a/from-kubeseal.yaml already seals the Secret shared/db" in (
+        run.stderr
+    )
+    assert not (repo / "kubernetes/apps/shared-b/db.sealedsecret.yaml").exists()
+
+
 def test_a_foreign_file_at_the_target_needs_force(repo: Path) -> None:
     (repo / DB_FILE).write_text("# mine\n")
     commit_all(repo)

@@ -39,7 +39,7 @@ from homelab_scaffold.generate.plan import Plan, PlannedApp
 from homelab_scaffold.generate.sealed import KEY_DIR
 from homelab_scaffold.generate.sealing_crypto import KeyPair, Scope
 from homelab_scaffold.inspect.apps import KUSTOMIZATION_FILES
-from homelab_scaffold.paths import check_relative, read_bytes
+from homelab_scaffold.paths import check_relative, read_bytes, read_text
 from homelab_scaffold.repo.changes import FileChange, unified_diff
 from homelab_scaffold.repo.secret_store import SecretStore
 from homelab_scaffold.yamlio import MAX_BYTES as MAX_YAML_BYTES
@@ -78,7 +78,8 @@ def seal_secret(
         current = read_bytes(engine.root, path, "output file")
         current_text = _text_of(current, path)
         generated = engine.open_repo().state.files
-        replacing = _refuse_taken(engine.root, path, current_text, secret, force, generated)
+        places = _sealed_places(engine)
+        replacing = _refuse_taken(places, path, current_text, secret, force, generated)
         text = sealed_text(
             secret, key_pair, scope=request.scope, existing=current_text, merge=request.merge
         )
@@ -257,7 +258,7 @@ def _text_of(raw: bytes | None, path: str) -> str | None:
 
 
 def _refuse_taken(
-    root: Path,
+    places: list[SealedPlace],
     path: str,
     current: str | None,
     secret: OwnSecret,
@@ -271,7 +272,7 @@ def _refuse_taken(
     Raises:
         UsageError: What is in the way, and what to do.
     """
-    for place in _sealed_places(root):
+    for place in places:
         if (place.namespace, place.name) != (secret.namespace, secret.name):
             continue
         if place.path in generated:
@@ -299,8 +300,13 @@ def _refuse_taken(
     return False
 
 
-def _sealed_places(root: Path) -> list[SealedPlace]:
-    found = SecretStore(root).sealed_files()
+def _sealed_places(engine: Engine) -> list[SealedPlace]:
+    """Every SealedSecret under ``kubernetes/``: scaffold's ``*.sealedsecret.yaml`` files and the
+    user's own, whatever their names (kubeseal's output, ``--output-file``)."""
+    found = SecretStore(engine.root).sealed_files()
+    for path in engine.own_sealed_files():
+        if path not in found and (text := read_text(engine.root, path)) is not None:
+            found[path] = text
     return [p for path, text in found.items() if (p := sealed_place(path, text)) is not None]
 
 
