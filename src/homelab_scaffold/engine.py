@@ -341,27 +341,29 @@ class Engine:
         plan = self.catalog_plan(answers, source)
         inputs = self._secret_inputs(repo, plan, secrets) if secrets is not None else None
         rendered = render_repository(plan, secrets=inputs.render if inputs else None)
-        guide = self._guide_path(repo, rendered)
+        recorded = repo.state if repo.state.recorded else self._state_on_disk()
+        guide = self._guide_path(recorded, rendered)
         rendered = replace(rendered, files=with_guide_at(rendered.files, guide))
         record_selection(document, plan, complete=complete_answers)
         changes = [self._answers_change(repo, document), *self._tracked_changes(repo, rendered)]
-        changes.extend(self._guide_link_change(repo, guide))
+        if not recorded.recorded:
+            changes.extend(self._guide_link_change(guide))
         if inputs is not None:
             changes.extend(self._secret_changes(repo, rendered, inputs))
             self._refuse_tracked_secrets()
         changes = self._guard_secrets_ignored(changes)
-        state = self._state_change(repo, rendered, guide)
+        state = self._state_change(repo, rendered)
         restated = _restated(repo.state, rendered, changes) if state.writes else ()
         changes.append(state)
         notes = tuple(self._notes)
         return Outcome(rendered, tuple(changes), notes, guide=guide, restated=restated)
 
-    def _guide_path(self, repo: Repo, rendered: Rendered) -> str:
-        """Where the guide goes: where the state says; at init, ``HOMELAB.md`` when the folder
-        holds a README of the user's own (not one scaffold generated), which is never touched."""
-        state = repo.state if repo.state.recorded else self._state_on_disk()
-        if state.recorded:
-            return state.guide or GUIDE_FILE
+    def _guide_path(self, recorded: State, rendered: Rendered) -> str:
+        """Where the guide goes: where the ``recorded`` state has it; at init, ``HOMELAB.md``
+        when the folder holds a README of the user's own (not one scaffold generated), which is
+        never touched."""
+        if recorded.recorded:
+            return recorded_guide(recorded)
         if self.options.existing != "keep":
             return GUIDE_FILE
         new = rendered.files.get(GUIDE_FILE)
@@ -371,12 +373,11 @@ class Engine:
             return GUIDE_FILE
         return GUIDE_ASIDE
 
-    def _guide_link_change(self, repo: Repo, guide: str) -> list[FileChange]:
-        """At the init that puts the guide beside the user's README: one line appended to that
-        README linking the guide, unless it links it already. Never later: the README stays
-        the user's (it is not in the state)."""
-        state = repo.state if repo.state.recorded else self._state_on_disk()
-        if guide == GUIDE_FILE or state.recorded:
+    def _guide_link_change(self, guide: str) -> list[FileChange]:
+        """At the init that puts the guide beside the user's README (nothing recorded yet): one
+        line appended to that README linking the guide, unless it links it already. Never
+        later: the README stays the user's (it is not in the state)."""
+        if guide == GUIDE_FILE:
             return []
         current = self._read_current(GUIDE_FILE)
         linked = with_guide_link(current, guide) if current is not None else None
@@ -567,13 +568,12 @@ class Engine:
         exposed = not_ignored(self.root, SECRET_PROBES) if self.root.is_dir() else None
         return bool(exposed)
 
-    def _state_change(self, repo: Repo, rendered: Rendered, guide: str) -> FileChange:
+    def _state_change(self, repo: Repo, rendered: Rendered) -> FileChange:
         files = dict(rendered.files)
         if not rendered.secrets_rendered:
             sealed = {p: t for p, t in repo.state.files.items() if p.endswith(SEALED_SUFFIX)}
             files.update(sealed)
-        moved = "" if guide == GUIDE_FILE else guide
-        text = dump_state(State(dict(sorted(files.items())), guide=moved))
+        text = dump_state(State(dict(sorted(files.items()))))
         return FileChange(STATE_FILE, rewrite(self._read_current(STATE_FILE), text), text)
 
     # -- applying ------------------------------------------------------------------------------
@@ -823,6 +823,13 @@ def pinned_options(planned: PlannedComponent) -> dict[str, Any]:
         for name, option in planned.component.options.items()
         if option.pin and planned.options.get(name) is not None
     }
+
+
+def recorded_guide(state: State) -> str:
+    """Where a repository's guide lives: ``HOMELAB.md`` when the state records it there (beside
+    a README of the user's own that ``init --force`` found), else ``README.md``."""
+    aside = GUIDE_ASIDE in state.files and GUIDE_FILE not in state.files
+    return GUIDE_ASIDE if aside else GUIDE_FILE
 
 
 def _restated(state: State, rendered: Rendered, changes: Iterable[FileChange]) -> tuple[str, ...]:
