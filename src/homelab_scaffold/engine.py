@@ -55,7 +55,7 @@ from homelab_scaffold.generate.skeleton import (
     with_guide_at,
     with_guide_link,
 )
-from homelab_scaffold.paths import inside, read_bytes, read_text, real_folder
+from homelab_scaffold.paths import inside, read_bytes, read_text
 from homelab_scaffold.repo.answers_file import AnswersDocument
 from homelab_scaffold.repo.changes import Action, Existing, FileChange, decide, decide_secret
 from homelab_scaffold.repo.git import dirty_paths, not_ignored, tracked_under
@@ -274,16 +274,7 @@ class Engine:
         followed; a folder that does not exist holds none.
         """
         generated = self.open_repo().state.files
-        found: list[str] = []
-        for folder in folders:
-            base = inside(self.root, folder)
-            if base.is_symlink() or not base.is_dir():
-                continue
-            for path in sorted(base.rglob("*")):
-                relative = path.relative_to(self.root).as_posix()
-                if path.is_file() and not path.is_symlink() and relative not in generated:
-                    found.append(relative)
-        return found
+        return [p for folder in folders for p in _unrecorded_files(self.root, folder, generated)]
 
     def new_repo(self) -> Repo:
         """A repository about to be created (``init``): no answers, an empty state."""
@@ -307,11 +298,9 @@ class Engine:
         if self._own_sealed is None:
             if not self.root.is_dir():
                 return ()
-            generated = self._repo.state.files if self._repo else read_state(self.root).files
-            self._own_sealed = tuple(
-                path for path in _manifest_files(self.root) if path not in generated
-                and _holds_sealed_secret(self.root, path)
-            )
+            state = self._repo.state if self._repo else self._state_on_disk()
+            manifests = _unrecorded_files(self.root, MANIFESTS_DIR, state.files, _MANIFEST_SUFFIXES)
+            self._own_sealed = tuple(p for p in manifests if _holds_sealed_secret(self.root, p))
         return self._own_sealed
 
     # -- planning ------------------------------------------------------------------------------
@@ -760,16 +749,26 @@ def with_secrets_rule(text: str) -> str:
     )
 
 
-def _manifest_files(root: Path) -> list[str]:
-    """The YAML and JSON files under ``kubernetes/``, sorted (links are not followed)."""
-    base = real_folder(root, MANIFESTS_DIR)
-    if base is None:
+def _unrecorded_files(
+    root: Path, folder: str, generated: Mapping[str, str], suffixes: frozenset[str] = frozenset()
+) -> list[str]:
+    """The files under ``folder`` (those ending in one of ``suffixes``, when given) that the
+    state does not list, sorted; links are not followed, a missing folder holds none.
+
+    Raises:
+        RepoError: ``folder`` or a part of its path is a link.
+    """
+    base = inside(root, folder)
+    if not base.is_dir():
         return []
-    return [
-        path.relative_to(root).as_posix()
-        for path in sorted(base.rglob("*"))
-        if path.suffix in _MANIFEST_SUFFIXES and path.is_file() and not path.is_symlink()
-    ]
+    found: list[str] = []
+    for path in sorted(base.rglob("*")):
+        relative = path.relative_to(root).as_posix()
+        if relative in generated or (suffixes and path.suffix not in suffixes):
+            continue
+        if path.is_file() and not path.is_symlink():
+            found.append(relative)
+    return found
 
 
 def _holds_sealed_secret(root: Path, path: str) -> bool:
