@@ -416,7 +416,8 @@ def test_own_sealed_files_are_unrecorded_manifests_holding_a_sealed_secret(seale
     (ours / "plain.yaml").write_text("kind: ConfigMap\n", encoding="utf-8")
     state = json.loads((sealed / ".scaffold/state.json").read_text(encoding="utf-8"))
     files = state["files"]
-    assert [p for p in files if p.startswith("kubernetes/") and "SealedSecret" in files[p]]  # scaffold's own SealedSecrets are in the state, never counted as the user's
+    # scaffold's own SealedSecrets are in the state: never counted as the user's
+    assert [p for p in files if p.startswith("kubernetes/") and "SealedSecret" in files[p]]
     with Engine(sealed, RunOptions(dry_run=True)) as engine:
         engine.open_repo()
         found = engine.own_sealed_files()
