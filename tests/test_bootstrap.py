@@ -893,6 +893,15 @@ def test_the_watcher_says_what_it_waits_for_before_each_wait() -> None:
     ]
 
 
+def test_the_waiting_phrase_names_two_applications_and_counts_the_rest() -> None:
+    from homelab_scaffold.cluster.health import waiting_for
+
+    expected = Expected.of([ChildApp(n, 1) for n in ("a", "b", "c", "d")], "root", "argocd")
+    seen = Poll({"a": status("a", "Progressing"), "d": status("d")})
+    phrase = waiting_for(expected, set(), seen)
+    assert phrase == "waiting for wave 1: a Progressing, b not created yet and 1 more"
+
+
 def test_elapsed_reads_like_a_clock() -> None:
     assert [ui.elapsed(s) for s in (0, 59.9, 80, 3599, 3720)] == [
         "0s", "59s", "1m20s", "59m59s", "1h02m"

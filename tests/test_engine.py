@@ -396,3 +396,47 @@ def test_apply_changes_refuses_a_path_outside_the_root(tmp_path: Path) -> None:
 def test_a_generated_key_pair_is_consistent() -> None:
     pair = generate_key_pair()
     assert check_key_pair(pair) == pair
+
+
+# ---------------------------------------------------------------------------------------------
+# The user's own SealedSecrets: found once per run among the manifests the state does not list
+
+
+SEALED_MANIFEST = "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: x\n"
+
+
+def test_own_sealed_files_are_unrecorded_manifests_holding_a_sealed_secret(sealed: Path) -> None:
+    from homelab_scaffold.engine import Engine, RunOptions
+
+    ours = sealed / "kubernetes/apps/mine"
+    ours.mkdir(parents=True)
+    (ours / "sealed.yaml").write_text(SEALED_MANIFEST, encoding="utf-8")
+    (ours / "sealed.json").write_text(json.dumps({"kind": "SealedSecret"}), encoding="utf-8")
+    (ours / "notes.txt").write_text(SEALED_MANIFEST, encoding="utf-8")  # not a manifest
+    (ours / "plain.yaml").write_text("kind: ConfigMap\n", encoding="utf-8")
+    state = json.loads((sealed / ".scaffold/state.json").read_text(encoding="utf-8"))
+    files = state["files"]
+    # scaffold's own SealedSecrets are in the state: never counted as the user's
+    assert [p for p in files if p.startswith("kubernetes/") and "SealedSecret" in files[p]]
+    with Engine(sealed, RunOptions(dry_run=True)) as engine:
+        engine.open_repo()
+        found = engine.own_sealed_files()
+        assert found == ("kubernetes/apps/mine/sealed.json", "kubernetes/apps/mine/sealed.yaml")
+        (ours / "later.yaml").write_text(SEALED_MANIFEST, encoding="utf-8")
+        assert engine.own_sealed_files() is found  # read once per run
+        assert engine.added_files(["kubernetes/apps/mine", "kubernetes/nowhere"]) == [
+            f"kubernetes/apps/mine/{name}"
+            for name in ("later.yaml", "notes.txt", "plain.yaml", "sealed.json", "sealed.yaml")
+        ]
+
+
+def test_init_force_over_a_damaged_state_still_looks_for_own_sealed_files(sealed: Path) -> None:
+    from homelab_scaffold.engine import Engine, RunOptions
+
+    (sealed / ".scaffold/state.json").write_text("{damaged", encoding="utf-8")
+    ours = sealed / "kubernetes/apps/mine"
+    ours.mkdir(parents=True)
+    (ours / "sealed.yaml").write_text(SEALED_MANIFEST, encoding="utf-8")
+    with Engine(sealed, RunOptions(dry_run=True)) as engine:
+        found = engine.own_sealed_files()  # init never opens the repository
+    assert "kubernetes/apps/mine/sealed.yaml" in found

@@ -347,7 +347,6 @@ def test_init_force_keeps_the_users_readme_and_writes_homelab_md(own_readme: Pat
     guide = (own_readme / "HOMELAB.md").read_text(encoding="utf-8")
     assert "## Bootstrap (once)" in guide and "## Web UIs" in guide
     state = json.loads((own_readme / ".scaffold/state.json").read_text())
-    assert state["guide"] == "HOMELAB.md"
     assert "README.md" not in state["files"] and "HOMELAB.md" in state["files"]
     assert "is in HOMELAB.md" in run.stdout and "one line at its end now links it" in run.stdout
     assert "the steps by hand:" in run.stdout and "HOMELAB.md)" in run.stdout
@@ -377,7 +376,7 @@ def test_init_force_again_keeps_the_guide_where_it_is(own_readme: Path) -> None:
     ok(invoke("init", own_readme, "--no-input", "--force", "--set", f"repo_url={REPO_URL}"))
     assert (own_readme / "README.md").read_bytes() == LINKED_README.encode()
     state = json.loads((own_readme / ".scaffold/state.json").read_text())
-    assert state["guide"] == "HOMELAB.md"
+    assert "README.md" not in state["files"] and "HOMELAB.md" in state["files"]
 
 
 @pytest.mark.parametrize(
@@ -416,7 +415,7 @@ def test_a_folder_without_a_readme_gets_the_guide_as_its_readme(tmp_path: Path) 
     ok(invoke("init", root, "--no-input", "--set", f"repo_url={REPO_URL}"))
     assert "## Bootstrap (once)" in (root / "README.md").read_text(encoding="utf-8")
     assert not (root / "HOMELAB.md").exists()
-    assert "guide" not in json.loads((root / ".scaffold/state.json").read_text())
+    assert "HOMELAB.md" not in json.loads((root / ".scaffold/state.json").read_text())["files"]
 
 
 def test_the_bootstrap_checks_name_every_tool_the_preflight_requires() -> None:

@@ -290,6 +290,23 @@ def test_a_credential_in_the_environment_that_does_not_fit_the_url_is_refused(
     assert KEY_ENV in line and "repo_auth: ssh" in line and HTTPS_URL in line
 
 
+@pytest.mark.parametrize(
+    ("auth", "url", "example"),
+    [
+        ("ssh", HTTPS_URL, "git@github.com:you/homelab.git"),
+        ("https", "git@github.com:you/homelab.git", "https://github.com/you/homelab.git"),
+    ],
+)
+def test_repo_auth_that_does_not_fit_the_url_is_refused_naming_a_fitting_url(
+    tmp_path: Path, auth: str, url: str, example: str
+) -> None:
+    dest = tmp_path / "homelab"
+    run = invoke("init", dest, "--no-input", "--set", f"repo_url={url}",
+                 "--set", f"repo_auth={auth}")  # fmt: skip
+    line = refused(run, dest)
+    assert f"repo_auth: {auth} needs an {auth} repo_url such as {example}" in line
+
+
 def refused(run: Any, dest: Path) -> str:
     assert run.exit_code == 2, run.stdout + run.stderr
     assert len(run.stderr_lines) == 1, run.stderr

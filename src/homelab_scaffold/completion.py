@@ -33,6 +33,7 @@ from click.shell_completion import (
 )
 
 from homelab_scaffold.catalog.derived import derived_options
+from homelab_scaffold.catalog.options import CONFIG_PREFIX
 from homelab_scaffold.generate.answers import ANSWERS_FILE, GLOBAL_SETTINGS, SECRETS_MODES
 
 # catalog.loader's and catalog.instances' names, not imported: those modules load the checked
@@ -302,7 +303,7 @@ def _secret_names(root: Path, *, generated_only: bool) -> list[tuple[str, str]]:
     the options meet, by alias too unless ``generated_only``)."""
     known = catalog(root)
     names: list[tuple[str, str]] = []
-    config = {f"config.{k}": v for k, v in repo_answers(root).items() if k != "components"}
+    config = {CONFIG_PREFIX + k: v for k, v in repo_answers(root).items() if k != "components"}
     for name, options in listed_components(root).items():
         info = component_of(name, root, known)
         for key, spec in (info.secrets if info else {}).items():

@@ -55,7 +55,7 @@ from homelab_scaffold.generate.skeleton import (
     with_guide_at,
     with_guide_link,
 )
-from homelab_scaffold.paths import inside, read_bytes, read_text, real_folder
+from homelab_scaffold.paths import inside, read_bytes, read_text
 from homelab_scaffold.repo.answers_file import AnswersDocument
 from homelab_scaffold.repo.changes import Action, Existing, FileChange, decide, decide_secret
 from homelab_scaffold.repo.git import dirty_paths, not_ignored, tracked_under
@@ -274,16 +274,7 @@ class Engine:
         followed; a folder that does not exist holds none.
         """
         generated = self.open_repo().state.files
-        found: list[str] = []
-        for folder in folders:
-            base = inside(self.root, folder)
-            if base.is_symlink() or not base.is_dir():
-                continue
-            for path in sorted(base.rglob("*")):
-                relative = path.relative_to(self.root).as_posix()
-                if path.is_file() and not path.is_symlink() and relative not in generated:
-                    found.append(relative)
-        return found
+        return [p for folder in folders for p in _unrecorded_files(self.root, folder, generated)]
 
     def new_repo(self) -> Repo:
         """A repository about to be created (``init``): no answers, an empty state."""
@@ -307,11 +298,9 @@ class Engine:
         if self._own_sealed is None:
             if not self.root.is_dir():
                 return ()
-            generated = self._repo.state.files if self._repo else read_state(self.root).files
-            self._own_sealed = tuple(
-                path for path in _manifest_files(self.root) if path not in generated
-                and _holds_sealed_secret(self.root, path)
-            )
+            state = self._repo.state if self._repo else self._state_on_disk()
+            manifests = _unrecorded_files(self.root, MANIFESTS_DIR, state.files, _MANIFEST_SUFFIXES)
+            self._own_sealed = tuple(p for p in manifests if _holds_sealed_secret(self.root, p))
         return self._own_sealed
 
     # -- planning ------------------------------------------------------------------------------
@@ -341,27 +330,29 @@ class Engine:
         plan = self.catalog_plan(answers, source)
         inputs = self._secret_inputs(repo, plan, secrets) if secrets is not None else None
         rendered = render_repository(plan, secrets=inputs.render if inputs else None)
-        guide = self._guide_path(repo, rendered)
+        recorded = repo.state if repo.state.recorded else self._state_on_disk()
+        guide = self._guide_path(recorded, rendered)
         rendered = replace(rendered, files=with_guide_at(rendered.files, guide))
         record_selection(document, plan, complete=complete_answers)
         changes = [self._answers_change(repo, document), *self._tracked_changes(repo, rendered)]
-        changes.extend(self._guide_link_change(repo, guide))
+        if not recorded.recorded:
+            changes.extend(self._guide_link_change(guide))
         if inputs is not None:
             changes.extend(self._secret_changes(repo, rendered, inputs))
             self._refuse_tracked_secrets()
         changes = self._guard_secrets_ignored(changes)
-        state = self._state_change(repo, rendered, guide)
+        state = self._state_change(repo, rendered)
         restated = _restated(repo.state, rendered, changes) if state.writes else ()
         changes.append(state)
         notes = tuple(self._notes)
         return Outcome(rendered, tuple(changes), notes, guide=guide, restated=restated)
 
-    def _guide_path(self, repo: Repo, rendered: Rendered) -> str:
-        """Where the guide goes: where the state says; at init, ``HOMELAB.md`` when the folder
-        holds a README of the user's own (not one scaffold generated), which is never touched."""
-        state = repo.state if repo.state.recorded else self._state_on_disk()
-        if state.recorded:
-            return state.guide or GUIDE_FILE
+    def _guide_path(self, recorded: State, rendered: Rendered) -> str:
+        """Where the guide goes: where the ``recorded`` state has it; at init, ``HOMELAB.md``
+        when the folder holds a README of the user's own (not one scaffold generated), which is
+        never touched."""
+        if recorded.recorded:
+            return recorded_guide(recorded)
         if self.options.existing != "keep":
             return GUIDE_FILE
         new = rendered.files.get(GUIDE_FILE)
@@ -371,12 +362,11 @@ class Engine:
             return GUIDE_FILE
         return GUIDE_ASIDE
 
-    def _guide_link_change(self, repo: Repo, guide: str) -> list[FileChange]:
-        """At the init that puts the guide beside the user's README: one line appended to that
-        README linking the guide, unless it links it already. Never later: the README stays
-        the user's (it is not in the state)."""
-        state = repo.state if repo.state.recorded else self._state_on_disk()
-        if guide == GUIDE_FILE or state.recorded:
+    def _guide_link_change(self, guide: str) -> list[FileChange]:
+        """At the init that puts the guide beside the user's README (nothing recorded yet): one
+        line appended to that README linking the guide, unless it links it already. Never
+        later: the README stays the user's (it is not in the state)."""
+        if guide == GUIDE_FILE:
             return []
         current = self._read_current(GUIDE_FILE)
         linked = with_guide_link(current, guide) if current is not None else None
@@ -567,13 +557,12 @@ class Engine:
         exposed = not_ignored(self.root, SECRET_PROBES) if self.root.is_dir() else None
         return bool(exposed)
 
-    def _state_change(self, repo: Repo, rendered: Rendered, guide: str) -> FileChange:
+    def _state_change(self, repo: Repo, rendered: Rendered) -> FileChange:
         files = dict(rendered.files)
         if not rendered.secrets_rendered:
             sealed = {p: t for p, t in repo.state.files.items() if p.endswith(SEALED_SUFFIX)}
             files.update(sealed)
-        moved = "" if guide == GUIDE_FILE else guide
-        text = dump_state(State(dict(sorted(files.items())), guide=moved))
+        text = dump_state(State(dict(sorted(files.items()))))
         return FileChange(STATE_FILE, rewrite(self._read_current(STATE_FILE), text), text)
 
     # -- applying ------------------------------------------------------------------------------
@@ -760,16 +749,26 @@ def with_secrets_rule(text: str) -> str:
     )
 
 
-def _manifest_files(root: Path) -> list[str]:
-    """The YAML and JSON files under ``kubernetes/``, sorted (links are not followed)."""
-    base = real_folder(root, MANIFESTS_DIR)
-    if base is None:
+def _unrecorded_files(
+    root: Path, folder: str, generated: Mapping[str, str], suffixes: frozenset[str] = frozenset()
+) -> list[str]:
+    """The files under ``folder`` (those ending in one of ``suffixes``, when given) that the
+    state does not list, sorted; links are not followed, a missing folder holds none.
+
+    Raises:
+        RepoError: ``folder`` or a part of its path is a link.
+    """
+    base = inside(root, folder)
+    if not base.is_dir():
         return []
-    return [
-        path.relative_to(root).as_posix()
-        for path in sorted(base.rglob("*"))
-        if path.suffix in _MANIFEST_SUFFIXES and path.is_file() and not path.is_symlink()
-    ]
+    found: list[str] = []
+    for path in sorted(base.rglob("*")):
+        relative = path.relative_to(root).as_posix()
+        if relative in generated or (suffixes and path.suffix not in suffixes):
+            continue
+        if path.is_file() and not path.is_symlink():
+            found.append(relative)
+    return found
 
 
 def _holds_sealed_secret(root: Path, path: str) -> bool:
@@ -823,6 +822,13 @@ def pinned_options(planned: PlannedComponent) -> dict[str, Any]:
         for name, option in planned.component.options.items()
         if option.pin and planned.options.get(name) is not None
     }
+
+
+def recorded_guide(state: State) -> str:
+    """Where a repository's guide lives: ``HOMELAB.md`` when the state records it there (beside
+    a README of the user's own that ``init --force`` found), else ``README.md``."""
+    aside = GUIDE_ASIDE in state.files and GUIDE_FILE not in state.files
+    return GUIDE_ASIDE if aside else GUIDE_FILE
 
 
 def _restated(state: State, rendered: Rendered, changes: Iterable[FileChange]) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ from homelab_scaffold.catalog.options import (
     REPO_AUTH_HTTPS,
     REPO_AUTH_NONE,
     REPO_AUTH_SSH,
+    REPO_URL_EXAMPLES,
     url_auth,
 )
 from homelab_scaffold.errors import UsageError
@@ -31,12 +32,6 @@ from homelab_scaffold.generate.plan import ALWAYS_SELECTED, resolve_selection
 _SECRETS_MODE_HELP = {
     SEALED_SECRETS: "sealed-secrets: SealedSecrets in Git, decrypted by a controller (recommended)",
     MANUAL_SECRETS: "manual: Secret manifests in the gitignored secrets/ folder, applied by hand",
-}
-
-
-_URL_EXAMPLES = {
-    REPO_AUTH_SSH: "git@github.com:you/homelab.git",
-    REPO_AUTH_HTTPS: "https://github.com/you/homelab.git",
 }
 
 
@@ -215,7 +210,7 @@ def _repo_url_check(given: GivenAuth | None) -> Callable[[Any], Any]:
     def check(text: Any) -> Any:
         url = CHECKERS["url"](text)
         if url_auth(url) != given.repo_auth:
-            example = _URL_EXAMPLES[given.repo_auth]
+            example = REPO_URL_EXAMPLES[given.repo_auth]
             raise ValueError(f"{given.source} needs an {given.repo_auth} URL such as {example}")
         return url
 

@@ -101,6 +101,11 @@ REPO_AUTH_NONE = "none"
 REPO_AUTH_SSH = "ssh"
 REPO_AUTH_HTTPS = "https"
 REPO_AUTHS = (REPO_AUTH_NONE, REPO_AUTH_SSH, REPO_AUTH_HTTPS)
+# A repository URL each kind of credentials goes with, for messages.
+REPO_URL_EXAMPLES = {
+    REPO_AUTH_SSH: "git@github.com:you/homelab.git",
+    REPO_AUTH_HTTPS: "https://github.com/you/homelab.git",
+}
 
 
 def check_repo_auth(value: Any) -> str:

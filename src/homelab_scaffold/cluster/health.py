@@ -20,6 +20,7 @@ from homelab_scaffold.cluster.bootstrap import ChildApp
 from homelab_scaffold.cluster.tools import Cluster, run
 from homelab_scaffold.errors import WaitTimeout
 from homelab_scaffold.inspect.model import dig, items, text_at
+from homelab_scaffold.wording import some_of
 
 POLL_SECONDS = 5.0
 KUBECTL_SECONDS = 30.0
@@ -221,9 +222,8 @@ def waiting_for(expected: Expected, done: set[int], seen: Poll) -> str:
         )
     wave = waiting[0]
     names = [name for name in expected.waves[wave] if not _ready(seen, name)]
-    shown = ", ".join(f"{name} {_state(seen, name)}" for name in names[:2])
-    more = f" and {len(names) - 2} more" if len(names) > 2 else ""
-    return f"waiting for wave {wave}: {shown}{more}"
+    shown = some_of([f"{name} {_state(seen, name)}" for name in names], 2)
+    return f"waiting for wave {wave}: {shown}"
 
 
 def _state(seen: Poll, name: str) -> str:

@@ -188,6 +188,12 @@ def _asker(no_input: bool, progress: ui.Progress) -> Any:
     return ask
 
 
+def _catalog_of(dest: Path, mapping: Mapping[str, Any]) -> Catalog:
+    """The catalog the answers' ``catalog_paths`` make (before the answers are checked whole)."""
+    paths = {k: v for k, v in mapping.items() if k == "catalog_paths"}
+    return load_catalog_for(parse_answers(paths, "answers"), dest)
+
+
 def file_secrets(
     dest: Path, mapping: dict[str, Any], files: Mapping[str, Path]
 ) -> dict[ProvidedSecret, Path]:
@@ -200,8 +206,7 @@ def file_secrets(
     """
     if not files:
         return {}
-    paths = {k: v for k, v in mapping.items() if k == "catalog_paths"}
-    catalog = load_catalog_for(parse_answers(paths, "answers"), dest)
+    catalog = _catalog_of(dest, mapping)
     found: dict[ProvidedSecret, Path] = {}
     for option, path in sorted(files.items()):
         provided = next(p for p in catalog.provided_secrets if p.file_option == option)
@@ -225,8 +230,7 @@ def env_conditions(dest: Path, mapping: dict[str, Any], environ: Mapping[str, st
         UsageError: Two variables that mean different answers, or one whose answer the
             repository URL cannot carry.
     """
-    paths = {k: v for k, v in mapping.items() if k == "catalog_paths"}
-    catalog = load_catalog_for(parse_answers(paths, "answers"), dest)
+    catalog = _catalog_of(dest, mapping)
     meant: dict[str, tuple[Any, str]] = {}
     for provided in sorted(catalog.provided_secrets, key=lambda p: p.env):
         if not provided.config_conditions or not environ.get(provided.env, "").strip():

@@ -14,6 +14,7 @@ from typing import Any
 
 from homelab_scaffold.catalog.options import (
     REPO_AUTH_NONE,
+    REPO_URL_EXAMPLES,
     check_domain,
     check_email,
     check_relative_path,
@@ -236,7 +237,7 @@ def _check_repo_auth_fits_url(source: str, auth: str, url: str, placeholder: boo
     """A deploy key needs an ssh URL, a token an https URL."""
     if auth == REPO_AUTH_NONE or url_auth(url) == auth:
         return
-    example = "git@github.com:you/homelab.git" if auth == "ssh" else "https://github.com/you/homelab.git"
+    example = REPO_URL_EXAMPLES[auth]
     shown = "the placeholder repo_url" if placeholder else f"repo_url {url}"
     raise ConfigError(
         f"{source}: repo_auth: {auth} needs an {auth} repo_url such as {example}, but "

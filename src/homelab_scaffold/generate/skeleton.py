@@ -119,9 +119,7 @@ def with_guide_link(readme: str, path: str) -> str | None:
     kept before the line), or None when it already links ``path``."""
     if re.search(_LINK_TARGET.format(path=re.escape(path)), readme):
         return None
-    line = GUIDE_LINK.format(path=path)
-    if line in readme:
-        return None
+    line = GUIDE_LINK.format(path=path)  # it links path: found by the search above next time
     ending = "" if readme.endswith("\n") or not readme else "\n"
     separator = "\n" if readme.strip() else ""
     return f"{readme}{ending}{separator}{line}\n"

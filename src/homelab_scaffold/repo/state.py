@@ -26,16 +26,11 @@ SECRET_STATE_MODE = 0o600
 
 @dataclass(frozen=True)
 class State:
-    """Generated text of every tracked file scaffold wrote, by path.
-
-    ``guide`` is where the repository's guide (the skeleton's README) lives when that is not
-    its own path: beside a README of the user's that ``init --force`` found ("" otherwise).
-    """
+    """Generated text of every tracked file scaffold wrote, by path."""
 
     files: Mapping[str, str] = field(default_factory=dict)
     secret_hashes: Mapping[str, str] = field(default_factory=dict)
     argon2_cache: Mapping[str, str] = field(default_factory=dict)
-    guide: str = ""
 
     @property
     def recorded(self) -> bool:
@@ -88,19 +83,12 @@ def read_state(root: Path) -> State:
     state = _read_document(root, STATE_FILE, how)
     damaged = RepoError(f"{root / STATE_FILE} is damaged; {how}")
     files = _mapping(state, "files", damaged)
-    guide = (state or {}).get("guide", "")
-    if not isinstance(guide, str):
-        raise damaged
     how = "delete it to treat every secret file as hand-edited"
     secret_state = _read_document(root, SECRET_STATE_FILE, how)
     damaged = RepoError(f"{root / SECRET_STATE_FILE} is damaged; {how}")
     hashes = _mapping(secret_state, "secret_hashes", damaged)
     cache = _mapping(secret_state, "argon2", damaged, optional=True)
-    if guide:
-        check_relative(guide, f"{STATE_FILE} entry")
-    return State(
-        _confined(files, STATE_FILE), _confined(hashes, SECRET_STATE_FILE), cache, guide
-    )
+    return State(_confined(files, STATE_FILE), _confined(hashes, SECRET_STATE_FILE), cache)
 
 
 def text_hash(text: str) -> str:
@@ -110,10 +98,7 @@ def text_hash(text: str) -> str:
 
 def dump_state(state: State) -> str:
     """Deterministic JSON text of the state."""
-    data: dict[str, object] = {"scaffold_version": __version__}
-    if state.guide:
-        data["guide"] = state.guide
-    data["files"] = dict(sorted(state.files.items()))
+    data = {"scaffold_version": __version__, "files": dict(sorted(state.files.items()))}
     return json.dumps(data, indent=1, ensure_ascii=False, sort_keys=False) + "\n"
 
 
