@@ -18,7 +18,7 @@ from homelab_scaffold.catalog.options import (
     without_credentials,
 )
 from homelab_scaffold.commands.report import announce_secrets, raise_on_conflicts, report_change
-from homelab_scaffold.commands.secret_input import file_problem, read_secret_file
+from homelab_scaffold.commands.secret_input import file_problem, read_capped, read_secret_file
 from homelab_scaffold.engine import (
     Engine,
     Outcome,
@@ -287,16 +287,11 @@ def known_hosts_from_file(path: Path, mapping: Mapping[str, Any]) -> list[str]:
         UsageError: The file cannot be read, or holds no entry for that host, or a bad one.
     """
     option = f"{KNOWN_HOSTS_OPTION} {path}"
+    raw = read_capped(path, MAX_KNOWN_HOSTS_BYTES, option, "give the known_hosts file")
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_KNOWN_HOSTS_BYTES + 1)
         text = raw.decode("utf-8")
-    except OSError as exc:
-        raise UsageError(f"{option}: cannot read it ({exc.strerror})") from None
     except UnicodeDecodeError:
         raise UsageError(f"{option}: not a text file (expected known_hosts lines)") from None
-    if len(raw) > MAX_KNOWN_HOSTS_BYTES:
-        raise UsageError(f"{option}: larger than {MAX_KNOWN_HOSTS_BYTES} bytes")
     url = str(mapping.get("repo_url") or PLACEHOLDER_REPO_URL)
     endpoint = ssh_endpoint(url)
     if endpoint is None:
