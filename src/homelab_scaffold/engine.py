@@ -178,6 +178,8 @@ class Outcome:
         restated: Generated files the run leaves as they are while the state records new text
             for them: the file already has the change the render makes (a Renovate bump of
             scaffold.yaml and the manifest, an edit by hand), or is gone from both.
+        secrets_rule_restored: The run adds the ``/secrets/`` rule back to ``.gitignore``
+            (deleted or negated): until then git does not ignore ``secrets/``.
     """
 
     rendered: Rendered
@@ -186,6 +188,7 @@ class Outcome:
     written: bool = False
     guide: str = GUIDE_FILE
     restated: tuple[str, ...] = ()
+    secrets_rule_restored: bool = False
 
     @property
     def plan(self) -> Plan:
@@ -227,6 +230,7 @@ class Engine:
         self._repo: Repo | None = None
         self._own_sealed: tuple[str, ...] | None = None
         self._appended_only: set[str] = set()
+        self._rule_fixes: list[FileChange] = []
 
     # -- the lock ------------------------------------------------------------------------------
 
@@ -345,7 +349,15 @@ class Engine:
         restated = _restated(repo.state, rendered, changes) if state.writes else ()
         changes.append(state)
         notes = tuple(self._notes)
-        return Outcome(rendered, tuple(changes), notes, guide=guide, restated=restated)
+        restored = any(change is fix for change in changes for fix in self._rule_fixes)
+        return Outcome(
+            rendered,
+            tuple(changes),
+            notes,
+            guide=guide,
+            restated=restated,
+            secrets_rule_restored=restored,
+        )
 
     def _guide_path(self, recorded: State, rendered: Rendered) -> str:
         """Where the guide goes: where the ``recorded`` state has it; at init, ``HOMELAB.md``
@@ -543,6 +555,7 @@ class Engine:
             )
         fixed = with_secrets_rule(text)
         new = FileChange(GITIGNORE, rewrite(current, fixed), fixed, old_text=current)
+        self._rule_fixes.append(new)
         if text == (current or ""):
             self._appended_only.add(GITIGNORE)  # nothing of the user's is changed: no dirt check
         self._notes.append(

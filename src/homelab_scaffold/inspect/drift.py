@@ -33,8 +33,6 @@ _REASONS = {
     "delete": "is no longer generated from scaffold.yaml; `scaffold regenerate` would delete it",
 }
 GITIGNORE = ".gitignore"
-# The engine's note when a .gitignore does not ignore secrets/ (the rule deleted or negated).
-SECRETS_RULE_NOTE = "secrets/ must never be committed"
 _EXPOSED_REASON = (
     "does not make git ignore secrets/ (the /secrets/ rule is missing or negated), so secret "
     "values and the sealing key could be committed; `scaffold regenerate` would add the rule back"
@@ -62,9 +60,8 @@ def check_drift(root: Path) -> list[Problem]:
             outcome = engine.plan(repo, repo.document(), secrets=None)
     except ScaffoldError as exc:
         return [Problem(ANSWERS_FILE, CHECK, f"cannot compute drift: {exc.message}")]
-    exposed = any(SECRETS_RULE_NOTE in note for note in outcome.notes)
     return [
-        _problem(change, exposed)
+        _problem(change, outcome.secrets_rule_restored)
         for change in outcome.writes
         if change.path != ".scaffold/state.json"
     ]
